@@ -1,0 +1,35 @@
+# bootflow: `make demo` and `make test` set themselves up on a fresh machine.
+PY := .venv/bin/python
+SETUP := .venv/.bootflow-installed
+
+.PHONY: setup demo demo-headless test lint bench guest-image libvirt clean
+
+setup: $(SETUP)
+
+$(SETUP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+demo: setup
+	$(PY) -m tracer.cli demo
+
+demo-headless: setup
+	$(PY) -m tracer.cli demo --headless
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	.venv/bin/ruff check services tracer tests bench
+	.venv/bin/mypy services tracer
+
+bench: setup
+	$(PY) bench/rpc_latency.py
+
+guest-image:
+	bash scripts/build-guest-image.sh
+
+libvirt:
+	bash scripts/libvirt-up.sh
+
+clean:
+	rm -rf .venv build state
