@@ -21,6 +21,7 @@ Nova-like metadata goes under ``<metadata>`` in the ``nova`` namespace, declared
 
 from __future__ import annotations
 
+import re
 import uuid as uuid_mod
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -66,10 +67,23 @@ _FLAVOR_CHILDREN = (
 )
 
 
+# Characters XML 1.0 cannot carry at all (escaping does not help): reject them.
+_XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _check(value: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected str, got {type(value).__name__}")
+    bad = _XML_INVALID.search(value)
+    if bad:
+        raise ValueError(f"character {bad.group()!r} cannot be represented in XML: {value!r}")
+    return value
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrib: str) -> ET.Element:
-    el = ET.SubElement(parent, tag, attrib)
+    el = ET.SubElement(parent, tag, {k: _check(v) for k, v in attrib.items()})
     if text is not None:
-        el.text = text
+        el.text = _check(text)
     return el
 
 
@@ -98,7 +112,7 @@ def nova_metadata(metadata: Mapping[str, str]) -> ET.Element:
     if "flavor_name" in metadata or any(k in metadata for k in flavor_keys):
         flavor = _sub(inst, _nova("flavor"))
         if "flavor_name" in metadata:
-            flavor.set("name", metadata["flavor_name"])
+            flavor.set("name", _check(metadata["flavor_name"]))
         for key, tag in _FLAVOR_CHILDREN:
             if key in metadata:
                 _sub(flavor, _nova(tag), metadata[key])
@@ -109,13 +123,13 @@ def nova_metadata(metadata: Mapping[str, str]) -> ET.Element:
             if name_key in metadata or uuid_key in metadata:
                 el = _sub(owner, _nova(tag), metadata.get(name_key, ""))
                 if uuid_key in metadata:
-                    el.set("uuid", metadata[uuid_key])
+                    el.set("uuid", _check(metadata[uuid_key]))
     if "root_type" in metadata or "root_uuid" in metadata:
         root = _sub(inst, _nova("root"))
         if "root_type" in metadata:
-            root.set("type", metadata["root_type"])
+            root.set("type", _check(metadata["root_type"]))
         if "root_uuid" in metadata:
-            root.set("uuid", metadata["root_uuid"])
+            root.set("uuid", _check(metadata["root_uuid"]))
     return inst
 
 
@@ -173,6 +187,9 @@ def guest_xml(
     if cmdline:
         _sub(os_el, "cmdline", cmdline)
 
+    features = _sub(dom, "features")
+    _sub(features, "acpi")
+    _sub(features, "apic")
     _sub(dom, "clock", offset="utc")
     _sub(dom, "on_poweroff", "destroy")
     _sub(dom, "on_reboot", "restart")
