@@ -1,0 +1,146 @@
+"""Consumes the trace exchange and hands each valid event to a callback (live view, record).
+
+Bytes from the broker are foreign: anything that is not JSON or not a valid event is
+logged in one line and dropped, so one bad publisher cannot stop a live view.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from tracer.emitter import DEFAULT_EXCHANGE, _safe, kombu_url, transport_options
+from tracer.events import Event, EventError, parse_body, validate
+
+log = logging.getLogger(__name__)
+
+
+class CollectorError(RuntimeError):
+    """The collector could not start (broker unreachable, declare refused)."""
+
+
+class Collector:
+    """Binds a queue to *exchange* with ``#`` and calls ``on_event(event)`` in its thread.
+
+    *queue* ``None`` makes an exclusive, auto-deleted queue with a unique name (a viewer);
+    a name makes a shared, non-exclusive one that survives this consumer's restarts
+    (as long as the broker runs).
+    """
+
+    def __init__(self, url: str, on_event: Callable[[Event], Any],
+                 exchange: str = DEFAULT_EXCHANGE, queue: str | None = None, *,
+                 binding: str = "#", options: dict[str, Any] | None = None,
+                 reconnect_interval: float = 0.5) -> None:
+        self.url = url
+        self.on_event = on_event
+        self.exchange_name = exchange
+        self.queue_name = queue or f"{exchange}.collector.{uuid.uuid4().hex[:12]}"
+        self._named = queue is not None
+        self.binding = binding
+        self.options = transport_options(url, options)
+        self.options.pop("confirm_publish", None)
+        self.reconnect_interval = reconnect_interval
+        self.received = 0
+        self.dropped = 0
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> Collector:
+        """Return once the queue is declared and bound: events emitted later are seen."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name="bootflow-collector",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error is not None:
+            self.stop()
+            why = self._error or "timed out"
+            raise CollectorError(f"cannot consume {self.exchange_name} at "
+                                 f"{_safe(self.url)}: {why}")
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def __enter__(self) -> Collector:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- background thread -----------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._consume()
+            except Exception as exc:  # noqa: BLE001 - keep the view alive across outages
+                if not self._ready.is_set():
+                    self._error = exc
+                    self._ready.set()
+                    return
+                log.warning("trace collector lost %s (%s); reconnecting",
+                            _safe(self.url), exc)
+                self._stop.wait(self.reconnect_interval)
+
+    def _consume(self) -> None:
+        from kombu import Connection, Consumer, Exchange, Queue
+
+        url = kombu_url(self.url)
+        with Connection(url, transport_options=self.options, connect_timeout=2) as conn:
+            conn.connect()
+            channel = conn.channel()
+            exchange = Exchange(self.exchange_name, type="topic", durable=False)
+            queue = Queue(self.queue_name, exchange=exchange, routing_key=self.binding,
+                          durable=False, exclusive=not self._named,
+                          auto_delete=not self._named)
+            consumer = Consumer(channel, queues=[queue], no_ack=True,
+                                on_message=self._on_message)
+            consumer.declare()
+            with consumer:
+                self._ready.set()
+                while not self._stop.is_set():
+                    try:
+                        conn.drain_events(timeout=0.2)
+                    except TimeoutError:
+                        continue
+
+    def _on_message(self, message: Any) -> None:
+        key = (message.delivery_info or {}).get("routing_key", "?")
+        try:
+            items = parse_body(message.body)
+        except EventError as exc:
+            self.dropped += 1
+            log.warning("trace collector dropped a malformed message (routing key %s): %s",
+                        key, exc)
+            return
+        for item in items:
+            try:
+                event = validate(item)
+            except EventError as exc:
+                self.dropped += 1
+                log.warning("trace collector dropped an invalid event (routing key %s): %s",
+                            key, exc)
+                continue
+            self.received += 1
+            try:
+                self.on_event(event)
+            except Exception:  # noqa: BLE001 - a broken consumer callback must not stop us
+                log.exception("trace collector: on_event failed")
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.01) -> bool:
+    """Poll *predicate* until true or *timeout* (tests and the CLI waiting on a collector)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

@@ -1,0 +1,145 @@
+"""One place that says what a valid event is, so broker, recording and replay agree.
+
+The format is in ARCHITECTURE.md ("Events"). Every consumer of foreign bytes (the
+collector, the recording reader) validates here and gets an ``EventError`` whose message
+names the field, instead of a ``KeyError`` deep inside a reducer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+FORMAT = "bootflow-trace"
+VERSION = 1
+EVENT_TYPES = ("span_start", "span_end", "annotate")
+KINDS = ("CLIENT", "SERVER", "PRODUCER", "CONSUMER", "INTERNAL", "HTTP")
+STATUSES = ("OK", "ERROR", "UNSET")
+
+Event = dict[str, Any]
+
+_HEX = re.compile(r"[0-9a-f]+")
+
+
+class EventError(ValueError):
+    """An event dict that does not follow the documented format."""
+
+
+def _hex_id(event: Mapping[str, Any], key: str, length: int, nullable: bool) -> None:
+    value = event.get(key)
+    if value is None:
+        if nullable:
+            return
+        raise EventError(f"{key} is missing" if key not in event else f"{key} is null")
+    if not isinstance(value, str) or len(value) != length or not _HEX.fullmatch(value):
+        raise EventError(f"{key} must be {length} lowercase hex characters, got {value!r}")
+
+
+def _string(event: Mapping[str, Any], key: str) -> None:
+    value = event.get(key)
+    if not isinstance(value, str) or not value:
+        raise EventError(f"{key} must be a non-empty string, got {value!r}")
+
+
+def validate(event: Any) -> Event:
+    """Return *event* unchanged if it is a valid event, else raise ``EventError``."""
+    if not isinstance(event, dict):
+        raise EventError(f"an event must be a JSON object, got {type(event).__name__}")
+    etype = event.get("type")
+    if etype not in EVENT_TYPES:
+        raise EventError(f"type must be one of {', '.join(EVENT_TYPES)}, got {etype!r}")
+    ts = event.get("ts_ns")
+    if not isinstance(ts, int) or isinstance(ts, bool) or ts < 0:
+        raise EventError(f"{etype}: ts_ns must be a non-negative int, got {ts!r}")
+    attrs = event.get("attrs", {})
+    if not isinstance(attrs, dict):
+        raise EventError(f"{etype}: attrs must be an object, got {type(attrs).__name__}")
+    # An annotation outside any span (a heartbeat from a service loop) has null ids.
+    loose = etype == "annotate"
+    _hex_id(event, "trace_id", 32, nullable=loose)
+    _hex_id(event, "span_id", 16, nullable=loose)
+    try:
+        if etype == "span_start":
+            _hex_id(event, "parent_id", 16, nullable=True)
+            for key in ("name", "service", "host"):
+                _string(event, key)
+            if event.get("kind") not in KINDS:
+                raise EventError(f"kind must be one of {', '.join(KINDS)}, "
+                                 f"got {event.get('kind')!r}")
+            if "attrs" not in event:
+                raise EventError("attrs is missing")
+            links = event.get("links", [])
+            if not isinstance(links, list):
+                raise EventError("links must be a list")
+            for i, link in enumerate(links):
+                if not isinstance(link, dict):
+                    raise EventError(f"links[{i}] must be an object")
+                _hex_id(link, "trace_id", 32, nullable=False)
+                _hex_id(link, "span_id", 16, nullable=False)
+        elif etype == "span_end":
+            if event.get("status") not in STATUSES:
+                raise EventError(f"status must be one of {', '.join(STATUSES)}, "
+                                 f"got {event.get('status')!r}")
+        else:
+            for key in ("name", "service", "host"):
+                _string(event, key)
+            if "attrs" not in event:
+                raise EventError("attrs is missing")
+    except EventError as exc:
+        raise EventError(f"{etype}: {exc}") from None
+    return event
+
+
+def is_valid(event: Any) -> bool:
+    try:
+        validate(event)
+    except EventError:
+        return False
+    return True
+
+
+def dumps(event: Mapping[str, Any]) -> str:
+    """Compact one-line JSON (no newline inside: JSON Lines and AMQP bodies)."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def loads(text: str | bytes) -> Event:
+    """Parse and validate one event; ``EventError`` for bad JSON too."""
+    try:
+        value = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError(f"not JSON: {exc}") from None
+    return validate(value)
+
+
+def parse_body(body: str | bytes) -> list[Any]:
+    """A broker message body: one event object or a batch array; items not yet validated."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise EventError(f"not JSON: {exc}") from None
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return [value]
+    raise EventError(f"expected an event object or an array of events, "
+                     f"got {type(value).__name__}")
+
+
+def header(source: str = "live", **fields: Any) -> dict[str, Any]:
+    """The first line of a recording: format, version, creation time, then *fields*."""
+    head: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "source": source,
+    }
+    head.update(fields)
+    head["format"], head["version"] = FORMAT, VERSION
+    return head
+
+
+HEADER = header
