@@ -245,7 +245,7 @@ def _hops(spans: list[Span], by_id: Mapping[str, Span]) -> list[Hop]:
             continue
         refs = [span.parent_id] + [lk["span_id"] for lk in span.links]
         for ref in refs:
-            if ref in by_id and by_id[ref].kind in ("CLIENT", "PRODUCER"):
+            if ref is not None and ref in by_id and by_id[ref].kind in ("CLIENT", "PRODUCER"):
                 handlers.setdefault(ref, []).append(span)
                 break
     services = {s.service for s in spans}
