@@ -1,0 +1,272 @@
+"""The RPC server: consumes ``T``, ``T.H`` and ``T_fanout_<uuid>``, dispatches in a pool.
+
+Per message (consumer thread): parse, walkthrough gate ``hold``, ack, drop duplicates,
+hand to the pool. In the pool: span, dispatch, heartbeats for a call-monitored call,
+reply. The server keeps serving whatever it is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import kombu
+
+from services.messaging import gate, wire
+from services.messaging.dispatcher import RPCDispatcher
+from services.messaging.exceptions import ExpectedException
+from services.messaging.serializer import Serializer
+from services.messaging.target import Target
+from services.messaging.transport import ConsumerThread, Transport
+from tracer import api as trace
+from tracer.redact import redact
+
+LOG = logging.getLogger(__name__)
+
+
+class _Incoming:
+    """One received message, unpacked; what the pool worker needs."""
+
+    __slots__ = ("msg", "inner_json", "ctxt", "msg_id", "reply_q", "client_timeout",
+                 "headers", "exchange", "routing_key", "size")
+
+    def __init__(self, msg: dict[str, Any], inner_json: str, message: Any) -> None:
+        self.msg = msg
+        self.inner_json = inner_json
+        self.msg_id: str | None = msg.pop("_msg_id", None)
+        self.reply_q: str | None = msg.pop("_reply_q", None)
+        self.client_timeout: Any = msg.pop("_timeout", None)
+        self.ctxt = wire.unpack_context(msg)
+        self.headers = message.headers or {}
+        info = message.delivery_info or {}
+        self.exchange = info.get("exchange", "")
+        self.routing_key = info.get("routing_key", "")
+        self.size = len(message.body)
+
+    @property
+    def style(self) -> str:
+        if self.msg_id:
+            return "call"
+        return "fanout" if self.exchange.endswith("_fanout") else "cast"
+
+
+class RPCServer:
+    """``start()`` declares and consumes; ``stop()`` stops consuming; ``wait()`` drains."""
+
+    def __init__(self, transport: Transport, target: Target, endpoints: list[Any],
+                 serializer: Serializer | None = None, service: str | None = None,
+                 host: str | None = None, executor_size: int | None = None) -> None:
+        if not target.topic or not target.server:
+            raise ValueError("an RPC server needs a target with topic and server")
+        self.transport = transport
+        self.target = target
+        self.dispatcher = RPCDispatcher(endpoints, serializer)
+        self.service = service
+        self.host = host or target.server
+        self._executor_size = executor_size or transport.executor_size
+        self._executor: ThreadPoolExecutor | None = None
+        self._consumer: ConsumerThread | None = None
+        self._dups = wire.MsgIdCache()
+        self.fanout_queue = f"{target.topic}_fanout_{wire.new_id()}"
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _queues(self) -> list[kombu.Queue]:
+        t = self.target
+        topic_x = kombu.Exchange(t.exchange or self.transport.control_exchange, type="topic",
+                                 durable=False, auto_delete=False)
+        fanout_x = kombu.Exchange(f"{t.topic}_fanout", type="fanout", durable=False,
+                                  auto_delete=True)
+        return [
+            kombu.Queue(t.topic, topic_x, routing_key=t.topic, durable=False,
+                        auto_delete=False),
+            kombu.Queue(f"{t.topic}.{t.server}", topic_x, routing_key=f"{t.topic}.{t.server}",
+                        durable=False, auto_delete=False),
+            kombu.Queue(self.fanout_queue, fanout_x, routing_key=t.topic, durable=False,
+                        auto_delete=False,
+                        queue_arguments={"x-expires": wire.TRANSIENT_QUEUE_TTL_MS}),
+        ]
+
+    def start(self) -> None:
+        if self._consumer is not None:
+            return
+        self._executor = ThreadPoolExecutor(self._executor_size,
+                                            thread_name_prefix=f"rpc-{self.target.topic}")
+        self._consumer = ConsumerThread(self.transport, f"rpc-{self.target.topic}."
+                                        f"{self.target.server}", self._queues,
+                                        self._on_message)
+        self._consumer.start()
+
+    def stop(self) -> None:
+        if self._consumer is not None:
+            self._consumer.stop()
+            self._consumer = None
+
+    def wait(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    # -- consumer thread -------------------------------------------------------------
+    def _on_message(self, message: Any) -> None:
+        try:
+            msg, inner_json = wire.unpack(message.body)
+        except wire.BadMessage as e:
+            LOG.error("%s: dropping a bad message: %s", self.target.topic, e)
+            message.ack()
+            return
+        inc = _Incoming(msg, inner_json, message)
+        g = gate.get_gate()
+        if g is not None:
+            g.hold(self._hop(inc))
+        message.ack()
+        if self._dups.seen(msg.get("_unique_id")):
+            LOG.warning("%s: duplicate message %s dropped", self.target.topic,
+                        msg.get("_unique_id"))
+            return
+        executor = self._executor
+        if executor is not None:
+            executor.submit(self._process, inc)
+
+    def _hop(self, inc: _Incoming) -> dict[str, Any]:
+        parent = trace.extract(inc.headers)
+        return {
+            "method": inc.msg.get("method"), "style": inc.style, "topic": self.target.topic,
+            "server": self.target.server, "namespace": inc.msg.get("namespace"),
+            "version": inc.msg.get("version", "1.0"), "msg_id": inc.msg_id,
+            "unique_id": inc.msg.get("_unique_id"),
+            "trace_id": parent.trace_id if parent else None,
+            "parent_span_id": parent.span_id if parent else None,
+            "exchange": inc.exchange, "routing_key": inc.routing_key,
+            "service": self.service, "host": self.host,
+        }
+
+    # -- pool ------------------------------------------------------------------------
+    def _process(self, inc: _Incoming) -> None:
+        try:
+            if self.service is not None:
+                with trace.identity(self.service, self.host):
+                    self._dispatch(inc)
+            else:
+                self._dispatch(inc)
+        except Exception:  # noqa: BLE001 - a worker must never die silently
+            LOG.exception("%s: failed to process a message", self.target.topic)
+
+    def _span(self, inc: _Incoming, method: Any, endpoint: Any) -> trace.Span | None:
+        if not trace.enabled():
+            return None
+        parent = trace.extract(inc.headers)
+        kind = "SERVER" if inc.msg_id else "CONSUMER"
+        attrs: dict[str, Any] = {
+            "rpc.system": "oslo.messaging", "rpc.method": method, "rpc.style": inc.style,
+            "rpc.version": inc.msg.get("version", "1.0"),
+            "messaging.destination.name": inc.exchange,
+            "messaging.rabbitmq.destination.routing_key": inc.routing_key,
+            "messaging.message.id": inc.msg_id or inc.msg.get("_unique_id"),
+            "rpc.topic": self.target.topic, "rpc.server": self.target.server,
+            "messaging.message.body.size": inc.size,
+        }
+        if inc.msg.get("namespace") is not None:
+            attrs["rpc.namespace"] = inc.msg["namespace"]
+        if inc.msg_id:
+            attrs["rpc.reply_q"] = inc.reply_q
+            attrs["rpc.timeout"] = inc.client_timeout
+        location = getattr(endpoint, "STEIN_LOCATION", None)
+        if location:
+            attrs["code.location"] = f"{location}.{method}"
+        try:
+            attrs["bootflow.envelope"] = json.dumps(redact(json.loads(inc.inner_json)))
+        except ValueError:
+            pass
+        links = (parent,) if parent is not None and kind == "CONSUMER" else ()
+        return trace.start_span(str(method), kind, attrs, parent=parent, links=links,
+                                service=self.service, host=self.host)
+
+    def _dispatch(self, inc: _Incoming) -> None:
+        msg = inc.msg
+        method = msg.get("method")
+        endpoint: Any = None
+        failure: BaseException | None = None
+        result: Any = None
+        lookup_error: BaseException | None = None
+        try:
+            endpoint = self.dispatcher.find(method, msg.get("namespace"),
+                                            msg.get("version", "1.0"))
+        except Exception as e:  # noqa: BLE001 - NoSuchMethod / UnsupportedVersion
+            lookup_error = e
+        span = self._span(inc, method, endpoint)
+        done = threading.Event()
+        watchdog = self._start_watchdog(inc, done) if inc.msg_id and inc.client_timeout \
+            else None
+        try:
+            with trace.use(span.context if span is not None else trace.current()):
+                if lookup_error is not None:
+                    raise lookup_error
+                result = self.dispatcher.invoke(endpoint, method, inc.ctxt,
+                                                msg.get("args") or {})
+        except ExpectedException as e:
+            failure = e.exc_info[1]
+            LOG.debug("Expected exception during message handling (%s)", failure)
+        except Exception as e:  # noqa: BLE001
+            failure = e
+            if lookup_error is not None:
+                LOG.error("%s: refused %s: %s", self.target.topic, method, e)
+            else:
+                LOG.exception("Exception during message handling")
+        finally:
+            done.set()
+            if watchdog is not None:
+                watchdog.join()
+        if inc.msg_id:
+            self._reply(inc, result, failure)
+        if span is not None:
+            if failure is not None:
+                span.set_status("ERROR", f"{type(failure).__name__}: {failure}")
+                span.set_attr("exception.type", type(failure).__name__)
+            span.end()
+
+    def _start_watchdog(self, inc: _Incoming, done: threading.Event) -> threading.Thread | None:
+        """Heartbeat replies (``ending: false``) every ``_timeout/2`` s while it runs."""
+        try:
+            interval = int(inc.client_timeout) / 2
+        except (TypeError, ValueError):
+            interval = 0
+        if interval < 1:
+            LOG.warning("Client provided an invalid timeout value of %r", inc.client_timeout)
+            return None
+
+        def beat() -> None:
+            while not done.wait(interval):
+                try:
+                    self._send_reply(inc, None, None, ending=False)
+                except Exception:  # noqa: BLE001
+                    LOG.exception("heartbeat for %s failed", inc.msg_id)
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{inc.msg_id}", daemon=True)
+        thread.start()
+        return thread
+
+    def _reply(self, inc: _Incoming, result: Any, failure: BaseException | None) -> None:
+        try:
+            self._send_reply(inc, result, failure)
+        except (TypeError, ValueError) as e:  # result not JSON-able: send that instead
+            self._send_reply(inc, None, e)
+        except Exception:  # noqa: BLE001
+            LOG.exception("Can not send reply for message %s", inc.msg_id)
+
+    def _send_reply(self, inc: _Incoming, result: Any, failure: BaseException | None,
+                    ending: bool = True) -> None:
+        reply = {"result": result,
+                 "failure": wire.serialize_failure(failure) if failure is not None else None,
+                 "ending": ending, "_msg_id": inc.msg_id, "_unique_id": wire.new_id()}
+        self.transport.publish("", inc.reply_q or "", wire.pack(reply), declare=False,
+                               mandatory=True)
+
+
+def get_rpc_server(transport: Transport, target: Target, endpoints: list[Any],
+                   serializer: Serializer | None = None, service: str | None = None,
+                   host: str | None = None, executor_size: int | None = None) -> RPCServer:
+    """An RPC server; *service*/*host* name who emits its spans."""
+    return RPCServer(transport, target, endpoints, serializer, service, host, executor_size)

@@ -1,0 +1,213 @@
+"""The transport: kombu connections for one broker URL and one control exchange.
+
+kombu connections are not thread-safe, so: one shared *publishing* connection guarded by
+a lock (publishing is a socket write, the lock is held for microseconds), and one
+connection per consumer thread (server, reply waiter, gate), each used only by its thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import kombu
+
+from services.messaging import wire
+
+LOG = logging.getLogger(__name__)
+
+# kombu's memory transport polls its queues. 1 s (kombu's default) makes a call take
+# ~1 s; 0 spins a core per consumer. 2 ms gives a few-ms hop at a small idle cost
+# (measured in BENCHMARKS.md); change it per transport with polling_interval=.
+DEFAULT_MEMORY_POLLING_INTERVAL = 0.002
+DRAIN_TIMEOUT = 0.25  # how often an idle consumer thread looks at its stop flag
+
+
+def kombu_url(url: str) -> str:
+    """oslo's ``rabbit://`` is kombu's ``amqp://`` (py-amqp)."""
+    if url.startswith("rabbit://"):
+        return "amqp://" + url[len("rabbit://"):]
+    return url
+
+
+class Transport:
+    """Owns the connections; one lazily created reply queue per transport."""
+
+    def __init__(self, url: str, control_exchange: str = "nova",
+                 polling_interval: float | None = None, executor_size: int = 64,
+                 allowed_remote_exmods: Iterable[str] = ()) -> None:
+        self.url = url
+        self.control_exchange = control_exchange
+        self.is_memory = url.startswith("memory://")
+        self.executor_size = executor_size
+        self.allowed_remote_exmods = tuple(wire.DEFAULT_ALLOWED_EXMODS) + tuple(
+            allowed_remote_exmods)
+        self._kombu_url = kombu_url(url)
+        self._transport_options: dict[str, Any] = {}
+        if self.is_memory:
+            self._transport_options["polling_interval"] = (
+                DEFAULT_MEMORY_POLLING_INTERVAL if polling_interval is None
+                else polling_interval)
+        self._pub_lock = threading.Lock()
+        self._pub_conn: kombu.Connection | None = None
+        self._pub_channel: Any = None
+        self._declared: set[str] = set()
+        self._reply_lock = threading.Lock()
+        self._reply_waiter: Any = None
+
+    # -- connections -------------------------------------------------------------
+    def connection(self) -> kombu.Connection:
+        """A new connection, for a thread that will own it."""
+        return kombu.Connection(self._kombu_url, transport_options=self._transport_options)
+
+    def _channel(self) -> Any:
+        if self._pub_channel is None:
+            conn = self.connection()
+            conn.ensure_connection(max_retries=3)
+            self._pub_conn = conn
+            self._pub_channel = conn.default_channel
+            self._declared.clear()
+        return self._pub_channel
+
+    def _reset_publisher(self) -> None:
+        conn, self._pub_conn, self._pub_channel = self._pub_conn, None, None
+        self._declared.clear()
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # noqa: BLE001 - already broken
+                pass
+
+    def publish(self, exchange: str, routing_key: str, body: str, *,
+                exchange_type: str = "topic", declare: bool = True,
+                declare_always: bool = False, headers: dict[str, Any] | None = None,
+                expiration: float | None = None, mandatory: bool = False) -> None:
+        """Publish one oslo message; reconnects once on a broken connection.
+
+        The topic exchange is declared once per connection; an auto-delete fanout
+        exchange is declared on every publish (it may have vanished meanwhile).
+        """
+        props: dict[str, Any] = {"delivery_mode": wire.DELIVERY_MODE}
+        if expiration is not None:
+            props["expiration"] = str(int(expiration * 1000))
+        for attempt in (0, 1):
+            with self._pub_lock:
+                try:
+                    channel = self._channel()
+                    if declare and exchange and (declare_always
+                                                 or exchange not in self._declared):
+                        kombu.Exchange(exchange, type=exchange_type, durable=False,
+                                       auto_delete=exchange_type == "fanout"
+                                       )(channel).declare()
+                        self._declared.add(exchange)
+                    msg = channel.prepare_message(
+                        body, None, wire.CONTENT_TYPE, wire.CONTENT_ENCODING,
+                        headers or {}, props)
+                    channel.basic_publish(msg, exchange=exchange, routing_key=routing_key,
+                                          mandatory=mandatory)
+                    return
+                except Exception as e:  # noqa: BLE001
+                    conn = self._pub_conn
+                    recoverable = conn is None or isinstance(
+                        e, conn.connection_errors + conn.channel_errors + (OSError,))
+                    self._reset_publisher()
+                    if attempt or not recoverable:
+                        raise
+                    LOG.warning("publish to %r failed (%s); reconnecting", exchange, e)
+
+    # -- replies -------------------------------------------------------------------
+    def reply_waiter(self) -> Any:
+        """The transport's one reply queue and consumer thread, made on first call."""
+        waiter = self._reply_waiter
+        if waiter is not None:
+            return waiter
+        with self._reply_lock:
+            if self._reply_waiter is None:
+                from services.messaging.reply import ReplyWaiter
+
+                self._reply_waiter = ReplyWaiter(self)
+            return self._reply_waiter
+
+    def cleanup(self) -> None:
+        """Stop the reply consumer and close the publishing connection."""
+        with self._reply_lock:
+            if self._reply_waiter is not None:
+                self._reply_waiter.stop()
+                self._reply_waiter = None
+        with self._pub_lock:
+            self._reset_publisher()
+
+
+def get_transport(url: str, control_exchange: str = "nova", **kwargs: Any) -> Transport:
+    """``memory://`` or ``rabbit://user:pw@host:port/``; control_exchange as Nova sets it."""
+    if not (url.startswith("memory://") or url.startswith("rabbit://")
+            or url.startswith("amqp://")):
+        raise ValueError(f"unsupported transport URL {url!r}")
+    return Transport(url, control_exchange, **kwargs)
+
+
+OnMessage = Callable[[Any], None]
+
+
+class ConsumerThread(threading.Thread):
+    """A thread owning one connection that consumes some queues until stopped.
+
+    *on_message* runs in this thread with the raw kombu message (ack it here: the
+    channel belongs to this thread). On a lost connection it reconnects and redeclares.
+    """
+
+    def __init__(self, transport: Transport, name: str,
+                 queues: Callable[[], list[kombu.Queue]], on_message: OnMessage) -> None:
+        super().__init__(name=name, daemon=True)
+        self.transport = transport
+        self._queues = queues
+        self._on_message = on_message
+        self._stop_flag = threading.Event()
+        self.ready = threading.Event()
+        self.error: BaseException | None = None
+        self._conn: kombu.Connection | None = None
+        self._setup()
+
+    def _setup(self) -> None:
+        conn = self.transport.connection()
+        conn.ensure_connection(max_retries=3)
+        channel = conn.channel()
+        consumer = kombu.Consumer(channel, queues=self._queues(),
+                                  on_message=self._on_message, no_ack=False)
+        consumer.consume()
+        self._conn, self._consumer = conn, consumer
+
+    def run(self) -> None:
+        self.ready.set()
+        while not self._stop_flag.is_set():
+            conn = self._conn
+            try:
+                if conn is None:
+                    self._setup()
+                    continue
+                conn.drain_events(timeout=DRAIN_TIMEOUT)
+            except TimeoutError:
+                continue
+            except Exception as e:  # noqa: BLE001
+                if self._stop_flag.is_set():
+                    break
+                LOG.warning("%s: consumer connection lost (%s); reconnecting", self.name, e)
+                self._close()
+                time.sleep(1.0)
+        self._close()
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def stop(self, join: bool = True) -> None:
+        self._stop_flag.set()
+        if join and self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=5)
