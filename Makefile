@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SETUP := .venv/.bootflow-installed
 
-.PHONY: setup demo demo-headless test lint bench guest-image libvirt clean
+.PHONY: setup demo demo-headless test lint bench bench-guest guest-image libvirt clean
 
 setup: $(SETUP)
 
@@ -24,6 +24,9 @@ lint: setup
 
 bench: setup
 	$(PY) bench/rpc_latency.py
+
+bench-guest: setup guest-image
+	$(PY) bench/guest_boot.py --runs 3
 
 guest-image:
 	bash scripts/build-guest-image.sh

@@ -298,8 +298,7 @@ def test_html_embedded_script_close_cannot_break_out(events: list[dict]) -> None
 
 def test_html_script_is_valid_javascript(events: list[dict], tmp_path: Path) -> None:
     node = shutil.which("node")
-    if node is None:
-        pytest.skip("node not installed: JS syntax check only")
+    assert node is not None, "node is missing: install it with `apt-get install nodejs`"
     scan = _Scan()
     scan.feed(export(events, "html"))
     js = tmp_path / "page.js"
