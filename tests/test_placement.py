@@ -110,3 +110,36 @@ def test_http_spans() -> None:
     codes = [ends[s["span_id"]]["attrs"]["http.status_code"] for s in starts]
     assert codes == [200, 204, 409, 204, 200]
     assert ends[starts[2]["span_id"]]["status"] == "ERROR"
+
+
+def test_postgresql_claims_when_configured() -> None:
+    """Same rules on PostgreSQL (set BOOTFLOW_PLACEMENT_PG_URL to a scratch database)."""
+    import os
+
+    import pytest
+
+    url = os.environ.get("BOOTFLOW_PLACEMENT_PG_URL")
+    if not url:
+        pytest.skip("BOOTFLOW_PLACEMENT_PG_URL not set")
+    from services.placement import db
+
+    pc = PlacementClient(url)
+    db.metadata.drop_all(pc.engine)
+    db.metadata.create_all(pc.engine)
+    for name in ("c1", "c2"):
+        pc.ensure_resource_provider(f"rp-{name}", name)
+        assert pc.set_inventory(f"rp-{name}", INV)
+    assert pc.claim_resources("i1", req("rp-c1", 1024), "p", "u")
+    assert not pc.claim_resources("i2", req("rp-c1", 1024), "p", "u")
+    other = PlacementClient(url)  # a second scheduler process: only the CAS protects us
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda c=c, i=i: results.append(
+        c.claim_resources(f"j{i}", req("rp-c2", 512), "p", "u")))
+        for i, c in enumerate([pc, other] * 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 3
+    assert pc.get_usages("rp-c2")["MEMORY_MB"] == 1536
+    assert pc.delete_allocation_for_instance("i1")
