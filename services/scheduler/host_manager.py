@@ -44,6 +44,15 @@ def _uuid_of(instance: Any) -> str:
     return instance.uuid
 
 
+def _names(value: Any) -> list[str]:
+    """An option given as a list or as a comma-separated string."""
+    if not value:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
 class HostState:
     """Mutable and immutable information tracked for one (host, node)."""
 
@@ -174,7 +183,7 @@ class HostManager:
         self.config = config
         self.enabled_filters = self._choose_host_filters(utils.conf(config, "enabled_filters"))
         known = all_weighers()
-        wanted = utils.conf(config, "weight_classes")
+        wanted = _names(utils.conf(config, "weight_classes"))
         if not wanted or "nova.scheduler.weights.all_weighers" in wanted:
             names = list(known)
         else:
@@ -186,7 +195,7 @@ class HostManager:
 
     def _choose_host_filters(self, names: Iterable[str]) -> list[BaseHostFilter]:
         known = all_filters()
-        names = [names] if isinstance(names, str) else list(names)
+        names = [n.rsplit(".", 1)[-1] for n in _names(names)]
         bad = [n for n in names if n not in known]
         if bad:
             # Stein raises SchedulerHostFilterNotFound at start-up for a wrong name.
