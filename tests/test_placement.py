@@ -112,15 +112,38 @@ def test_http_spans() -> None:
     assert ends[starts[2]["span_id"]]["status"] == "ERROR"
 
 
-def test_postgresql_claims_when_configured() -> None:
-    """Same rules on PostgreSQL (set BOOTFLOW_PLACEMENT_PG_URL to a scratch database)."""
+PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+def _scratch_postgres_url() -> str:
+    """A scratch database on the machine's PostgreSQL (override: BOOTFLOW_PLACEMENT_PG_URL)."""
     import os
 
-    import pytest
+    import sqlalchemy as sa
 
     url = os.environ.get("BOOTFLOW_PLACEMENT_PG_URL")
-    if not url:
-        pytest.skip("BOOTFLOW_PLACEMENT_PG_URL not set")
+    if url:
+        return url
+    admin = sa.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.scalar(sa.text(
+                "SELECT 1 FROM pg_database WHERE datname = 'bootflow_placement_test'"))
+            if not exists:
+                conn.execute(sa.text("CREATE DATABASE bootflow_placement_test"))
+    except sa.exc.OperationalError as exc:
+        raise AssertionError(
+            "PostgreSQL is not reachable at 127.0.0.1:5432: start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
+        ) from exc
+    finally:
+        admin.dispose()
+    return f"{PG_SERVER}/bootflow_placement_test"
+
+
+def test_postgresql_claims() -> None:
+    """Same rules on PostgreSQL, with two clients racing like two scheduler processes."""
+    url = _scratch_postgres_url()
     from services.placement import db
 
     pc = PlacementClient(url)
