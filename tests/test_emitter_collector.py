@@ -322,3 +322,16 @@ def test_spool_left_by_a_previous_process_is_resent(exchange: str, tmp_path: Pat
         got = sink.wait(4)
     assert [e["ts_ns"] for e in got] == [0, 1, 2, 3]
     assert not spool.exists()
+
+
+def test_close_with_the_broker_down_is_quick_and_keeps_everything(tmp_path: Path) -> None:
+    spool = tmp_path / "spool.jsonl"
+    emitter = BrokerEmitter(f"rabbit://guest:guest@127.0.0.1:{_free_port()}/",
+                            spool_path=spool)
+    _emit(emitter, 0, 100)
+    t0 = time.perf_counter()
+    assert emitter.close(timeout=10) is False  # not delivered ...
+    assert time.perf_counter() - t0 < 2.0
+    emitter(_event(100))  # a straggler after close
+    lines = spool.read_text().splitlines()
+    assert [json.loads(line)["ts_ns"] for line in lines] == list(range(101))  # ... but kept

@@ -95,7 +95,8 @@ class Collector:
 
         url = kombu_url(self.url)
         with Connection(url, transport_options=self.options, connect_timeout=2) as conn:
-            conn.connect()
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1,
+                                    interval_max=0.1)  # we retry ourselves, never sleep here
             channel = conn.channel()
             exchange = Exchange(self.exchange_name, type="topic", durable=False)
             queue = Queue(self.queue_name, exchange=exchange, routing_key=self.binding,

@@ -7,6 +7,7 @@ broker, so the caller only does a queue put and a thread does the rest.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import json
 import logging
@@ -15,6 +16,7 @@ import queue
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -108,7 +110,8 @@ class _Marker:
     """Put in the queue by ``flush``: set once everything before it reached the broker."""
 
     def __init__(self) -> None:
-        self.done = threading.Event()
+        self.done = threading.Event()       # published and confirmed
+        self.settled = threading.Event()    # published, or safe in the spool file
 
 
 _STOP = object()
@@ -155,10 +158,14 @@ class BrokerEmitter:
         self._thread = threading.Thread(target=self._run, name=f"bootflow-emitter-{exchange}",
                                         daemon=True)
         self._thread.start()
+        atexit.register(_close_at_exit, weakref.ref(self))
 
     # -- caller side -----------------------------------------------------------------
     def __call__(self, event: Event) -> None:
         """Hot path: one queue put, nothing else."""
+        if self._closed:  # late events of a closing process: keep them for the next one
+            self._spool([event])
+            return
         self._queue.put(event)
 
     def flush(self, timeout: float | None = 10.0) -> bool:
@@ -169,14 +176,25 @@ class BrokerEmitter:
         self._queue.put(marker)
         return marker.done.wait(timeout)
 
-    def close(self, timeout: float | None = 10.0) -> bool:
-        """Flush, then stop the thread; what could not be sent stays in the spool file."""
+    def close(self, timeout: float = 10.0) -> bool:
+        """Flush, then stop the thread. With the broker down this does not wait out
+        *timeout*: once everything is in the spool file it returns False at once (the
+        spool is resent by the next emitter on the same ``spool_path``)."""
         if self._closed:
             return True
         self._closed = True
-        ok = self.flush(timeout)
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
+        ok = False
+        if self._thread.is_alive():
+            marker = _Marker()
+            self._queue.put(marker)
+            deadline = time.monotonic() + timeout
+            while not (ok := marker.done.wait(0.02)):
+                if marker.settled.is_set() and not self.connected:
+                    break
+                if time.monotonic() > deadline:
+                    break
+            self._queue.put(_STOP)
+            self._thread.join(max(0.1, deadline - time.monotonic()))
         return ok
 
     def __enter__(self) -> BrokerEmitter:
@@ -219,6 +237,7 @@ class BrokerEmitter:
                 events = []
                 if item is _STOP:
                     return True
+                item.settled.set()
                 self._waiting.append(item)
             else:
                 events.append(item)
@@ -284,7 +303,8 @@ class BrokerEmitter:
 
         conn = Connection(kombu_url(self.url), transport_options=self.options, connect_timeout=2)
         try:
-            conn.connect()
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.1,
+                                    interval_max=0.1)  # we retry ourselves, never sleep here
             channel = conn.channel()
             exchange = Exchange(self.exchange_name, type="topic", durable=False)
             self._producer = Producer(channel, exchange=exchange, auto_declare=True)
@@ -355,6 +375,13 @@ class BrokerEmitter:
         tmp = self.spool_path.with_suffix(".tmp")
         tmp.write_text("".join(dumps(e) + "\n" for e in events), encoding="utf-8")
         os.replace(tmp, self.spool_path)
+
+
+def _close_at_exit(ref: weakref.ref[BrokerEmitter]) -> None:
+    """A process that forgot ``close()`` still hands its queue to the broker or spool."""
+    emitter = ref()
+    if emitter is not None:
+        emitter.close(timeout=2.0)
 
 
 def _release(conn: Any) -> None:
