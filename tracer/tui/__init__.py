@@ -1,0 +1,10 @@
+"""The Textual TUI (the only part of tracer/ that imports Textual).
+
+``BootflowApp(source, mode="live"|"walkthrough"|"replay", gate=None, title=None)``;
+a source has ``start(on_event)`` / ``stop()`` (see ``tracer.tui.sources``).
+"""
+
+from tracer.tui.app import BootflowApp
+from tracer.tui.sources import EventSource, ListSource, ReplaySource
+
+__all__ = ["BootflowApp", "EventSource", "ListSource", "ReplaySource"]

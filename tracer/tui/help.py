@@ -1,0 +1,47 @@
+"""The ``?`` screen: every key of the current mode and how to read the drawings."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+READING = """\
+━━▶  call   the caller is BLOCKED until the reply (select_destinations, object_action)
+╌╌▷  cast   published and the caller returns at once (schedule_and_build_instances,
+            build_and_run_instance)
+┅┅▷  fanout one cast copied to every server of a topic (update_instance_info)
+░░░  timeline: a caller waiting in a call; its bar spans the server's work
+┃╌╌▷ timeline: a cast — a tick where it was sent, an arrow to where the consumer starts
+⏳    graph: this service is waiting for a reply"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
+
+    def __init__(self, mode: str, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.mode = mode
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        keys = Table(title=f"keys ({self.mode})", expand=True, box=None)
+        keys.add_column("key", style="bold", no_wrap=True)
+        keys.add_column("does")
+        for key, desc in self.rows:
+            keys.add_row(key, desc)
+        keys.add_row("mouse", "click an edge, a bar or an arrow to select that hop; "
+                              "wheel scrolls, shift+wheel sideways, ctrl+wheel zooms")
+        keys.add_row("+ - 0", "timeline zoom in / out / fit (when the timeline has focus)")
+        with VerticalScroll(id="help-box"):
+            yield Static(keys)
+            yield Static(Text("\nreading the picture", style="bold"))
+            yield Static(Text(READING))
+            yield Static(Text("\nesc closes", style="dim"))
+
+    def action_dismiss(self) -> None:  # type: ignore[override]
+        self.dismiss(None)

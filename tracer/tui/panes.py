@@ -1,0 +1,190 @@
+"""Detail, instances and services panes: plain Rich renderables drawn from a snapshot."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tracer import narration
+from tracer.reducer import HopView, Snapshot, SpanView, hop_key
+from tracer.tui.timeline import fmt_ns
+
+_STATE_WORDS = {
+    "in_flight": "in flight (on the broker)",
+    "waiting": "caller BLOCKED, waiting for the reply",
+    "running": "consumer running (sender already returned)",
+    "done": "done",
+    "error": "ERROR",
+}
+
+
+def _envelope(attrs: Mapping[str, Any]) -> dict[str, Any] | None:
+    raw = attrs.get("bootflow.envelope")
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {"(unparsed)": raw[:200]}
+        return value if isinstance(value, dict) else {"(envelope)": value}
+    return None
+
+
+def _properties(hop: HopView, attrs: Mapping[str, Any]) -> str:
+    props = attrs.get("messaging.rabbitmq.properties")
+    if isinstance(props, Mapping):
+        return ", ".join(f"{k}={v}" for k, v in props.items())
+    base = "content_type=application/json, content_encoding=utf-8, delivery_mode=2"
+    if hop.style == "call" and attrs.get("rpc.timeout") is not None:
+        try:
+            base += f", expiration={int(float(attrs['rpc.timeout']) * 1000)}"
+        except (TypeError, ValueError):
+            pass
+    return base + "  (oslo rabbit driver defaults)"
+
+
+def narration_block(key: str, lang: str) -> RenderableType:
+    entry = narration.load().lookup(key)
+    if entry is None:
+        return Text(f"(no narration for {key})", style="dim")
+    text = Text()
+    text.append(f"{entry.title}  ", style="bold")
+    text.append(f"[{lang}]\n", style="dim")
+    text.append(entry.lines(lang) + "\n")
+    if entry.location:
+        text.append("Stein: ", style="dim")
+        text.append(entry.location, style="italic")
+    return text
+
+
+def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
+    client = snap.spans.get(hop.client_span_id)
+    attrs: Mapping[str, Any] = client.attrs if client else {}
+    head = Text()
+    head.append(hop.method, style="bold")
+    head.append(f"  {hop.style}", style="bold reverse" if hop.style == "call" else "bold")
+    if hop.version:
+        head.append(f" · v{hop.version}")
+    if hop.namespace:
+        head.append(f" · ns {hop.namespace}")
+    head.append(f"\n{_STATE_WORDS.get(hop.state, hop.state)}\n",
+                style="bold red" if hop.state == "error" else "italic")
+    head.append(f"{hop.src_service}@{hop.src_host} → {hop.dst_service}@{hop.dst_host}\n")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    if hop.style != "http":
+        grid.add_row("exchange", hop.exchange or "?")
+        grid.add_row("routing key", hop.routing_key or "?")
+        grid.add_row("properties", _properties(hop, attrs))
+    grid.add_row("sent", f"+{fmt_ns(hop.sent_ns - snap.t0_ns)}")
+    if hop.recv_ns is not None:
+        grid.add_row("picked up", f"+{fmt_ns(hop.recv_ns - snap.t0_ns)} "
+                                  f"(queue {fmt_ns(max(0, hop.recv_ns - hop.sent_ns))})")
+    if hop.style in ("call", "http"):
+        grid.add_row("caller waited", fmt_ns(hop.waiting_ns)
+                     + ("" if hop.done_ns is not None else " … still waiting"))
+    else:
+        grid.add_row("caller waited", "0 — a cast returns once published")
+    if hop.handled_ns is not None and hop.recv_ns is not None:
+        grid.add_row("handler took", fmt_ns(hop.handled_ns - hop.recv_ns))
+    loc = attrs.get("code.location")
+    if loc:
+        grid.add_row("client code", str(loc))
+    for sid in hop.server_span_ids[:2]:
+        server = snap.spans.get(sid)
+        if server is not None and server.attrs.get("code.location"):
+            grid.add_row("server code", str(server.attrs["code.location"]))
+    parts: list[RenderableType] = [head, grid]
+    env = _envelope(attrs)
+    if env is not None:
+        parts.append(Text("\nenvelope (oslo.message, secrets redacted)", style="bold"))
+        parts.append(Text(json.dumps(env, indent=1, ensure_ascii=False)[:1500]))
+    parts.append(Text("\n── why ──", style="dim"))
+    parts.append(narration_block(hop.key, lang))
+    return Group(*parts)
+
+
+def describe_span(snap: Snapshot, span: SpanView, lang: str) -> RenderableType:
+    head = Text()
+    head.append(span.name, style="bold")
+    head.append(f"  {span.kind.lower()} in {span.service}@{span.host}\n")
+    dur = span.duration_ns(snap.t_last_ns)
+    head.append(f"duration {fmt_ns(dur)}{'' if span.finished else ' (open)'}\n")
+    if span.attrs.get("code.location"):
+        head.append(f"code {span.attrs['code.location']}\n", style="italic")
+    key = hop_key("internal", span.name)
+    return Group(head, Text("── why ──", style="dim"), narration_block(key, lang))
+
+
+def describe_pending(item: Mapping[str, Any], lang: str) -> RenderableType:
+    """A hop held by the walkthrough gate: what will happen when the learner steps."""
+    hop = item.get("hop") if isinstance(item.get("hop"), Mapping) else item
+    assert isinstance(hop, Mapping)
+    method = str(hop.get("method") or "?")
+    style = str(hop.get("style") or "call")
+    text = Text()
+    text.append("NEXT HOP (held by the gate)\n", style="bold reverse")
+    text.append(f"{method}  {style}", style="bold")
+    if hop.get("version"):
+        text.append(f" · v{hop.get('version')}")
+    text.append(f"\n→ {hop.get('service') or hop.get('topic')}@{hop.get('host') or '?'}"
+                f"  exchange {hop.get('exchange') or '?'}  routing key "
+                f"{hop.get('routing_key') or '?'}\n")
+    text.append("press n / space to let it go\n\n", style="italic")
+    return Group(text, narration_block(hop_key(style, method), lang))
+
+
+class DetailPane(VerticalScroll):
+    """The selected hop in full: the message on the wire, timings, code, explanation."""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(Text("Select a hop (click, or [ and ])", style="dim"), id="detail-body")
+
+    def show(self, renderable: RenderableType) -> None:
+        self.query_one("#detail-body", Static).update(renderable)
+
+
+def instances_table(snap: Snapshot) -> RenderableType:
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
+    table.add_column("instance", no_wrap=True, ratio=2)
+    table.add_column("vm_state", no_wrap=True, ratio=2)
+    table.add_column("task_state", no_wrap=True, ratio=3)
+    table.add_column("host", no_wrap=True, ratio=2)
+    for inst in sorted(snap.instances.values(), key=lambda i: i.history[0].ts_ns
+                       if i.history else 0):
+        vm = inst.vm_state or "-"
+        color = {"active": "green", "error": "red", "building": "yellow"}.get(vm, "")
+        trail = " → ".join(str(h.task_state or "∅") for h in inst.history[-3:])
+        table.add_row(inst.display_name or inst.uuid[:8], Text(vm, style=f"bold {color}"),
+                      Text(str(inst.task_state or "None"), style="bold"),
+                      inst.host or "-")
+        table.add_row("", "", Text(trail, style="dim"), "")
+    if not snap.instances:
+        table.add_row(Text("no instance yet", style="dim"), "", "", "")
+    return table
+
+
+def services_table(snap: Snapshot) -> RenderableType:
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
+    table.add_column("service", no_wrap=True, ratio=3)
+    table.add_column("host", no_wrap=True, ratio=2)
+    table.add_column("state", no_wrap=True, ratio=1)
+    table.add_column("heartbeat", no_wrap=True, ratio=2)
+    for key in sorted(snap.services):
+        svc = snap.services[key]
+        ago = (f"{fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns))} ago"
+               if svc.last_report_ns is not None else "never")
+        state = Text("up", style="bold green") if svc.up else Text("down", style="bold red")
+        table.add_row(svc.binary, svc.host, state, ago)
+    if not snap.services:
+        table.add_row(Text("no heartbeat yet", style="dim"), "", "", "")
+    return table

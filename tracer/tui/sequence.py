@@ -1,0 +1,154 @@
+"""Sequence view: lifelines per service, one arrow per hop, as people draw Nova by hand.
+
+Arrows read ``method (call|cast, version)``; a call gets a dashed reply arrow back once
+the reply arrived, a cast has none. Line API like the timeline.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tracer.reducer import EMPTY_SNAPSHOT, HopView, Snapshot
+from tracer.tui.layout import participants
+from tracer.tui.palette import GLYPHS, Palette
+
+MIN_GAP = 16
+
+
+def _who(service: str, host: str) -> tuple[str, str]:
+    return (service, host if service == "nova-compute" else "")
+
+
+class SequenceView(ScrollView, can_focus=True):
+    snapshot: reactive[Snapshot] = reactive(EMPTY_SNAPSHOT, always_update=True, layout=False)
+    trace_id: reactive[str | None] = reactive(None)
+    selected: reactive[str | None] = reactive(None)
+
+    class HopClicked(Message):
+        def __init__(self, hop_id: str) -> None:
+            super().__init__()
+            self.hop_id = hop_id
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._rows: list[tuple[HopView, bool]] = []  # (hop, is_reply)
+        self._parts: list[tuple[str, str]] = []
+
+    def watch_snapshot(self) -> None:
+        self._rebuild()
+
+    def watch_trace_id(self) -> None:
+        self._rebuild()
+
+    def watch_selected(self) -> None:
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        hops = self.snapshot.trace_hops(self.trace_id) if self.trace_id else []
+        self._parts = participants(hops)
+        rows: list[tuple[HopView, bool]] = []
+        for hop in hops:
+            rows.append((hop, False))
+            if hop.style in ("call", "http") and hop.done_ns is not None:
+                rows.append((hop, True))
+        self._rows = rows
+        width = max(self.size.width, len(self._parts) * MIN_GAP + 4)
+        self.virtual_size = Size(width, len(rows) + 1)
+        self.refresh()
+
+    def _columns(self) -> dict[tuple[str, str], int]:
+        n = max(1, len(self._parts))
+        width = max(self.size.width, n * MIN_GAP + 4)
+        gap = (width - 4) / n
+        return {p: int(2 + gap * i + gap / 2) for i, p in enumerate(self._parts)}
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        pal = Palette(self.app.current_theme.dark if self.app.current_theme else True)
+        cols = self._columns()
+        sx = int(self.scroll_offset.x)
+        vw = max(width + sx, self.virtual_size.width)
+        chars = [" "] * vw
+        styles: list[Style | None] = [None] * vw
+        life = pal.fg("idle")
+        if y == 0:
+            for (svc, host), x in cols.items():
+                name = host or svc.removeprefix("nova-")
+                a = max(0, x - len(name) // 2)
+                for k, c in enumerate(name):
+                    if a + k < vw:
+                        chars[a + k], styles[a + k] = c, pal.fg("node", bold=True)
+        else:
+            idx = y - 1 + int(self.scroll_offset.y)
+            for x in cols.values():
+                if x < vw:
+                    chars[x], styles[x] = "│", life
+            if idx < len(self._rows):
+                hop, reply = self._rows[idx]
+                self._arrow(hop, reply, cols, chars, styles, pal)
+        chars, styles = chars[sx: sx + width], styles[sx: sx + width]
+        segs = []
+        start = 0
+        for x in range(1, len(chars) + 1):
+            if x == len(chars) or styles[x] != styles[start]:
+                segs.append(Segment("".join(chars[start:x]), styles[start]))
+                start = x
+        return Strip(segs, width)
+
+    def _arrow(self, hop: HopView, reply: bool, cols: dict[tuple[str, str], int],
+               chars: list[str], styles: list[Style | None], pal: Palette) -> None:
+        a = cols.get(_who(hop.src_service, hop.src_host))
+        b = cols.get(_who(hop.dst_service, hop.dst_host))
+        if a is None or b is None:
+            return
+        if reply:
+            a, b = b, a
+        kind = pal.style_for(hop.style)
+        gl = GLYPHS["cast" if reply else kind]
+        st = pal.fg("error" if hop.state == "error" else kind, bold=not reply,
+                    dim=reply)
+        if hop.hop_id == self.selected:
+            st += Style(reverse=True)
+        lo, hi = min(a, b), max(a, b)
+        if lo == hi:
+            hi = lo + 4
+        for x in range(lo + 1, hi):
+            if x < len(chars):
+                chars[x], styles[x] = gl.h, st
+        head_x = hi - 1 if b >= a else lo + 1
+        if 0 <= head_x < len(chars):
+            chars[head_x] = gl.right if b >= a else gl.left
+        if reply:
+            label = "reply"
+        elif hop.style == "http":
+            label = hop.method
+        else:
+            label = f"{hop.method} ({hop.style}, {hop.version or '?'})"
+            if hop.state in ("in_flight", "waiting", "running"):
+                label += " …" + hop.state.replace("_", " ")
+        room = hi - lo - 3
+        if room >= 4:
+            text = f" {label[:room - 2]} "
+            start = lo + 1 + max(0, (hi - lo - 1 - len(text)) // 2)
+        else:
+            text = f" {label}"
+            start = hi + 1
+        for k, c in enumerate(text):
+            if start + k < len(chars):
+                chars[start + k] = c
+                styles[start + k] = st
+
+    def on_click(self, event: Click) -> None:
+        idx = event.y - 1 + int(self.scroll_offset.y)
+        if event.y >= 1 and 0 <= idx < len(self._rows):
+            self.post_message(self.HopClicked(self._rows[idx][0].hop_id))
