@@ -94,3 +94,9 @@ class InstanceBootTimeout(NovaException):
 
 class VirtDriverError(NovaException):
     msg_fmt = "Virt driver failed: %(reason)s"
+
+
+class ValidationError(Invalid):
+    """A request body that fails its JSON schema (nova/exception.py:ValidationError)."""
+
+    msg_fmt = "%(detail)s"

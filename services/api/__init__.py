@@ -1,0 +1,1 @@
+"""nova-api: the WSGI pipeline (request id, fault wrap, noauth, router → controllers)."""

@@ -1,0 +1,63 @@
+"""APIRouterV21 + the pipeline factory (nova/api/openstack/compute/routes.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import webob
+import webob.dec
+
+from services.api import middleware
+from services.api.middleware import fault_body, json_response
+from services.api.servers import FlavorsController, ImagesController, ServersController
+from services.compute import api as compute_api
+
+
+class APIRouterV21:
+    """Maps method + path to a controller action (routes, without the routes library)."""
+
+    def __init__(self, compute: compute_api.API) -> None:
+        self.servers = ServersController(compute)
+        self.flavors = FlavorsController()
+        self.images = ImagesController(compute.image_api)
+        sid = r"(?P<server_id>[0-9a-fA-F-]{1,64})"
+        self.routes: list[tuple[str, re.Pattern[str], Any]] = [
+            ("POST", re.compile(r"^/v2\.1/servers/?$"), self._create),
+            ("GET", re.compile(r"^/v2\.1/servers/?$"), self.servers.index),
+            ("GET", re.compile(r"^/v2\.1/servers/detail/?$"), self.servers.detail),
+            ("GET", re.compile(rf"^/v2\.1/servers/{sid}/?$"), self.servers.show),
+            ("DELETE", re.compile(rf"^/v2\.1/servers/{sid}/?$"), self.servers.delete),
+            ("GET", re.compile(r"^/v2\.1/flavors(/detail)?/?$"), self.flavors.detail),
+            ("GET", re.compile(r"^/v2\.1/images(/detail)?/?$"), self.images.detail),
+        ]
+
+    def _create(self, req: webob.Request, context: Any) -> webob.Response:
+        try:
+            body = json.loads(req.body or b"null")
+        except ValueError:
+            return json_response(400, fault_body(400, "Malformed request body"))
+        return self.servers.create(req, context, body)
+
+    @webob.dec.wsgify
+    def __call__(self, req: webob.Request) -> webob.Response:
+        context = req.environ[middleware.ENV_CONTEXT]
+        matched_path = False
+        for method, pattern, action in self.routes:
+            m = pattern.match(req.path_info)
+            if not m:
+                continue
+            matched_path = True
+            if method == req.method:
+                kwargs = {k: v for k, v in m.groupdict().items() if k == "server_id"}
+                return action(req, context, **kwargs)
+        if matched_path:
+            return json_response(405, fault_body(405, "The method is not allowed."))
+        return json_response(404, fault_body(404, "The resource could not be found."))
+
+
+def build_app(transport: Any, config: Any) -> Any:
+    """request_id → faultwrap → noauth2 → router, as api-paste.ini chains them."""
+    router = APIRouterV21(compute_api.API(transport, config))
+    return middleware.RequestId(middleware.FaultWrapper(middleware.NoAuth(router)))

@@ -1,0 +1,114 @@
+"""ServersController (nova/api/openstack/compute/servers.py) + flavors and images lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import webob
+
+from services import exception
+from services.api import schemas, views
+from services.api.middleware import json_response
+from services.objects import Flavor
+from tracer import api as trace
+
+LOC = "nova/api/openstack/compute/servers.py:ServersController"
+
+
+class ServersController:
+    STEIN_LOCATION = LOC
+
+    def __init__(self, compute_api: Any) -> None:
+        self.compute_api = compute_api
+
+    def _span(self, name: str, **attrs: Any) -> trace.Span:
+        return trace.span(f"ServersController.{name}", "INTERNAL",
+                          attrs={"code.location": f"{LOC}.{name}", **attrs})
+
+    def create(self, req: webob.Request, context: Any, body: Any) -> webob.Response:
+        """202 with the first server (or the reservation id) right after the cast."""
+        with self._span("create"):
+            schemas.validate(body, schemas.CREATE_V21)
+            server = body["server"]
+            min_count = int(server.get("min_count", 1))
+            max_count = int(server.get("max_count", min_count))
+            if min_count > max_count:
+                raise exception.ValidationError(
+                    detail="min_count must be <= max_count")
+            try:
+                flavor = Flavor.get_by_flavor_id(context, str(server["flavorRef"]))
+            except exception.FlavorNotFound as exc:
+                raise exception.Invalid(reason=f"Invalid flavorRef provided. {exc}") from None
+            try:
+                instances = self.compute_api.create(
+                    context, flavor, str(server.get("imageRef", "")), server["name"],
+                    min_count=min_count, max_count=max_count,
+                    availability_zone=server.get("availability_zone"),
+                    scheduler_hints=body.get("os:scheduler_hints"),
+                    metadata=server.get("metadata"))
+            except exception.ImageNotFound as exc:
+                raise exception.Invalid(
+                    reason=f"Can not find requested image. {exc}") from None
+            if server.get("return_reservation_id"):
+                return json_response(202, {"reservation_id": instances[0].reservation_id})
+            first = instances[0]
+            body_out = {"server": {**views.basic(req.host_url, first),
+                                   "OS-DCF:diskConfig": "MANUAL",
+                                   "security_groups": [{"name": "default"}],
+                                   "adminPass": "***"}}
+            return json_response(202, body_out,
+                                 {"Location": f"{req.host_url}/v2.1/servers/{first.uuid}"})
+
+    def show(self, req: webob.Request, context: Any, server_id: str) -> webob.Response:
+        with self._span("show", server_id=server_id):
+            inst = self.compute_api.get(context, server_id)
+            return json_response(200, {"server": views.show(req.host_url, inst)})
+
+    def index(self, req: webob.Request, context: Any) -> webob.Response:
+        with self._span("index"):
+            insts = self._filtered(req, context)
+            return json_response(200, {"servers": [views.basic(req.host_url, i)
+                                                   for i in insts]})
+
+    def detail(self, req: webob.Request, context: Any) -> webob.Response:
+        with self._span("detail"):
+            insts = self._filtered(req, context)
+            return json_response(200, {"servers": [views.show(req.host_url, i)
+                                                   for i in insts]})
+
+    def _filtered(self, req: webob.Request, context: Any) -> list[Any]:
+        insts = [i for i in self.compute_api.get_all(context) if not i.deleted]
+        rid = req.GET.get("reservation_id")
+        if rid:
+            insts = [i for i in insts if i.reservation_id == rid]
+        return sorted(insts, key=lambda i: (i.launch_index or 0, i.display_name or ""))
+
+    def delete(self, req: webob.Request, context: Any, server_id: str) -> webob.Response:
+        with self._span("delete", server_id=server_id):
+            self.compute_api.delete(context, server_id)
+            return json_response(204, None)
+
+
+class FlavorsController:
+    def detail(self, req: webob.Request, context: Any) -> webob.Response:
+        with trace.span("FlavorsController.detail", "INTERNAL", attrs={
+                "code.location": "nova/api/openstack/compute/flavors.py:"
+                                 "FlavorsController.detail"}):
+            return json_response(200, {"flavors": [
+                {"id": f.flavorid, "name": f.name, "ram": f.memory_mb, "vcpus": f.vcpus,
+                 "disk": f.root_gb, "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb,
+                 "swap": f.swap or ""} for f in Flavor.get_all(context)]})
+
+
+class ImagesController:
+    def __init__(self, image_api: Any) -> None:
+        self.image_api = image_api
+
+    def detail(self, req: webob.Request, context: Any) -> webob.Response:
+        with trace.span("ImagesController.detail", "INTERNAL", attrs={
+                "code.location": "nova/api/openstack/compute/images.py:"
+                                 "ImagesController.detail"}):
+            return json_response(200, {"images": [
+                {"id": i["id"], "name": i["name"], "status": i["status"].upper(),
+                 "minRam": i["min_ram"], "minDisk": i["min_disk"],
+                 "metadata": i["properties"]} for i in self.image_api.detail(context)]})

@@ -1,0 +1,159 @@
+"""Compute API (nova/compute/api.py): what the REST layer calls.
+
+create: validate → per instance a BuildRequest + RequestSpec + InstanceMapping in the API
+database, the instance in BUILD/scheduling → one **cast** schedule_and_build_instances.
+The API returns right after the cast; it never waits for the build.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from typing import Any
+
+from services import exception
+from services.compute import rpcapi as compute_rpcapi
+from services.conductor import api as conductor_api
+from services.context import target_cell
+from services.db import api as db
+from services.image import api as image_api
+from services.objects import (
+    BuildRequest,
+    Flavor,
+    ImageMeta,
+    Instance,
+    InstanceFault,
+    InstanceMapping,
+    RequestSpec,
+)
+from tracer import api as trace
+
+LOC = "nova/compute/api.py:API"
+
+
+def _span(name: str, **attrs: Any) -> trace.Span:
+    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
+
+
+class API:
+    STEIN_LOCATION = LOC
+
+    def __init__(self, transport: Any, config: Any) -> None:
+        self.config = config
+        self.compute_task_api = conductor_api.ComputeTaskAPI(transport, config)
+        self.compute_rpcapi = compute_rpcapi.ComputeAPI(transport, config)
+        self.image_api = image_api.API(config.guest_dir)
+
+    def create(self, context: Any, flavor: Flavor, image_href: str, display_name: str,
+               min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
+               scheduler_hints: dict[str, Any] | None = None,
+               metadata: dict[str, Any] | None = None) -> list[Instance]:
+        with _span("create", min_count=min_count, max_count=max_count):
+            image = self.image_api.show(context, image_href)
+            if flavor.memory_mb < (image.get("min_ram") or 0):
+                raise exception.Invalid(reason="Flavor's memory is too small for this image")
+            instances, build_requests, request_specs = self._provision_instances(
+                context, flavor, image, display_name, max_count, availability_zone,
+                scheduler_hints or {}, metadata or {})
+            with _span("schedule_and_build_instances",
+                       num_instances=len(instances)):
+                self.compute_task_api.schedule_and_build_instances(
+                    context, build_requests=build_requests, request_specs=request_specs,
+                    image=image, admin_password=None, injected_files=[],
+                    requested_networks=None, block_device_mapping=[], tags=[])
+            return instances
+
+    def _provision_instances(self, context: Any, flavor: Flavor, image: dict[str, Any],
+                             display_name: str, count: int, availability_zone: str | None,
+                             scheduler_hints: dict[str, Any],
+                             metadata: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
+        instances, build_requests, specs = [], [], []
+        reservation_id = "r-" + uuidlib.uuid4().hex[:8]
+        with _span("_provision_instances", count=count, reservation_id=reservation_id):
+            image_meta = ImageMeta.from_dict(image)
+            for index in range(count):
+                name = display_name if count == 1 else f"{display_name}-{index + 1}"
+                uuid = str(uuidlib.uuid4())
+                spec = RequestSpec(context, instance_uuid=uuid, project_id=context.project_id,
+                                   user_id=context.user_id, flavor=flavor, image=image_meta,
+                                   num_instances=count, availability_zone=availability_zone,
+                                   retry=None, instance_group=None, ignore_hosts=[],
+                                   force_hosts=[], force_nodes=[],
+                                   scheduler_hints=scheduler_hints, is_bfv=False)
+                spec.create()
+                instance = Instance(context, uuid=uuid, display_name=name,
+                                    project_id=context.project_id, user_id=context.user_id,
+                                    vm_state="building", task_state="scheduling",
+                                    power_state=0, flavor=flavor, image_ref=image["id"],
+                                    availability_zone=availability_zone
+                                    or self.config.default_availability_zone,
+                                    launch_index=index, reservation_id=reservation_id,
+                                    metadata=metadata,
+                                    system_metadata={"image_name": image["name"]},
+                                    deleted=False, host=None, node=None)
+                br = BuildRequest(context, instance_uuid=uuid, project_id=context.project_id,
+                                  instance=instance)
+                br.create()
+                InstanceMapping(context, instance_uuid=uuid, project_id=context.project_id,
+                                cell_uuid=None).create()
+                trace.annotate("instance.state", {
+                    "instance_uuid": uuid, "vm_state": "building",
+                    "task_state": "scheduling", "host": None, "display_name": name})
+                instance.obj_reset_changes()
+                instances.append(instance)
+                build_requests.append(br)
+                specs.append(spec)
+        return instances, build_requests, specs
+
+    # ---- reads --------------------------------------------------------------------
+    def get(self, context: Any, uuid: str) -> Instance:
+        """Build request first (not yet in a cell), else the instance in its cell."""
+        try:
+            mapping = InstanceMapping.get_by_instance_uuid(context, uuid)
+        except exception.InstanceNotFound:
+            raise
+        if mapping.cell_uuid is None:
+            try:
+                return BuildRequest.get_by_instance_uuid(context, uuid).instance
+            except exception.NotFound:
+                mapping = InstanceMapping.get_by_instance_uuid(context, uuid)
+                if mapping.cell_uuid is None:
+                    raise exception.InstanceNotFound(instance_id=uuid) from None
+        cctxt = target_cell(context, mapping.cell_uuid)
+        inst = Instance.get_by_uuid(cctxt, uuid)
+        if inst.vm_state == "error":
+            inst._data["fault"] = InstanceFault.get_latest_for_instance(cctxt, uuid)
+        return inst
+
+    def get_all(self, context: Any) -> list[Instance]:
+        out = []
+        for mapping in InstanceMapping.get_by_project_id(context, context.project_id):
+            try:
+                out.append(self.get(context, mapping.instance_uuid))
+            except exception.InstanceNotFound:
+                continue
+        return out
+
+    def cell_of(self, context: Any, uuid: str) -> str | None:
+        return InstanceMapping.get_by_instance_uuid(context, uuid).cell_uuid
+
+    # ---- delete -------------------------------------------------------------------
+    def delete(self, context: Any, uuid: str) -> None:
+        """Cast terminate_instance to the instance's compute; no host → delete locally."""
+        with _span("delete", instance_uuid=uuid):
+            instance = self.get(context, uuid)
+            mapping = InstanceMapping.get_by_instance_uuid(context, uuid)
+            if mapping.cell_uuid is None:  # still a build request
+                try:
+                    BuildRequest.get_by_instance_uuid(context, uuid).destroy()
+                except exception.NotFound:
+                    pass
+                return
+            if not instance.host or mapping.cell_uuid == db.CELL0_UUID:
+                instance.destroy()
+            else:
+                instance.task_state = "deleting"
+                instance.save()
+                self.compute_rpcapi.terminate_instance(target_cell(context, mapping.cell_uuid),
+                                                       instance)
+            mapping.queued_for_delete = True
+            mapping.save()

@@ -1,0 +1,359 @@
+"""ComputeManager (nova/compute/manager.py), RPC API 5.1.
+
+build_and_run_instance (a cast in) → _locked_do_build_and_run_instance (own thread) →
+_do_build_and_run_instance → _build_and_run_instance → driver.spawn. Every state write is
+``instance.save()``, which here is an ``object_action`` **call** to nova-conductor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from services import exception, messaging
+from services.compute import resource_tracker
+from services.compute import rpcapi as compute_rpcapi
+from services.conductor import api as conductor_api
+from services.network import neutron
+from services.objects import ImageMeta, InstanceActionEvent
+from services.scheduler.client import query
+from services.virt import driver as virt_driver
+from tracer import api as trace
+
+LOC = "nova/compute/manager.py:ComputeManager"
+
+
+def _span(name: str, **attrs: Any) -> trace.Span:
+    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
+
+
+def spawn_n(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
+    """nova.utils.spawn_n: a new thread that keeps the trace context and identity."""
+    ctx = contextvars.copy_context()
+    t = threading.Thread(target=ctx.run, args=(fn, *args), kwargs=kwargs, daemon=True,
+                         name=f"compute-{getattr(fn, '__name__', 'task')}")
+    t.start()
+    return t
+
+
+class InstanceEvents:
+    """Waiters for external events (network-vif-plugged-<port>) per instance."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def prepare_for_instance_event(self, instance: Any, name: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault((instance.uuid, name), threading.Event())
+
+    def pop_instance_event(self, instance_uuid: str, name: str) -> threading.Event | None:
+        with self._lock:
+            return self._events.pop((instance_uuid, name), None)
+
+    def clear_events_for_instance(self, instance_uuid: str) -> None:
+        with self._lock:
+            for key in [k for k in self._events if k[0] == instance_uuid]:
+                del self._events[key]
+
+
+class ComputeVirtAPI:
+    """What the driver may ask of the compute manager (nova/compute/manager.py)."""
+
+    def __init__(self, compute: ComputeManager) -> None:
+        self._compute = compute
+
+    @contextlib.contextmanager
+    def wait_for_instance_event(self, instance: Any, event_names: list[str],
+                                deadline: float = 300,
+                                error_callback: Any = None) -> Iterator[None]:
+        events = {n: self._compute.instance_events.prepare_for_instance_event(instance, n)
+                  for n in event_names}
+        yield
+        if not events:
+            return
+        with trace.span("wait_for_instance_event", "INTERNAL",
+                        attrs={"code.location": "nova/compute/manager.py:ComputeVirtAPI."
+                                                "wait_for_instance_event",
+                               "events": event_names, "deadline": deadline}):
+            end = time.monotonic() + deadline
+            for name, ev in events.items():
+                if not ev.wait(max(0.0, end - time.monotonic())):
+                    self._compute.instance_events.clear_events_for_instance(instance.uuid)
+                    raise exception.VirtDriverError(
+                        reason=f"Timeout waiting for {name} for instance {instance.uuid}")
+
+    def plug_vifs(self, instance: Any, network_info: list[dict[str, Any]]) -> None:
+        if network_info:
+            self._compute.network_api.plug(instance, network_info)
+
+
+class ComputeManager:
+    """Manages the running instances from creation to destruction."""
+
+    STEIN_LOCATION = LOC
+    target = messaging.Target(version="5.1")
+
+    def __init__(self, config: Any, host: str, transport: Any, **_: Any) -> None:
+        self.config = config
+        self.host = host
+        self.transport = transport
+        self.virtapi = ComputeVirtAPI(self)
+        self.driver = virt_driver.load_compute_driver(self.virtapi, config, host)
+        self.compute_rpcapi = compute_rpcapi.ComputeAPI(transport, config)
+        self.compute_task_api = conductor_api.ComputeTaskAPI(transport, config)
+        self.conductor_api = conductor_api.API(transport, config)
+        self.scheduler_client = query.SchedulerQueryClient(transport, config)
+        self.network_api = neutron.API(event_sink=self._neutron_event)
+        self.rt = resource_tracker.ResourceTracker(host, self.driver, config)
+        self.instance_events = InstanceEvents()
+        self.additional_endpoints: list[Any] = []
+        self._build_semaphore = threading.Semaphore(10)  # max_concurrent_builds
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        self.admin_context: Any = None
+
+    # ---- service hooks ------------------------------------------------------------
+    def init_host(self) -> None:
+        self.driver.init_host(host=self.host)
+
+    def pre_start_hook(self) -> None:
+        """Stein: update_available_resource once before the RPC server starts."""
+        from services.context import get_admin_context
+        self.update_available_resource(get_admin_context(), startup=True)
+
+    def post_start_hook(self) -> None:
+        pass
+
+    def periodic_tasks(self, context: Any) -> None:
+        self.update_available_resource(context)
+
+    def cleanup_host(self) -> None:
+        self.driver.cleanup_host(host=self.host)
+
+    def update_available_resource(self, context: Any, startup: bool = False) -> None:
+        for nodename in self.driver.get_available_nodes():
+            self.rt.update_available_resource(context, nodename, startup=startup)
+
+    # ---- neutron → nova external events -------------------------------------------
+    def _neutron_event(self, instance: Any, name: str, tag: str) -> None:
+        """What nova-api's os-server-external-events does: cast to the instance's host."""
+        from services.context import get_admin_context
+        with trace.identity("nova-api", "api"), trace.span(
+                "POST /v2.1/os-server-external-events", "HTTP",
+                attrs={"http.method": "POST", "event": name, "tag": tag,
+                       "code.location": "nova/api/openstack/compute/server_external_events"
+                                        ".py:ServerExternalEventsController.create"}):
+            self.compute_rpcapi.external_instance_event(
+                get_admin_context(), [instance],
+                [{"name": name, "tag": tag, "status": "completed",
+                  "server_uuid": instance.uuid}], host=self.host)
+
+    def external_instance_event(self, context: Any, instances: list[Any],
+                                events: list[dict[str, Any]]) -> None:
+        for event in events:
+            key = f"{event['name']}-{event['tag']}" if event.get("tag") else event["name"]
+            waiter = self.instance_events.pop_instance_event(event["server_uuid"], key)
+            trace.annotate("log", {"level": "DEBUG",
+                                   "message": f"Received event {key}"
+                                              f"{'' if waiter else ' (nobody waiting)'}"})
+            if waiter is not None:
+                waiter.set()
+
+    # ---- build --------------------------------------------------------------------
+    def _instance_lock(self, uuid: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(uuid, threading.Lock())
+
+    def build_and_run_instance(self, context: Any, instance: Any, image: Any,
+                               request_spec: Any, filter_properties: Any,
+                               admin_password: Any = None, injected_files: Any = None,
+                               requested_networks: Any = None, security_groups: Any = None,
+                               block_device_mapping: Any = None, node: str | None = None,
+                               limits: Any = None, host_list: Any = None) -> None:
+        """The cast returns at once; the build runs in its own thread (utils.spawn_n)."""
+
+        def _locked_do_build_and_run_instance() -> None:
+            with _span("_locked_do_build_and_run_instance", instance_uuid=instance.uuid):
+                with self._instance_lock(instance.uuid), self._build_semaphore:
+                    self._do_build_and_run_instance(
+                        context, instance, image, request_spec, filter_properties,
+                        admin_password, injected_files, requested_networks, security_groups,
+                        block_device_mapping, node, limits, host_list)
+
+        spawn_n(_locked_do_build_and_run_instance)
+
+    @contextlib.contextmanager
+    def _instance_event(self, context: Any, instance: Any, name: str) -> Iterator[None]:
+        """@wrap_instance_event(prefix='compute'): action events around the method."""
+        event = f"compute_{name}"
+        InstanceActionEvent.event_start(context, instance.uuid, event, want_result=False,
+                                        host=self.host)
+        try:
+            yield
+        except BaseException as exc:
+            InstanceActionEvent.event_finish_with_failure(
+                context, instance.uuid, event, exc_val=str(exc),
+                exc_tb="".join(traceback.format_exception(exc))[-2000:], want_result=False)
+            raise
+        InstanceActionEvent.event_finish_with_failure(context, instance.uuid, event,
+                                                      want_result=False)
+
+    def _do_build_and_run_instance(self, context: Any, instance: Any, image: Any,
+                                   request_spec: Any, filter_properties: Any,
+                                   admin_password: Any, injected_files: Any,
+                                   requested_networks: Any, security_groups: Any,
+                                   block_device_mapping: Any, node: str | None,
+                                   limits: Any, host_list: Any) -> str:
+        with _span("_do_build_and_run_instance", instance_uuid=instance.uuid) as sp:
+            instance._context = context
+            try:
+                with self._instance_event(context, instance, "_do_build_and_run_instance"):
+                    return self._do_build_guarded(
+                        context, instance, image, request_spec, filter_properties,
+                        admin_password, injected_files, requested_networks,
+                        security_groups, block_device_mapping, node, limits, host_list, sp)
+            except Exception as exc:  # noqa: BLE001 - wrap_instance_fault already recorded
+                sp.set_status("ERROR", str(exc))
+                return "failed"
+
+    def _do_build_guarded(self, context: Any, instance: Any, image: Any, request_spec: Any,
+                          filter_properties: Any, admin_password: Any, injected_files: Any,
+                          requested_networks: Any, security_groups: Any,
+                          block_device_mapping: Any, node: str | None, limits: Any,
+                          host_list: Any, sp: trace.Span) -> str:
+        try:
+            instance.vm_state, instance.task_state = "building", None
+            instance.save(expected_task_state=["scheduling", None])
+        except exception.InstanceNotFound:
+            sp.set_attr("build.result", "deleted")
+            return "deleted"
+        try:
+            self._build_and_run_instance(context, instance, image, request_spec,
+                                         filter_properties, node, limits, requested_networks)
+            sp.set_attr("build.result", "active")
+            return "active"
+        except exception.RescheduledException as exc:
+            sp.set_attr("build.result", "rescheduled")
+            self._reschedule(context, instance, image, request_spec, filter_properties,
+                             admin_password, injected_files, requested_networks,
+                             security_groups, block_device_mapping, host_list, exc)
+            return "rescheduled"
+        except Exception as exc:  # BuildAbortException and anything unexpected
+            sp.set_attr("build.result", "failed")
+            self._cleanup_allocated_networks(context, instance)
+            self._add_fault(context, instance, exc)
+            self._nil_out_instance_obj_host_and_node(instance)
+            self._set_instance_obj_error_state(instance)
+            raise
+
+    def _reschedule(self, context: Any, instance: Any, image: Any, request_spec: Any,
+                    filter_properties: Any, admin_password: Any, injected_files: Any,
+                    requested_networks: Any, security_groups: Any,
+                    block_device_mapping: Any, host_list: Any, exc: BaseException) -> None:
+        """Give the instance back to the conductor with the alternates (build_instances)."""
+        with _span("_reschedule", reason=str(exc), alternates=[
+                getattr(h, "service_host", None) for h in (host_list or [])]):
+            self._cleanup_allocated_networks(context, instance)
+            self._add_fault(context, instance, exc)
+            self._nil_out_instance_obj_host_and_node(instance)
+            instance.task_state = "scheduling"
+            instance.save()
+            self.rt.delete_allocation_for_instance(context, instance.uuid)
+            self.compute_task_api.build_instances(
+                context, instances=[instance], image=image,
+                filter_properties=filter_properties, admin_password=admin_password,
+                injected_files=injected_files, requested_networks=requested_networks,
+                security_groups=security_groups, block_device_mapping=block_device_mapping,
+                request_spec=request_spec, host_lists=[list(host_list or [])])
+
+    def _build_and_run_instance(self, context: Any, instance: Any, image: Any,
+                                request_spec: Any, filter_properties: Any, node: str | None,
+                                limits: Any, requested_networks: Any) -> None:
+        with _span("_build_and_run_instance", instance_uuid=instance.uuid, node=node):
+            image_meta = ImageMeta.from_dict(image or {})
+            try:
+                with self.rt.instance_claim(context, instance, node or self.host, limits):
+                    with self._build_resources(context, instance, requested_networks) as res:
+                        instance.vm_state, instance.task_state = "building", "spawning"
+                        instance.save(expected_task_state="block_device_mapping")
+                        with trace.span("driver.spawn", "INTERNAL", attrs={
+                                "code.location": f"{self.driver.STEIN_LOCATION}.spawn",
+                                "virt.driver": type(self.driver).__name__}):
+                            self.driver.spawn(context, instance, image_meta, [], None, None,
+                                              network_info=res["network_info"])
+            except (exception.BuildAbortException, exception.UnexpectedTaskStateError,
+                    exception.InstanceNotFound):
+                raise
+            except Exception as exc:
+                raise exception.RescheduledException(instance_uuid=instance.uuid,
+                                                     reason=str(exc)) from exc
+            instance.power_state = self.driver.get_info(instance)
+            instance.vm_state, instance.task_state = "active", None
+            instance.launched_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            instance.save(expected_task_state="spawning")
+            self._update_scheduler_instance_info(context, instance)
+
+    @contextlib.contextmanager
+    def _build_resources(self, context: Any, instance: Any,
+                         requested_networks: Any) -> Iterator[dict[str, Any]]:
+        with _span("_build_resources"):
+            instance.vm_state, instance.task_state = "building", "networking"
+            instance.save(expected_task_state=[None])
+            with _span("_allocate_network"):
+                network_info = self.network_api.allocate_for_instance(
+                    context, instance, requested_networks)
+            instance.vm_state, instance.task_state = "building", "block_device_mapping"
+            instance.save()
+            with _span("_prep_block_device"):
+                block_device_info = {"root_device_name": "/dev/vda"}
+        yield {"network_info": network_info, "block_device_info": block_device_info}
+
+    def _update_scheduler_instance_info(self, context: Any, instance: Any) -> None:
+        """Tell every scheduler what this host now runs (fanout cast)."""
+        self.scheduler_client.update_instance_info(context, self.host, [instance])
+
+    def _cleanup_allocated_networks(self, context: Any, instance: Any) -> None:
+        self.network_api.deallocate_for_instance(context, instance)
+
+    def _add_fault(self, context: Any, instance: Any, exc: BaseException) -> None:
+        from services.objects import InstanceFault
+        InstanceFault.from_exception(context, instance.uuid, exc, host=self.host).create()
+
+    @staticmethod
+    def _nil_out_instance_obj_host_and_node(instance: Any) -> None:
+        instance.host = None
+        instance.node = None
+
+    @staticmethod
+    def _set_instance_obj_error_state(instance: Any) -> None:
+        instance.vm_state, instance.task_state = "error", None
+        instance.save()
+
+    # ---- delete -------------------------------------------------------------------
+    def terminate_instance(self, context: Any, instance: Any, bdms: Any = None) -> None:
+        with _span("terminate_instance", instance_uuid=instance.uuid):
+            with self._instance_lock(instance.uuid):
+                instance._context = context
+                with self._instance_event(context, instance, "terminate_instance"):
+                    self._delete_instance(context, instance)
+
+    def _delete_instance(self, context: Any, instance: Any) -> None:
+        with _span("_delete_instance"):
+            instance.task_state = "deleting"
+            instance.save()
+            with _span("_shutdown_instance"):
+                self.driver.destroy(context, instance, network_info=None)
+                self.network_api.deallocate_for_instance(context, instance)
+            self.rt.delete_allocation_for_instance(context, instance.uuid)
+            instance.terminated_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            instance.save()
+            instance.destroy()
+            self.scheduler_client.delete_instance_info(context, self.host, instance.uuid)
+        self.update_available_resource(context)

@@ -1,0 +1,47 @@
+"""Client side of the compute RPC API (nova/compute/rpcapi.py), 5.x in Stein.
+
+Everything here is a **cast** to ``compute.<host>``: the conductor does not wait for a
+build, the API does not wait for a delete.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services import messaging, rpc
+
+RPC_TOPIC = "compute"
+
+
+class ComputeAPI:
+    VERSION_ALIASES = {"stein": "5.1"}
+
+    def __init__(self, transport: Any, config: Any, version_cap: str | None = None) -> None:
+        target = messaging.Target(topic=RPC_TOPIC, version="5.0")
+        self.client = rpc.get_client(transport, target, version_cap=version_cap,
+                                     code_location="nova/compute/rpcapi.py:ComputeAPI",
+                                     timeout=config.rpc_response_timeout)
+
+    def build_and_run_instance(self, ctxt: Any, instance: Any, host: str, image: Any,
+                               request_spec: Any, filter_properties: Any,
+                               admin_password: Any = None, injected_files: Any = None,
+                               requested_networks: Any = None, security_groups: Any = None,
+                               block_device_mapping: Any = None, node: str | None = None,
+                               limits: Any = None, host_list: Any = None) -> None:
+        cctxt = self.client.prepare(server=host, version="5.0")
+        cctxt.cast(ctxt, "build_and_run_instance", instance=instance, image=image,
+                   request_spec=request_spec, filter_properties=filter_properties,
+                   admin_password=admin_password, injected_files=injected_files,
+                   requested_networks=requested_networks, security_groups=security_groups,
+                   block_device_mapping=block_device_mapping, node=node, limits=limits,
+                   host_list=host_list)
+
+    def terminate_instance(self, ctxt: Any, instance: Any, bdms: Any = None) -> None:
+        cctxt = self.client.prepare(server=instance.host, version="5.0")
+        cctxt.cast(ctxt, "terminate_instance", instance=instance, bdms=bdms or [])
+
+    def external_instance_event(self, ctxt: Any, instances: list[Any], events: list[Any],
+                                host: str) -> None:
+        """Neutron's network-vif-plugged reaches compute as this cast (via the API)."""
+        cctxt = self.client.prepare(server=host, version="5.0")
+        cctxt.cast(ctxt, "external_instance_event", instances=instances, events=events)

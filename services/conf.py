@@ -1,0 +1,123 @@
+"""Configuration with Nova Stein's defaults (``nova/conf/*.py``), one TOML file + env.
+
+Why one dataclass: every service in a process reads the same options, and a learner
+can print them all with ``Config.masked()`` (broker password hidden).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from tracer.redact import redact_url
+
+DEFAULT_STATE_DIR = Path(os.environ.get("BOOTFLOW_STATE_DIR", "/tmp/bootflow"))
+
+
+@dataclass
+class Config:
+    """Stein option values; names follow nova.conf where Nova has the option."""
+
+    # [DEFAULT] / oslo.messaging
+    transport_url: str = "memory://"
+    control_exchange: str = "nova"
+    rpc_response_timeout: int = 60
+    long_rpc_timeout: int = 1800
+    # service group / periodic tasks
+    report_interval: int = 10
+    service_down_time: int = 60
+    periodic_interval: int = 60
+    # conductor wait_until_ready (nova/service.py)
+    early_timeout: int = 10
+    early_attempts: int = 10
+    # [scheduler]
+    max_attempts: int = 3
+    # [DEFAULT] vif plugging
+    vif_plugging_timeout: int = 300
+    vif_plugging_is_fatal: bool = True
+    # databases: [api_database] connection, [database] connection (cell1), cell0
+    state_dir: str = str(DEFAULT_STATE_DIR)
+    api_database_connection: str = ""
+    database_connection: str = ""
+    cell0_database_connection: str = ""
+    placement_database_connection: str = ""
+    # [libvirt]
+    virt_type: str = "test"  # test | qemu | fake
+    connection_uri: str = ""
+    instances_path: str = ""
+    boot_timeout: float = 60.0
+    guest_dir: str = "build/guest"
+    # [DEFAULT] api
+    api_host: str = "127.0.0.1"
+    api_port: int = 8774
+    default_availability_zone: str = "nova"
+    # allocation ratios (Stein defaults)
+    cpu_allocation_ratio: float = 16.0
+    ram_allocation_ratio: float = 1.5
+    disk_allocation_ratio: float = 1.0
+    reserved_host_memory_mb: int = 512
+    reserved_host_disk_mb: int = 0
+    # embedded transport tuning (kombu memory:// polls; see DESIGN.md)
+    polling_interval: float = 0.001
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        state = Path(self.state_dir)
+        if not self.api_database_connection:
+            self.api_database_connection = f"sqlite:///{state / 'nova_api.sqlite'}"
+        if not self.database_connection:
+            self.database_connection = f"sqlite:///{state / 'nova_cell1.sqlite'}"
+        if not self.cell0_database_connection:
+            self.cell0_database_connection = f"sqlite:///{state / 'nova_cell0.sqlite'}"
+        if not self.placement_database_connection:
+            self.placement_database_connection = f"sqlite:///{state / 'placement.sqlite'}"
+        if not self.instances_path:
+            self.instances_path = str(state / "instances")
+        if not self.connection_uri:
+            self.connection_uri = ("qemu:///system" if self.virt_type == "qemu"
+                                   else "test:///default")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None,
+             env: dict[str, str] | None = None, **overrides: Any) -> Config:
+        """File values, then ``BOOTFLOW_<FIELD>`` env values, then keyword overrides."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        if path is not None:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+            for section in data.values() if all(isinstance(v, dict) for v in data.values()) \
+                    else [data]:
+                values.update(section)
+        known = {f.name: f for f in fields(cls)}
+        for name in known:
+            raw = env.get(f"BOOTFLOW_{name.upper()}")
+            if raw is not None and name != "extra":
+                values[name] = _coerce(raw, cls.__dataclass_fields__[name].default)
+        values.update(overrides)
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown config option(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def masked(self) -> dict[str, Any]:
+        """Options for printing: passwords in URLs replaced by ``***``."""
+        return {k: (redact_url(v) if isinstance(v, str) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw

@@ -1,0 +1,1 @@
+"""A glance-like image list (nova/image/glance.py's API, in-process)."""

@@ -1,0 +1,42 @@
+"""RPC helpers (nova/rpc.py): every client and server gets the same serializer stack.
+
+``RequestContextSerializer(NovaObjectSerializer())`` is what makes a RequestContext and
+``nova_object.*`` primitives cross the wire; remote ``services.exception`` errors are
+re-raised as ``<Class>_Remote`` because the module is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services import messaging
+from services.context import RequestContextSerializer
+from services.objects.base import NovaObjectSerializer
+
+ALLOWED_EXMODS = ["services.exception", "nova.exception"]
+
+
+def get_serializer() -> RequestContextSerializer:
+    return RequestContextSerializer(NovaObjectSerializer())
+
+
+def get_transport(config: Any, url: str | None = None) -> Any:
+    """The transport of *config* (``memory://`` tuned, see DESIGN.md's polling pitfall)."""
+    url = url or config.transport_url
+    kwargs: dict[str, Any] = {"allowed_remote_exmods": ALLOWED_EXMODS}
+    if url.startswith("memory://"):
+        kwargs["polling_interval"] = config.polling_interval
+    return messaging.get_transport(url, control_exchange=config.control_exchange, **kwargs)
+
+
+def get_client(transport: Any, target: Any, version_cap: str | None = None,
+               code_location: str | None = None, timeout: float | None = None) -> Any:
+    return messaging.RPCClient(transport, target, version_cap=version_cap,
+                               serializer=get_serializer(), timeout=timeout,
+                               code_location=code_location)
+
+
+def get_server(transport: Any, target: Any, endpoints: list[Any], service: str,
+               host: str) -> Any:
+    return messaging.get_rpc_server(transport, target, endpoints,
+                                    serializer=get_serializer(), service=service, host=host)

@@ -1,0 +1,120 @@
+"""SchedulerManager (nova/scheduler/manager.py): endpoint 4.5 in front of the driver.
+
+The filtering and weighing live in ``filter_scheduler`` / ``host_manager`` (another part);
+this file turns its answer into Selection objects and serves the RPC methods.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services import exception, messaging
+from services.context import target_cell
+from services.db import api as db
+from services.objects import ComputeNode, Selection, Service
+from tracer import api as trace
+
+
+def get_compute_nodes(context: Any) -> list[dict[str, Any]]:
+    """Every compute node of every real cell, in the shape HostManager reads."""
+    out: list[dict[str, Any]] = []
+    for cell_uuid in list(db._state["cells"]):
+        if cell_uuid == db.CELL0_UUID:
+            continue
+        cctx = target_cell(context, cell_uuid)
+        services = {s.host: s for s in Service.get_all(cctx) if s.binary == "nova-compute"}
+        for cn in ComputeNode.get_all(cctx):
+            svc = services.get(cn.host)
+            stats = dict(cn.stats or {})
+            out.append({
+                "uuid": cn.uuid, "host": cn.host,
+                "hypervisor_hostname": cn.hypervisor_hostname, "vcpus": cn.vcpus,
+                "memory_mb": cn.memory_mb, "local_gb": cn.local_gb,
+                "vcpus_used": cn.vcpus_used, "memory_mb_used": cn.memory_mb_used,
+                "local_gb_used": cn.local_gb_used, "free_ram_mb": cn.free_ram_mb,
+                "free_disk_gb": cn.free_disk_gb, "running_vms": cn.running_vms,
+                "hypervisor_type": cn.hypervisor_type, "cpu_info": dict(cn.cpu_info or {}),
+                "availability_zone": stats.get("availability_zone", "nova"),
+                "disabled": bool(svc.disabled) if svc else True,
+                "updated_at": (svc.updated_at or svc.created_at) if svc else cn.updated_at,
+                "num_io_ops": int(stats.get("io_workload", 0)), "stats": stats,
+                "cell_uuid": cell_uuid,
+                "supported_instances": stats.get("supported_instances", []),
+                "cpu_allocation_ratio": cn.cpu_allocation_ratio,
+                "ram_allocation_ratio": cn.ram_allocation_ratio,
+                "disk_allocation_ratio": cn.disk_allocation_ratio,
+            })
+    return out
+
+
+class SchedulerManager:
+    """Chooses a host (and alternates) for each instance of a request."""
+
+    STEIN_LOCATION = "nova/scheduler/manager.py:SchedulerManager"
+    target = messaging.Target(version="4.5")
+
+    def __init__(self, config: Any, host: str | None = None, **_: Any) -> None:
+        from services.scheduler.filter_scheduler import FilterScheduler
+        from services.scheduler.host_manager import HostManager
+
+        self.config = config
+        self.host = host
+        self.host_manager = HostManager(get_compute_nodes, config=config)
+        # placement is in-process (services.placement) on its own database
+        self.driver = FilterScheduler(config, self.host_manager,
+                                      placement=config.placement_database_connection)
+        self.additional_endpoints: list[Any] = []
+        self.instance_info: dict[str, Any] = {}
+
+    def init_host(self) -> None:
+        """Nothing to prepare: the host view is read per request from the cell DBs."""
+
+    def pre_start_hook(self) -> None:
+        pass
+
+    def post_start_hook(self) -> None:
+        pass
+
+    def periodic_tasks(self, context: Any) -> None:
+        pass
+
+    @messaging.expected_exceptions(exception.NoValidHost)
+    def select_destinations(self, ctxt: Any, request_spec: Any = None,
+                            filter_properties: Any = None, spec_obj: Any = None,
+                            instance_uuids: list[str] | None = None,
+                            return_objects: bool = False,
+                            return_alternates: bool = False) -> Any:
+        """One list of Selections per instance: [selected, alternate, alternate]."""
+        if spec_obj is None:
+            raise exception.Invalid(reason="legacy request_spec dicts are not supported")
+        num = len(instance_uuids or []) or (spec_obj.num_instances or 1)
+        with trace.span("FilterScheduler.select_destinations", "INTERNAL",
+                        attrs={"code.location": "nova/scheduler/filter_scheduler.py:"
+                                                "FilterScheduler.select_destinations",
+                               "num_instances": num}) as sp:
+            raw = self.driver.select_destinations(ctxt, spec_obj, instance_uuids,
+                                                  return_alternates)
+            sp.set_attr("hosts", [[d["service_host"] for d in alts] for alts in raw])
+        selections = [[Selection.from_dict(d) for d in alts] for alts in raw]
+        if return_objects:
+            return selections if return_alternates else [s[:1] for s in selections]
+        return [{"host": s[0].service_host, "nodename": s[0].nodename,
+                 "limits": s[0].limits} for s in selections]
+
+    def update_instance_info(self, context: Any, host_name: str, instance_info: Any) -> None:
+        """A compute tells every scheduler what it runs now (fanout)."""
+        self.instance_info[host_name] = instance_info
+        updater = getattr(self.host_manager, "update_instance_info", None)
+        if updater is not None:
+            updater(context, host_name, instance_info)
+
+    def delete_instance_info(self, context: Any, host_name: str, instance_uuid: str) -> None:
+        deleter = getattr(self.host_manager, "delete_instance_info", None)
+        if deleter is not None:
+            deleter(context, host_name, instance_uuid)
+
+    def sync_instance_info(self, context: Any, host_name: str,
+                           instance_uuids: list[str]) -> None:
+        pass
+
+

@@ -1,0 +1,184 @@
+"""Service (nova/service.py): create → start → stop of one nova-* binary.
+
+start(): init_host, service record, pre_start_hook, RPC server on Target(topic,
+server=host) with [manager, BaseRPCAPI] + additional endpoints, post_start_hook,
+servicegroup heartbeat, periodic tasks. Every step is a span of the start-up trace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from typing import Any
+
+from services import baserpc, messaging, rpc
+from services.conductor import api as conductor_api
+from services.conductor import rpcapi as conductor_rpcapi
+from services.context import get_admin_context
+from services.objects import Service as ServiceObj
+from services.objects import base as objects_base
+from tracer import api as trace
+
+LOC = "nova/service.py:Service"
+
+SERVICE_MANAGERS = {
+    "nova-compute": "services.compute.manager.ComputeManager",
+    "nova-conductor": "services.conductor.manager.ConductorManager",
+    "nova-scheduler": "services.scheduler.manager.SchedulerManager",
+}
+# binaries without DB access: their objects go through the conductor
+USES_CONDUCTOR = {"nova-compute"}
+
+
+def _step(name: str, **attrs: Any) -> trace.Span:
+    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
+
+
+def import_class(path: str) -> Any:
+    module, _, cls = path.rpartition(".")
+    return getattr(importlib.import_module(module), cls)
+
+
+class ServiceGroupAPI:
+    """servicegroup DB driver: a heartbeat writes report_count; down after service_down_time."""
+
+    STEIN_LOCATION = "nova/servicegroup/drivers/db.py:DbDriver"
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def report_state(self, service: Service) -> None:
+        ref = service.service_ref
+        if ref is None:
+            return
+        with trace.span("_report_state", "INTERNAL",
+                        attrs={"code.location": f"{self.STEIN_LOCATION}._report_state"}):
+            ref.report_count = (ref.report_count or 0) + 1
+            ref.save()
+        trace.annotate("service.report", {"binary": service.binary, "host": service.host,
+                                          "topic": service.topic,
+                                          "report_count": ref.report_count})
+
+    def is_up(self, service_ref: Any) -> bool:
+        import datetime as dt
+        last = service_ref.updated_at or service_ref.created_at
+        if last is None:
+            return False
+        age = dt.datetime.now(dt.UTC).replace(tzinfo=None) - last
+        return abs(age.total_seconds()) <= self.config.service_down_time
+
+
+class Service:
+    """One nova-* service: a manager behind an RPC server, plus heartbeat and periodics."""
+
+    STEIN_LOCATION = LOC
+
+    def __init__(self, host: str, binary: str, topic: str, manager: str, config: Any,
+                 transport: Any, log: Any = None) -> None:
+        self.host = host
+        self.binary = binary
+        self.topic = topic
+        self.config = config
+        self.transport = transport
+        self.log = log or (lambda msg: None)
+        self.manager_class_name = manager
+        self.servicegroup_api = ServiceGroupAPI(config)
+        manager_class = import_class(manager)
+        if binary in USES_CONDUCTOR:
+            # nova/cmd/compute.py: NovaObject.indirection_api = ConductorAPI()
+            objects_base.set_indirection_api(
+                conductor_rpcapi.ConductorAPI(transport, config), binary, host)
+            conductor_api.API(transport, config).wait_until_ready(
+                get_admin_context(), log=self.log)
+        with _step("manager.__init__", manager=manager):
+            self.manager = manager_class(config=config, host=host, transport=transport)
+        self.rpcserver: Any = None
+        self.service_ref: Any = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __repr__(self) -> str:
+        return (f"<Service: host={self.host}, binary={self.binary}, "
+                f"manager_class_name={self.manager_class_name}>")
+
+    @classmethod
+    def create(cls, binary: str, topic: str | None = None, manager: str | None = None,
+               host: str | None = None, config: Any = None, transport: Any = None,
+               log: Any = None) -> Service:
+        topic = topic or binary.rpartition("nova-")[2]
+        manager = manager or SERVICE_MANAGERS[binary]
+        host = host or binary.rpartition("nova-")[2]
+        with trace.span("Service.create", "INTERNAL",
+                        attrs={"code.location": f"{LOC}.create", "binary": binary,
+                               "topic": topic, "host": host}):
+            return cls(host, binary, topic, manager, config, transport, log)
+
+    def start(self) -> None:
+        with trace.span("Service.start", "INTERNAL",
+                        attrs={"code.location": f"{LOC}.start", "binary": self.binary}):
+            with _step("init_host", manager=self.manager_class_name):
+                self.manager.init_host()
+            ctxt = get_admin_context()
+            with _step("service_ref"):
+                self.service_ref = ServiceObj.get_by_host_and_binary(ctxt, self.host,
+                                                                     self.binary)
+                if self.service_ref is None:
+                    self.service_ref = ServiceObj(ctxt, host=self.host, binary=self.binary,
+                                                  topic=self.topic, report_count=0,
+                                                  disabled=False)
+                    self.service_ref.create()
+                else:
+                    self.service_ref._context = ctxt
+            with _step("pre_start_hook"):
+                self.manager.pre_start_hook()
+            target = messaging.Target(topic=self.topic, server=self.host)
+            endpoints = [self.manager, baserpc.BaseRPCAPI(self.binary)]
+            endpoints.extend(self.manager.additional_endpoints)
+            with _step("rpcserver.start", topic=self.topic, server=self.host,
+                       endpoints=[type(e).__name__ for e in endpoints]):
+                self.rpcserver = rpc.get_server(self.transport, target, endpoints,
+                                                service=self.binary, host=self.host)
+                self.rpcserver.start()
+            with _step("post_start_hook"):
+                self.manager.post_start_hook()
+            with _step("servicegroup.join", report_interval=self.config.report_interval):
+                self._spawn_timer("heartbeat", self.config.report_interval,
+                                  lambda: self.servicegroup_api.report_state(self))
+            if hasattr(self.manager, "periodic_tasks"):
+                self._spawn_timer("periodic_tasks", self.config.periodic_interval,
+                                  self._periodic_tasks)
+
+    def _periodic_tasks(self) -> None:
+        with trace.span("periodic_tasks", "INTERNAL", parent=None,
+                        attrs={"code.location": "nova/manager.py:Manager.periodic_tasks"}):
+            self.manager.periodic_tasks(get_admin_context())
+
+    def _spawn_timer(self, name: str, interval: float, fn: Any) -> None:
+        """A daemon thread that runs *fn* every *interval* s as this service (identity)."""
+
+        def loop() -> None:
+            with trace.identity(self.binary, self.host):
+                while not self._stop.wait(interval):
+                    try:
+                        fn()
+                    except Exception as exc:  # noqa: BLE001 - keep beating, say why
+                        trace.annotate("log", {"level": "ERROR",
+                                               "message": f"{name} failed: {exc!r}"})
+
+        t = threading.Thread(target=loop, name=f"{self.binary}-{self.host}-{name}",
+                             daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self.rpcserver is not None:
+            self.rpcserver.stop()
+            self.rpcserver.wait()
+        for t in self._threads:
+            t.join(timeout=5)
+        cleanup = getattr(self.manager, "cleanup_host", None)
+        if cleanup is not None:
+            cleanup()
+        if self.binary in USES_CONDUCTOR:
+            objects_base.set_indirection_api(None, self.binary, self.host)

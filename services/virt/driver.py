@@ -1,0 +1,56 @@
+"""The compute driver interface (nova/virt/driver.py) and the power states it reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# nova/compute/power_state.py
+NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED, SUSPENDED = 0, 1, 3, 4, 6, 7
+
+
+class ComputeDriver:
+    """What ComputeManager asks of a hypervisor; the subset the boot flow needs."""
+
+    STEIN_LOCATION = "nova/virt/driver.py:ComputeDriver"
+
+    def __init__(self, virtapi: Any, config: Any, host: str) -> None:
+        self.virtapi = virtapi
+        self.config = config
+        self.host = host
+
+    def init_host(self, host: str) -> None:
+        """Connect to the hypervisor; raise with a one-line fix when it is missing."""
+
+    def get_available_nodes(self, refresh: bool = False) -> list[str]:
+        return [self.host]
+
+    def get_available_resource(self, nodename: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def list_instances(self) -> list[str]:
+        raise NotImplementedError
+
+    def get_info(self, instance: Any) -> int:
+        """The instance's power state."""
+        raise NotImplementedError
+
+    def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
+              admin_password: Any, allocations: Any, network_info: Any = None,
+              block_device_info: Any = None) -> None:
+        raise NotImplementedError
+
+    def destroy(self, context: Any, instance: Any, network_info: Any,
+                block_device_info: Any = None, destroy_disks: bool = True) -> None:
+        raise NotImplementedError
+
+    def cleanup_host(self, host: str) -> None:
+        """Close the hypervisor connection on service stop."""
+
+
+def load_compute_driver(virtapi: Any, config: Any, host: str) -> ComputeDriver:
+    """``compute_driver`` option: fake.FakeDriver, or libvirt for virt_type test/qemu."""
+    if config.virt_type == "fake":
+        from services.virt.fake import FakeDriver
+        return FakeDriver(virtapi, config, host)
+    from services.virt.libvirt.driver import LibvirtDriver
+    return LibvirtDriver(virtapi, config, host)
