@@ -457,9 +457,10 @@ class TraceState:
         if new:
             t["n"] += 1
             t["open"] += 1
-            if span.parent_id is None or span.parent_id not in self._spans.data:
-                if t["root_start"] is None or span.start_ns < t["root_start"]:
-                    t["root"], t["root_start"] = span.name, span.start_ns
+            # the root: a span without a parent; until one is seen, the earliest span
+            rank = (0 if span.parent_id is None else 1, span.start_ns)
+            if t["root_start"] is None or rank < t["root_start"]:
+                t["root"], t["root_start"] = span.name, rank
         if span.end_ns is not None:
             t["open"] -= 1
             if span.status == "ERROR":

@@ -163,21 +163,23 @@ def instances_table(snap: Snapshot) -> RenderableType:
                        if i.history else 0):
         vm = inst.vm_state or "-"
         color = {"active": "green", "error": "red", "building": "yellow"}.get(vm, "")
-        trail = " → ".join(str(h.task_state or "∅") for h in inst.history[-3:])
         table.add_row(inst.display_name or inst.uuid[:8], Text(vm, style=f"bold {color}"),
                       Text(str(inst.task_state or "None"), style="bold"),
                       inst.host or "-")
-        table.add_row("", "", Text(trail, style="dim"), "")
     if not snap.instances:
         table.add_row(Text("no instance yet", style="dim"), "", "", "")
-    return table
+    trails = []
+    for inst in list(snap.instances.values())[-2:]:
+        steps = [str(h.task_state or h.vm_state) for h in inst.history]
+        trails.append(Text(" " + " → ".join(steps), style="dim"))
+    return Group(table, *trails)
 
 
 def services_table(snap: Snapshot) -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
     table.add_column("service", no_wrap=True, ratio=3)
     table.add_column("host", no_wrap=True, ratio=2)
-    table.add_column("state", no_wrap=True, ratio=1)
+    table.add_column("state", no_wrap=True, min_width=4)
     table.add_column("heartbeat", no_wrap=True, ratio=2)
     for key in sorted(snap.services):
         svc = snap.services[key]
