@@ -153,6 +153,7 @@ class BrokerEmitter:
         self._next_try = 0.0
         self._routes: dict[str, str] = {}        # open span_id -> routing key
         self._waiting: list[_Marker] = []        # flushes waiting for the spool to drain
+        self._closing = False
         self._closed = False
         self._has_spool = self._spool_on_disk()   # a previous process's leftovers count
         self._thread = threading.Thread(target=self._run, name=f"bootflow-emitter-{exchange}",
@@ -180,9 +181,9 @@ class BrokerEmitter:
         """Flush, then stop the thread. With the broker down this does not wait out
         *timeout*: once everything is in the spool file it returns False at once (the
         spool is resent by the next emitter on the same ``spool_path``)."""
-        if self._closed:
+        if self._closing:
             return True
-        self._closed = True
+        self._closing = True
         ok = False
         if self._thread.is_alive():
             marker = _Marker()
@@ -195,6 +196,19 @@ class BrokerEmitter:
                     break
             self._queue.put(_STOP)
             self._thread.join(max(0.1, deadline - time.monotonic()))
+        if not self._thread.is_alive():
+            # From here on the caller's thread owns the spool: stragglers go straight there.
+            self._closed = True
+            leftovers = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, dict):
+                    leftovers.append(item)
+            if leftovers:
+                self._spool(leftovers)
         return ok
 
     def __enter__(self) -> BrokerEmitter:
@@ -232,11 +246,12 @@ class BrokerEmitter:
     def _handle(self, items: list[Any]) -> bool:
         events: list[Event] = []
         for item in items:
-            if isinstance(item, _Marker) or item is _STOP:
+            if item is _STOP:
+                self._deliver(events)
+                return True
+            if isinstance(item, _Marker):
                 self._deliver(events)
                 events = []
-                if item is _STOP:
-                    return True
                 item.settled.set()
                 self._waiting.append(item)
             else:
@@ -283,11 +298,11 @@ class BrokerEmitter:
         Looked up, not popped, so that an event routed again after a spool keeps its key;
         the oldest entries are dropped past ``_MAX_ROUTES``.
         """
-        span_id = event.get("span_id")
+        span_id = str(event.get("span_id"))
         if event.get("type") == "span_end":
             return self._routes.get(span_id) or routing_key(None, None)
         key = routing_key(event.get("service"), event.get("host"))
-        if event.get("type") == "span_start" and span_id:
+        if event.get("type") == "span_start":
             self._routes[span_id] = key
             if len(self._routes) > _MAX_ROUTES:
                 for old in list(itertools.islice(self._routes, _MAX_ROUTES // 10)):
