@@ -93,7 +93,7 @@ def _collect(events: Iterable[Event]) -> tuple[dict[str, _Span], list[str]]:
     return spans, traces
 
 
-def _hop_label(span: _Span, spans: Mapping[str, _Span]) -> Text:
+def _hop_label(span: _Span) -> Text:
     """``[call] select_destinations v4.5 12.3 ms (waited 11.9 ms)`` / ``a/h → b/h``."""
     a = span.attrs
     style = str(a.get("rpc.style") or ("call" if span.kind == "CLIENT" else "cast"))
@@ -121,10 +121,10 @@ def _hop_label(span: _Span, spans: Mapping[str, _Span]) -> Text:
     return text
 
 
-def _label(span: _Span, spans: Mapping[str, _Span]) -> Text:
+def _label(span: _Span, parent_who: str | None) -> Text:
     a = span.attrs
     if span.kind in CLIENT_KINDS and (a.get("rpc.style") or a.get("rpc.method")):
-        text = _hop_label(span, spans)
+        text = _hop_label(span)
     elif span.kind in SERVER_KINDS:
         text = Text()
         text.append("⇒ ", "bold")
@@ -136,8 +136,10 @@ def _label(span: _Span, spans: Mapping[str, _Span]) -> Text:
         dim = span.kind in ("HTTP", "INTERNAL")
         text = Text(style="dim" if dim else "")
         text.append(f"{span.start.get('name')}")
-        prefix = "HTTP " if span.kind == "HTTP" else ""
-        text.append(f" {prefix}{span.who} {_ms(span.duration_ns)}")
+        # the same service/host as the parent is noise in a deep tree: say it once
+        where = "" if span.who == parent_who and span.kind != "HTTP" else f" {span.who}"
+        prefix = " HTTP" if span.kind == "HTTP" else ""
+        text.append(f"{prefix}{where} {_ms(span.duration_ns)}")
     if span.status == "ERROR":
         text.stylize("red")
         message = span.end_attrs.get("status.message") or span.end_attrs.get("exception.type")
@@ -154,13 +156,13 @@ def _note_label(note: Mapping[str, Any]) -> Text:
     return Text(f"· {a.get('level', 'log')}: {a.get('message', '')}", style="dim")
 
 
-def _add(tree: Tree, span: _Span, spans: Mapping[str, _Span]) -> None:
-    node = tree.add(_label(span, spans))
+def _add(tree: Tree, span: _Span, parent_who: str | None = None) -> None:
+    node = tree.add(_label(span, parent_who))
     items: list[tuple[int, int, Any]] = [(c.start_ns, 1, c) for c in span.children]
     items += [(int(n.get("ts_ns", 0)), 0, n) for n in span.notes]
     for _, _, item in sorted(items, key=lambda t: (t[0], t[1])):
         if isinstance(item, _Span):
-            _add(node, item, spans)
+            _add(node, item, span.who)
         else:
             node.add(_note_label(item))
 
@@ -185,7 +187,7 @@ def _trees(events: list[Event]) -> list[Tree]:
                                   f"  {len(members)} spans, {_ms(total)}"), guide_style="dim")
         for span in top:
             span.children.sort(key=lambda s: s.start_ns)
-            _add(tree, span, spans)
+            _add(tree, span)
         trees.append(tree)
     return trees
 
