@@ -128,7 +128,9 @@ class ComputeTaskManager:
             return
         for build_request, rspec, host_list in zip(build_requests, request_specs, host_lists,
                                                    strict=False):
-            host = host_list[0]
+            # the first Selection is the chosen (claimed) host; the rest are alternates
+            host_list = list(host_list)
+            host = host_list.pop(0)
             cell_uuid = self._cell_for_host(context, host)
             cctxt = target_cell(context, cell_uuid)
             instance = build_request.instance

@@ -43,9 +43,16 @@ class FakeDriver(driver.ComputeDriver):
               block_device_info: Any = None) -> None:
         with trace.span("FakeDriver.spawn", "INTERNAL",
                         attrs={"code.location": f"{self.STEIN_LOCATION}.spawn"}):
+            # scenario hook: a shared list of failures, one popped per spawn anywhere
+            failures = self.config.extra.get("fake_spawn_failures")
+            reason = None
             if self.host in self.fail_spawn:
+                reason = f"fake spawn failure on {self.host}"
+            elif failures:
+                reason = failures.pop(0)
+            if reason:
                 from services import exception
-                raise exception.VirtDriverError(reason=f"fake spawn failure on {self.host}")
+                raise exception.VirtDriverError(reason=reason)
             with self._lock:
                 self.instances[instance.uuid] = driver.RUNNING
 
