@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from boot_helpers import Spans, traced_cloud
 from rabbit import require_rabbit, unique_exchange
+from test_boot_flow_support import Spans, traced_cloud
 
 STATES_ONE_BOOT = [("building", "scheduling"), ("building", None),
                    ("building", "networking"), ("building", "block_device_mapping"),

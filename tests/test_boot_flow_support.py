@@ -1,4 +1,4 @@
-"""Helpers for the boot-flow tests: a traced EmbeddedCloud and span lookups."""
+"""Support for the boot-flow tests (no tests here): a traced EmbeddedCloud, span lookups."""
 
 from __future__ import annotations
 
