@@ -20,8 +20,9 @@ from services.messaging import wire
 LOG = logging.getLogger(__name__)
 
 # kombu's memory transport polls its queues. 1 s (kombu's default) makes a call take
-# ~1 s; 0 spins a core per consumer. 2 ms gives a few-ms hop at a small idle cost
-# (measured in BENCHMARKS.md); change it per transport with polling_interval=.
+# ~1 s; 0 spins a core per consumer. Measured here with 5 idle consumers: 1 ms -> call
+# p50 1.1 ms, 10.5 % of a core idle; 2 ms -> 2.1 ms, 6.8 %; 5 ms -> 5.2 ms, 4.2 %.
+# 2 ms it is; change it per transport with polling_interval=.
 DEFAULT_MEMORY_POLLING_INTERVAL = 0.002
 DRAIN_TIMEOUT = 0.25  # how often an idle consumer thread looks at its stop flag
 
