@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
 from textual.events import Click
 from textual.message import Message
@@ -112,7 +113,7 @@ class ServiceGraph(Widget):
         latest = e.hops[-1]
         if any(h.hop_id == self.selected for h in e.hops):
             latest = next(h for h in e.hops if h.hop_id == self.selected)
-            st = st + pal.fg("select", bold=True) if not e.live else st + "underline"
+            st = st + (pal.fg("select", bold=True) if not e.live else Style(underline=True))
         tag = latest.hop_id
         (sx, sy), (dx, dy) = pos[e.src], pos[e.dst]
         forward = dx > sx or (dx == sx and dy > sy)
@@ -175,9 +176,12 @@ class ServiceGraph(Widget):
         cv.text(x, y, "⏳ caller waiting", pal.fg("waiting"))
 
     def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
         hop_id = None
         for dx in (0, -1, 1):
-            hop_id = self._tags.get((event.x + dx, event.y))
+            hop_id = self._tags.get((offset.x + dx, offset.y))
             if hop_id:
                 break
         if hop_id:

@@ -149,7 +149,10 @@ class DetailPane(VerticalScroll):
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(Text("Select a hop (click, or [ and ])", style="dim"), id="detail-body")
 
+    shown: RenderableType = ""
+
     def show(self, renderable: RenderableType) -> None:
+        self.shown = renderable
         self.query_one("#detail-body", Static).update(renderable)
 
 
