@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 MASK = "***"
-_SECRET_KEY = re.compile(r"token|password|passwd|secret|credential|auth_key|adminpass", re.I)
+_SECRET_KEY = re.compile(
+    r"token|password|passwd|secret|credential|auth_key|adminpass|authorization", re.I
+)
 _URL_PASSWORD = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I
 )
