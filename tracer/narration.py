@@ -29,7 +29,11 @@ class Entry:
     text: Mapping[str, str]
 
     def lines(self, lang: str = "en") -> str:
-        return (self.text.get(lang) or self.text.get("en") or "").strip()
+        """The text as one paragraph: the file's line breaks are for editing only."""
+        if lang not in self.text:
+            lang = "en"
+        parts = [p.strip() for p in (self.text.get(lang) or "").splitlines() if p.strip()]
+        return ("" if lang == "zh" else " ").join(parts)
 
 
 class Narration:

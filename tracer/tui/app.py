@@ -336,28 +336,35 @@ class BootflowApp(App[None]):
         trace = snap.traces.get(self.trace_id) if self.trace_id else None
         text = Text()
         text.append(f" {self.mode.upper()} ", style="bold reverse")
-        text.append(f"  events {snap.seq:,}")
-        if trace is not None:
-            text.append(f"  trace {trace.root_name} {trace.trace_id[:8]} "
-                        f"({trace.n_spans} spans, {fmt_ns(trace.end_ns - trace.start_ns)})")
-        text.append(f"  {len(snap.traces)} trace(s)")
-        if snap.malformed or snap.unknown:
-            text.append(f"  skipped {snap.malformed + snap.unknown}", style="bold red")
         if self.mode == "walkthrough":
             text.append("  gate ", style="bold")
             text.append("ON" if self.gate_enabled else "OFF (free run)",
                         style="bold green" if self.gate_enabled else "bold yellow")
-            text.append(f"  held {len(self._pending)}")
+            text.append(f" · {len(self._pending)} held")
         if self.mode == "replay" and self._replay is not None:
             r = self._replay
-            text.append(f"  {'▶ playing' if self.playing else '⏸ paused'}  ×{r.speed:g}",
+            text.append(f"  {'▶ playing' if self.playing else '⏸ paused'} ×{r.speed:g}",
                         style="bold")
             t = r.time_of(r.position - 1) - r.time_of(0) if r.position else 0
-            text.append(f"  {r.position:,}/{len(r):,}  +{fmt_ns(t)}")
+            text.append(f"  {r.position:,}/{len(r):,} +{fmt_ns(t)}")
             self._draw_scrub()
+        else:
+            text.append(f"  {snap.seq:,} events")
+        if trace is not None:
+            text.append(f"  {trace.root_name} ({trace.n_spans} spans, "
+                        f"{fmt_ns(trace.end_ns - trace.start_ns)})")
+        if len(snap.traces) > 1:
+            text.append(f"  trace {self._trace_index() + 1}/{len(snap.traces)} (< >)")
+        if snap.malformed or snap.unknown:
+            text.append(f"  skipped {snap.malformed + snap.unknown}", style="bold red")
         if not self.follow:
             text.append("  (follow off: a)", style="dim")
         self.query_one("#status", Static).update(text)
+
+    def _trace_index(self) -> int:
+        ids = [t.trace_id for t in sorted(self.snapshot.traces.values(),
+                                          key=lambda t: t.start_ns)]
+        return ids.index(self.trace_id) if self.trace_id in ids else 0
 
     def _draw_scrub(self) -> None:
         r = self._replay
@@ -449,7 +456,7 @@ class BootflowApp(App[None]):
             name = binding.action.split("(")[0]
             if self.check_action(name, ()) is False:
                 continue
-            rows.append((binding.key.replace("_", " "), binding.description))
+            rows.append((self.get_key_display(binding), binding.description))
         return rows
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

@@ -25,6 +25,8 @@ BOX_W = 16
 LIVE_STATES = ("in_flight", "waiting", "running")
 LEGEND = (("call", "━▶", "call (caller blocked)"), ("cast", "╌▷", "cast (returns at once)"),
           ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
+SHORT_LEGEND = (("call", "━▶", "call blocks"), ("cast", "╌▷", "cast returns"),
+                ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
 
 
 @dataclass
@@ -169,11 +171,12 @@ class ServiceGraph(Widget):
 
     def _legend(self, cv: Canvas, pal: Palette, y: int) -> None:
         x = 1
-        for style, glyph, text in LEGEND:
+        legend = LEGEND if cv.width >= 100 else SHORT_LEGEND
+        for style, glyph, text in legend:
             cv.text(x, y, glyph, pal.fg(style, bold=True))
             cv.text(x + 3, y, text, pal.fg("label"))
-            x += len(text) + 5
-        cv.text(x, y, "⏳ caller waiting", pal.fg("waiting"))
+            x += len(text) + (5 if legend is LEGEND else 4)
+        cv.text(x, y, "⏳ waiting" if cv.width >= 100 else "⏳wait", pal.fg("waiting"))
 
     def on_click(self, event: Click) -> None:
         offset = event.get_content_offset(self)

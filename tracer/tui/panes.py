@@ -103,13 +103,12 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
         server = snap.spans.get(sid)
         if server is not None and server.attrs.get("code.location"):
             grid.add_row("server code", str(server.attrs["code.location"]))
-    parts: list[RenderableType] = [head, grid]
+    parts: list[RenderableType] = [head, narration_block(hop.key, lang),
+                                   Text("\n── on the wire ──", style="dim"), grid]
     env = _envelope(attrs)
     if env is not None:
         parts.append(Text("\nenvelope (oslo.message, secrets redacted)", style="bold"))
         parts.append(Text(json.dumps(env, indent=1, ensure_ascii=False)[:1500]))
-    parts.append(Text("\n── why ──", style="dim"))
-    parts.append(narration_block(hop.key, lang))
     return Group(*parts)
 
 
@@ -122,7 +121,7 @@ def describe_span(snap: Snapshot, span: SpanView, lang: str) -> RenderableType:
     if span.attrs.get("code.location"):
         head.append(f"code {span.attrs['code.location']}\n", style="italic")
     key = hop_key("internal", span.name)
-    return Group(head, Text("── why ──", style="dim"), narration_block(key, lang))
+    return Group(head, narration_block(key, lang))
 
 
 def describe_pending(item: Mapping[str, Any], lang: str) -> RenderableType:

@@ -19,7 +19,7 @@ from tracer.reducer import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.layout import participants
 from tracer.tui.palette import GLYPHS, Palette
 
-MIN_GAP = 16
+MIN_GAP = 13
 
 
 def _who(service: str, host: str) -> tuple[str, str]:
@@ -38,7 +38,7 @@ class SequenceView(ScrollView, can_focus=True):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._rows: list[tuple[HopView, bool]] = []  # (hop, is_reply)
+        self._rows: list[tuple[HopView, str]] = []  # (hop, label|arrow|reply)
         self._parts: list[tuple[str, str]] = []
 
     def watch_snapshot(self) -> None:
@@ -56,11 +56,12 @@ class SequenceView(ScrollView, can_focus=True):
     def _rebuild(self) -> None:
         hops = self.snapshot.trace_hops(self.trace_id) if self.trace_id else []
         self._parts = participants(hops)
-        rows: list[tuple[HopView, bool]] = []
+        rows: list[tuple[HopView, str]] = []
         for hop in hops:
-            rows.append((hop, False))
+            rows.append((hop, "label"))
+            rows.append((hop, "arrow"))
             if hop.style in ("call", "http") and hop.done_ns is not None:
-                rows.append((hop, True))
+                rows.append((hop, "reply"))
         self._rows = rows
         width = max(self.size.width, len(self._parts) * MIN_GAP + 4)
         self.virtual_size = Size(width, len(rows) + 1)
@@ -94,8 +95,8 @@ class SequenceView(ScrollView, can_focus=True):
                 if x < vw:
                     chars[x], styles[x] = "│", life
             if idx < len(self._rows):
-                hop, reply = self._rows[idx]
-                self._arrow(hop, reply, cols, chars, styles, pal)
+                hop, part = self._rows[idx]
+                self._arrow(hop, part, cols, chars, styles, pal)
         chars, styles = chars[sx: sx + width], styles[sx: sx + width]
         segs = []
         start = 0
@@ -105,48 +106,48 @@ class SequenceView(ScrollView, can_focus=True):
                 start = x
         return Strip(segs, width)
 
-    def _arrow(self, hop: HopView, reply: bool, cols: dict[tuple[str, str], int],
+    def _arrow(self, hop: HopView, part: str, cols: dict[tuple[str, str], int],
                chars: list[str], styles: list[Style | None], pal: Palette) -> None:
+        """A hop is a label row then an arrow row; a finished call adds a reply row."""
         a = cols.get(_who(hop.src_service, hop.src_host))
         b = cols.get(_who(hop.dst_service, hop.dst_host))
         if a is None or b is None:
             return
+        reply = part == "reply"
         if reply:
             a, b = b, a
         kind = pal.style_for(hop.style)
         gl = GLYPHS["cast" if reply else kind]
-        st = pal.fg("error" if hop.state == "error" else kind, bold=not reply,
-                    dim=reply)
+        st = pal.fg("error" if hop.state == "error" else kind, bold=not reply, dim=reply)
         if hop.hop_id == self.selected:
             st += Style(reverse=True)
         lo, hi = min(a, b), max(a, b)
         if lo == hi:
             hi = lo + 4
+        if part == "label":
+            if hop.style == "http":
+                label = hop.method
+            else:
+                label = f"{hop.method} ({hop.style}, {hop.version or '?'})"
+            if hop.state in ("in_flight", "waiting", "running"):
+                label += " … " + hop.state.replace("_", " ")
+            # long labels may run over other lifelines: readable beats tidy
+            start = lo + 2 if len(label) <= len(chars) - lo - 2 else max(0, hi - 2 - len(label))
+            for k, c in enumerate(label):
+                if 0 <= start + k < len(chars):
+                    chars[start + k], styles[start + k] = c, st
+            return
         for x in range(lo + 1, hi):
             if x < len(chars):
                 chars[x], styles[x] = gl.h, st
         head_x = hi - 1 if b >= a else lo + 1
         if 0 <= head_x < len(chars):
             chars[head_x] = gl.right if b >= a else gl.left
-        if reply:
-            label = "reply"
-        elif hop.style == "http":
-            label = hop.method
-        else:
-            label = f"{hop.method} ({hop.style}, {hop.version or '?'})"
-            if hop.state in ("in_flight", "waiting", "running"):
-                label += " …" + hop.state.replace("_", " ")
-        room = hi - lo - 3
-        if room >= 4:
-            text = f" {label[:room - 2]} "
-            start = lo + 1 + max(0, (hi - lo - 1 - len(text)) // 2)
-        else:
-            text = f" {label}"
-            start = hi + 1
-        for k, c in enumerate(text):
-            if start + k < len(chars):
+        if reply and hi - lo > 10:
+            text = " reply "
+            start = lo + (hi - lo - len(text)) // 2
+            for k, c in enumerate(text):
                 chars[start + k] = c
-                styles[start + k] = st
 
     def on_click(self, event: Click) -> None:
         idx = event.y - 1 + int(self.scroll_offset.y)
