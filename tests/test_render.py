@@ -96,9 +96,9 @@ def boot_flow(fail_spawn: bool = False) -> list[dict[str, Any]]:
     return f.sort()
 
 
-def _print(events: list[dict[str, Any]]) -> str:
+def _print(events: list[dict[str, Any]], compact: bool = True) -> str:
     console = Console(record=True, width=120, file=io.StringIO())
-    console.print(render_trace(events))
+    console.print(render_trace(events, compact))
     return console.export_text()
 
 
@@ -111,9 +111,12 @@ def test_boot_flow_render() -> None:
     text = _print(boot_flow())
     assert "[call] select_destinations" in text
     assert "v4.5" in text
-    assert "nova-conductor/conductor → nova-scheduler/scheduler" in text
-    assert "[call] select_destinations v4.5 12.3 ms (waited 11.9 ms)" in text
-    assert "[cast] build_and_run_instance" in text and "→ compute.compute1" in text
+    assert "conductor → scheduler" in text
+    assert ("[call] select_destinations v4.5  conductor → scheduler  12.3 ms "
+            "(caller blocked; callee 11.6 ms)") in text
+    assert ("[cast] build_and_run_instance v5.0  conductor → compute1  0.4 ms "
+            "(caller went on; callee 12.0 ms)") in text
+    assert "[cast] build_and_run_instance" in text and "→ compute1" in text
     assert "[cast] schedule_and_build_instances" in text
     assert "● building/scheduling" in text and "● building/spawning" in text
     assert "nova/scheduler/manager.py:SchedulerManager.select_destinations" in text
@@ -121,8 +124,14 @@ def test_boot_flow_render() -> None:
     assert "building/scheduling → building/networking → building/spawning → active" in text
 
 
+def test_compact_tree_folds_plumbing() -> None:
+    """Filter spans (no Stein location here) are folded away unless the full tree is asked."""
+    assert "filter RamFilter" not in _print(boot_flow())
+    assert "filter RamFilter" in _print(boot_flow(), compact=False)
+
+
 def test_nesting_and_order() -> None:
-    lines = _print(boot_flow()).splitlines()
+    lines = _print(boot_flow(), compact=False).splitlines()
 
     def row(needle: str) -> int:
         return next(i for i, line in enumerate(lines) if needle in line)
@@ -131,10 +140,11 @@ def test_nesting_and_order() -> None:
         return len(lines[i]) - len(lines[i].lstrip(" │├└─━┗┣┃"))
 
     http, call = row("POST /v2.1/servers"), row("[call] select_destinations")
-    server, flt = row("⇒ select_destinations"), row("filter RamFilter")
+    server, flt = row("⇒ nova/scheduler/manager.py"), row("filter RamFilter")
     cast = row("[cast] build_and_run_instance")
     assert http < call < server < flt < cast
-    assert indent(http) < indent(call) < indent(server) < indent(flt)
+    # the callee's location sits on the hop's own line; its work nests one level deeper
+    assert indent(http) < indent(call) <= indent(server) < indent(flt)
 
 
 def test_error_span_shows_message() -> None:

@@ -21,6 +21,10 @@ Event = Mapping[str, Any]
 
 CLIENT_KINDS = ("CLIENT", "PRODUCER")
 SERVER_KINDS = ("SERVER", "CONSUMER")
+# Stein code whose spans the compact tree folds away: middleware, object and db calls,
+# single filters and weighers (the full tree and the TUI show them)
+PLUMBING = ("nova/objects/", "nova/scheduler/filters/", "nova/scheduler/weights/",
+            "nova/api/openstack/__init__.py", "nova/api/openstack/auth.py")
 STYLE_COLOURS = {"call": "bold magenta", "cast": "bold cyan", "fanout": "bold blue"}
 
 
@@ -55,7 +59,23 @@ class _Span:
 
     @property
     def who(self) -> str:
-        return f"{self.start.get('service', '?')}/{self.start.get('host', '?')}"
+        """``compute1`` where the host names the service, else ``conductor@node7``."""
+        service = str(self.start.get("service", "?")).removeprefix("nova-")
+        host = str(self.start.get("host", "?"))
+        return host if host.startswith(service) else f"{service}@{host}"
+
+    @property
+    def is_hop(self) -> bool:
+        return self.kind in CLIENT_KINDS and bool(
+            self.attrs.get("rpc.style") or self.attrs.get("rpc.method"))
+
+    @property
+    def is_landmark(self) -> bool:
+        """What the compact tree keeps: requests, hops, Stein functions, failures."""
+        if self.kind != "INTERNAL" or self.status == "ERROR":
+            return True
+        location = str(self.attrs.get("code.location") or "")
+        return bool(location) and not location.startswith(PLUMBING)
 
 
 def _ms(ns: int | None) -> str:
@@ -107,17 +127,19 @@ def _hop_label(span: _Span) -> Text:
         text.append(f" ({a['rpc.namespace']})", "dim")
     servers = sorted((c for c in span.children if c.kind in SERVER_KINDS),
                      key=lambda c: c.start_ns)
-    if style == "call" and servers:
-        dst = servers[0].who
+    if servers:
+        dst = ", ".join(dict.fromkeys(c.who for c in servers))
     else:
         dst = str(a.get("messaging.rabbitmq.destination.routing_key") or a.get("rpc.topic")
                   or "?")
-    text.append(f" {_ms(span.duration_ns)}", "green" if span.end_ns is not None else "yellow")
+    text.append(f"  {span.who} → {dst}", "dim")
+    text.append(f"  {_ms(span.duration_ns)}", "green" if span.end_ns is not None else "yellow")
     if style == "call" and servers and span.end_ns is not None:
-        # blocked from the moment the callee picked the request up until the reply came
-        text.append(f" (waited {_ms(max(0, span.end_ns - servers[0].start_ns))})", "magenta")
-    # the route on its own line: a deep tree in 120 columns would wrap it mid-word
-    text.append(f"\n{span.who} → {dst}", "dim")
+        # the caller was blocked for the whole round trip; the callee worked part of it
+        text.append(f" (caller blocked; callee {_ms(servers[0].duration_ns)})", "magenta")
+    elif style != "call":
+        callee = f"; callee {_ms(servers[0].duration_ns)}" if len(servers) == 1 else ""
+        text.append(f" (caller went on{callee})", "cyan")
     return text
 
 
@@ -156,18 +178,70 @@ def _note_label(note: Mapping[str, Any]) -> Text:
     return Text(f"· {a.get('level', 'log')}: {a.get('message', '')}", style="dim")
 
 
-def _add(tree: Tree, span: _Span, parent_who: str | None = None) -> None:
-    node = tree.add(_label(span, parent_who))
-    items: list[tuple[int, int, Any]] = [(c.start_ns, 1, c) for c in span.children]
-    items += [(int(n.get("ts_ns", 0)), 0, n) for n in span.notes]
+def _lone_server(span: _Span) -> _Span | None:
+    """The one SERVER/CONSUMER span of a call or cast, folded into the hop's own line."""
+    if span.kind not in CLIENT_KINDS:
+        return None
+    servers = [c for c in span.children if c.kind in SERVER_KINDS]
+    return servers[0] if len(servers) == 1 else None
+
+
+def _visible_children(span: _Span, compact: bool) -> list[_Span]:
+    """In the compact tree, plumbing spans give way to the landmarks inside them."""
+    if not compact:
+        return list(span.children)
+    out: list[_Span] = []
+    for child in span.children:
+        out.extend([child] if child.is_landmark else _visible_children(child, compact))
+    return out
+
+
+def _add(tree: Tree, span: _Span, parent_who: str | None = None,
+         compact: bool = True) -> None:
+    servers = [c for c in span.children if c.kind in SERVER_KINDS] if span.is_hop else []
+    label = _label(span, parent_who)
+    children = [c for c in _visible_children(span, compact) if c not in servers]
+    notes = list(span.notes)
+    if len(servers) == 1:
+        # one line per hop: the callee's work hangs directly under it (a shallower tree)
+        server = servers[0]
+        if server.attrs.get("code.location"):
+            label.append(f"\n⇒ {server.attrs['code.location']}", "dim italic")
+        if server.status == "ERROR":
+            message = server.end_attrs.get("status.message")
+            label.append(f"  ERROR{': ' + str(message) if message else ''}", "bold red")
+        children += _visible_children(server, compact)
+        notes += server.notes
+        who = server.who
+    else:
+        children += servers
+        who = span.who
+    if compact:
+        notes += [n for c in _hidden(span, compact, servers) for n in c.notes]
+    node = tree.add(label)
+    items: list[tuple[int, int, Any]] = [(c.start_ns, 1, c) for c in children]
+    items += [(int(n.get("ts_ns", 0)), 0, n) for n in notes]
     for _, _, item in sorted(items, key=lambda t: (t[0], t[1])):
         if isinstance(item, _Span):
-            _add(node, item, span.who)
+            _add(node, item, who, compact)
         else:
             node.add(_note_label(item))
 
 
-def _trees(events: list[Event]) -> list[Tree]:
+def _hidden(span: _Span, compact: bool, servers: list[_Span]) -> list[_Span]:
+    """Spans the compact tree skips below *span*: their state notes still show."""
+    roots = [span, *servers] if len(servers) == 1 else [span]
+    out: list[_Span] = []
+    for root in roots:
+        stack = [c for c in root.children if not c.is_landmark]
+        while stack:
+            hidden = stack.pop()
+            out.append(hidden)
+            stack.extend(c for c in hidden.children if not c.is_landmark)
+    return out
+
+
+def _trees(events: list[Event], compact: bool = True) -> list[Tree]:
     spans, traces = _collect(events)
     roots: dict[str, list[_Span]] = {t: [] for t in traces}
     for span in spans.values():
@@ -187,7 +261,7 @@ def _trees(events: list[Event]) -> list[Tree]:
                                   f"  {len(members)} spans, {_ms(total)}"), guide_style="dim")
         for span in top:
             span.children.sort(key=lambda s: s.start_ns)
-            _add(tree, span)
+            _add(tree, span, compact=compact)
         trees.append(tree)
     return trees
 
@@ -233,10 +307,14 @@ def _instances_table(states: Mapping[str, Mapping[str, Any]]) -> Table:
     return table
 
 
-def render_trace(events: Iterable[Event]) -> RenderableType:
-    """Every trace in *events* as a tree of hops, then the instances' final states."""
+def render_trace(events: Iterable[Event], compact: bool = True) -> RenderableType:
+    """Every trace in *events* as a tree of hops, then the instances' final states.
+
+    *compact* keeps requests, rpc hops, Stein functions and failures, and drops the
+    plumbing between them (middleware, db and filter spans); their state notes stay.
+    """
     events = list(events)
-    parts: list[RenderableType] = list(_trees(events))
+    parts: list[RenderableType] = list(_trees(events, compact))
     if not parts:
         parts.append(Text("no spans", style="dim"))
     states = final_instance_states(events)
@@ -245,9 +323,9 @@ def render_trace(events: Iterable[Event]) -> RenderableType:
     return Group(*parts)
 
 
-def render_text(events: Iterable[Event], width: int = 120) -> str:
+def render_text(events: Iterable[Event], width: int = 120, compact: bool = True) -> str:
     """Plain text of ``render_trace`` (tests, logs, a terminal without colour)."""
     console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
-    console.print(render_trace(events))
+    console.print(render_trace(events, compact))
     return console.export_text()
 

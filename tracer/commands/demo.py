@@ -1,0 +1,86 @@
+"""``bootflow demo`` and ``bootflow replay``: boot on the embedded default, or open a recording."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from tracer.commands import UserError
+
+DEFAULT_TRANSPORT = "memory://"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="boot an instance on the embedded default and show its trace",
+                       description="Start conductor, scheduler and compute as threads (kombu "
+                       "memory://, SQLite, libvirt test:///default), POST /v2.1/servers and "
+                       "show every hop. No broker and no libvirtd needed.")
+    p.add_argument("--headless", action="store_true",
+                   help="no TUI: print the trace as a tree when the flow ends")
+    p.add_argument("--record", metavar="FILE", type=Path,
+                   help="write every event to FILE (JSON Lines)")
+    p.add_argument("--transport", metavar="URL", default=None,
+                   help="messaging transport (default memory://, or $BOOTFLOW_TRANSPORT_URL; "
+                   "e.g. rabbit://guest:guest@127.0.0.1:5672/)")
+    p.add_argument("--flavor", default="m1.tiny", help="flavor name or id (default m1.tiny)")
+    p.add_argument("--image", default="bootflow-guest", help="image name or id")
+    p.add_argument("--count", type=int, default=1, help="instances in one request (multi-create)")
+    p.add_argument("--computes", type=int, default=1, help="compute hosts compute1..N")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the flow")
+    p.add_argument("--all", action="store_true", help="also print the services' start-up traces")
+    p.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("replay", help="open a recording (TUI, or --headless to print it)")
+    r.add_argument("file", type=Path, help="a recording (JSON Lines, bootflow-trace header)")
+    r.add_argument("--headless", action="store_true", help="print the trace tree instead")
+    r.add_argument("--all", action="store_true", help="also print the start-up traces")
+    r.set_defaults(func=cmd_replay)
+
+
+def transport_url(arg: str | None) -> str:
+    return arg or os.environ.get("BOOTFLOW_TRANSPORT_URL") or DEFAULT_TRANSPORT
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    if args.count < 1 or args.computes < 1:
+        raise UserError("--count and --computes must be at least 1")
+    from tracer.session import DemoRun
+
+    run = DemoRun(transport_url(args.transport), record=args.record,
+                  computes=args.computes)
+    if not args.headless:
+        from tracer.tui.launch import run_demo_tui
+
+        return run_demo_tui(run, flavor=args.flavor, image=args.image, count=args.count)
+    with console.status("booting on the embedded cloud…"):
+        result = run.run(flavor=args.flavor, image=args.image, count=args.count,
+                         timeout=args.timeout)
+    _print(console, result.events, show_all=args.all)
+    if args.record:
+        console.print(f"recorded {len(result.events)} events to {args.record}")
+    return 0 if result.finished else 1
+
+
+def cmd_replay(args: argparse.Namespace, console: Console) -> int:
+    from tracer.recording import RecordingError, read_recording
+
+    try:
+        _header, events = read_recording(args.file)
+    except (OSError, RecordingError) as exc:
+        raise UserError(str(exc)) from exc
+    if not args.headless:
+        from tracer.tui.launch import run_replay_tui
+
+        return run_replay_tui(events, title=str(args.file))
+    _print(console, events, show_all=args.all)
+    return 0
+
+
+def _print(console: Console, events: list[dict], show_all: bool) -> None:
+    from tracer.render import render_trace
+    from tracer.session import request_events
+
+    console.print(render_trace(events if show_all else request_events(events)))

@@ -1,0 +1,200 @@
+"""One run of the embedded cloud with its events collected: what demo, TUI and scenarios share.
+
+Events take the path the design gives them even here: the services emit to the
+``bootflow.trace`` exchange of the run's transport and a collector consumes it, so the
+demo exercises the same emitter → broker → collector chain as a deployment.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tracer import api as trace
+from tracer.api import Event
+from tracer.collector import Collector
+from tracer.emitter import BrokerEmitter
+from tracer.recording import RecordingWriter
+from tracer.redact import redact_url
+
+
+class CollectedEvents:
+    """Every event the collector delivered, in arrival order, plus live listeners."""
+
+    def __init__(self, record: Path | None = None, **header: Any) -> None:
+        self._lock = threading.Lock()
+        self._events: list[Event] = []
+        self._listeners: list[Callable[[Event], None]] = []
+        self._writer = RecordingWriter(record, **header) if record else None
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._events.append(event)
+            if self._writer is not None:
+                self._writer(event)
+            listeners = tuple(self._listeners)
+        for listener in listeners:
+            listener(event)
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Add a listener; it is first handed every event so far (no gap, no double)."""
+        with self._lock:
+            for event in self._events:
+                listener(event)
+            self._listeners.append(listener)
+
+    @property
+    def events(self) -> list[Event]:
+        with self._lock:
+            return list(self._events)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+def request_trace_ids(events: Iterable[Event]) -> set[str]:
+    """Traces that start at the REST API (a boot), as opposed to service start-up traces."""
+    return {
+        e["trace_id"] for e in events
+        if e.get("type") == "span_start" and e.get("kind") == "HTTP"
+        and e.get("service") == "nova-api" and not e.get("parent_id")
+    }
+
+
+def request_events(events: list[Event]) -> list[Event]:
+    """The events of request traces; span_end events carry only ids, so match by trace."""
+    ids = request_trace_ids(events)
+    return [e for e in events if e.get("trace_id") in ids]
+
+
+def open_spans(events: Iterable[Event], trace_ids: set[str]) -> int:
+    started: set[str] = set()
+    ended: set[str] = set()
+    for e in events:
+        if e.get("trace_id") not in trace_ids:
+            continue
+        if e.get("type") == "span_start":
+            started.add(e["span_id"])
+        elif e.get("type") == "span_end":
+            ended.add(e["span_id"])
+    return len(started - ended)
+
+
+class EventPipe:
+    """Emitter and collector on one transport, installed as this process's trace sink."""
+
+    def __init__(self, transport_url: str, sink: Callable[[Event], None],
+                 exchange: str = "bootflow.trace") -> None:
+        self.collector = Collector(transport_url, sink, exchange=exchange)
+        self.emitter = BrokerEmitter(transport_url, exchange=exchange)
+
+    def start(self) -> None:
+        self.collector.start()
+        trace.set_emitter(self.emitter)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop emitting, then wait until the collector holds all that was published."""
+        trace.set_emitter(None)
+        self.emitter.flush(timeout)
+        deadline = time.monotonic() + timeout
+        while (self.collector.received < self.emitter.published
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        self.emitter.close()
+        self.collector.stop()
+
+
+@dataclass
+class DemoResult:
+    servers: list[dict[str, Any]]
+    final: list[dict[str, Any]]
+    events: list[Event] = field(default_factory=list)
+    finished: bool = True
+
+
+class DemoRun:
+    """Start the embedded cloud, boot, wait until the flow is quiet, stop; keep the events."""
+
+    def __init__(self, transport_url: str, record: Path | None = None, computes: int = 1,
+                 config_overrides: dict[str, Any] | None = None) -> None:
+        self.transport_url = transport_url
+        self.computes = tuple(f"compute{i}" for i in range(1, computes + 1))
+        self.sink = CollectedEvents(record, source="demo",
+                                    transport=redact_url(transport_url),
+                                    computes=list(self.computes))
+        self.config_overrides = config_overrides or {}
+        self.cloud: Any = None
+        self._state_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._pipe: EventPipe | None = None
+
+    def start(self) -> None:
+        from services.conf import Config
+        from services.launcher import EmbeddedCloud
+
+        self._state_dir = tempfile.TemporaryDirectory(prefix="bootflow-demo-")
+        config = Config.load(state_dir=self._state_dir.name, transport_url=self.transport_url,
+                             **self.config_overrides)
+        self._pipe = EventPipe(self.transport_url, self.sink)
+        self._pipe.start()
+        try:
+            self.cloud = EmbeddedCloud(config, computes=self.computes,
+                                       transport_url=self.transport_url)
+        except BaseException:
+            self.stop()
+            raise
+
+    def boot(self, flavor: str, image: str, count: int, timeout: float,
+             name: str = "demo-vm") -> DemoResult:
+        servers = self.cloud.boot(name, flavor=flavor, image=image, count=count)
+        uuids = [s["id"] for s in servers]
+        try:
+            final = self.cloud.wait_for_instances(uuids, timeout=timeout)
+            finished = True
+        except TimeoutError:
+            final = [self.cloud.instance_state(u) or {"uuid": u} for u in uuids]
+            finished = False
+        self.wait_quiet(timeout=min(timeout, 10.0))
+        return DemoResult(servers, final, finished=finished)
+
+    def wait_quiet(self, timeout: float, settle: float = 0.2) -> bool:
+        """Wait until every span of the request traces has ended and nothing new arrives."""
+        deadline = time.monotonic() + timeout
+        last_count = -1
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            events = self.sink.events
+            if len(events) != last_count:
+                last_count, quiet_since = len(events), time.monotonic()
+            elif (open_spans(events, request_trace_ids(events)) == 0
+                  and time.monotonic() - quiet_since >= settle):
+                return True
+            time.sleep(0.02)
+        return False
+
+    def stop(self) -> None:
+        if self.cloud is not None:
+            self.cloud.stop()
+            self.cloud = None
+        if self._pipe is not None:
+            self._pipe.stop()
+            self._pipe = None
+        self.sink.close()
+        if self._state_dir is not None:
+            self._state_dir.cleanup()
+            self._state_dir = None
+
+    def run(self, flavor: str = "m1.tiny", image: str = "bootflow-guest", count: int = 1,
+            timeout: float = 60.0) -> DemoResult:
+        self.start()
+        try:
+            result = self.boot(flavor, image, count, timeout)
+        finally:
+            self.stop()
+        result.events = self.sink.events
+        return result
