@@ -136,8 +136,8 @@ async def test_click_selects_a_hop() -> None:
         await pilot.pause()
         seq = app.query_one(SequenceView)
         hops = app.snapshot.trace_hops(app.trace_id)
-        # row 1 is the first hop (POST /v2.1/servers), row 2 its reply, row 3 the cast
-        await pilot.click(SequenceView, offset=(30, 3))
+        # rows: POST label, arrow, reply; then the cast label (4) and arrow (5)
+        await pilot.click(SequenceView, offset=(30, 5))
         assert app.selected_hop == hops[1].hop_id
         assert hops[1].key == "cast:schedule_and_build_instances"
         assert seq.selected == hops[1].hop_id and not app.follow
