@@ -291,6 +291,11 @@ class ComputeManager:
             except (exception.BuildAbortException, exception.UnexpectedTaskStateError,
                     exception.InstanceNotFound):
                 raise
+            except exception.InstanceBootTimeout as exc:
+                # the guest itself did not come up: another host would not help
+                raise exception.BuildAbortException(
+                    message=f"Build of instance aborted: {exc.message}"[:255],
+                    instance_uuid=instance.uuid, reason=exc.message) from exc
             except Exception as exc:
                 raise exception.RescheduledException(instance_uuid=instance.uuid,
                                                      reason=str(exc)) from exc
@@ -313,7 +318,17 @@ class ComputeManager:
             instance.save()
             with _span("_prep_block_device"):
                 block_device_info = {"root_device_name": "/dev/vda"}
-        yield {"network_info": network_info, "block_device_info": block_device_info}
+        try:
+            yield {"network_info": network_info, "block_device_info": block_device_info}
+        except Exception:
+            # Stein: _shutdown_instance so a failed spawn leaves no domain behind
+            with _span("_shutdown_instance", reason="spawn failed"):
+                try:
+                    self.driver.destroy(context, instance, network_info)
+                except Exception as exc:  # noqa: BLE001 - the original error matters
+                    trace.annotate("log", {"level": "WARNING",
+                                           "message": f"cleanup after failed spawn: {exc!r}"})
+            raise
 
     def _update_scheduler_instance_info(self, context: Any, instance: Any) -> None:
         """Tell every scheduler what this host now runs (fanout cast)."""

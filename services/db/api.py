@@ -69,6 +69,7 @@ def configure(config: Any) -> None:
             s.add(models.CellMapping(uuid=str(uuidlib.uuid4()), name="cell1",
                                      transport_url=config.transport_url,
                                      database_connection=config.database_connection))
+    _state["cells"] = {}  # a new configuration replaces the previous cells entirely
     with Session(api) as s:
         for m in s.scalars(select(models.CellMapping)):
             _state["cells"][m.uuid] = make_engine(m.database_connection)

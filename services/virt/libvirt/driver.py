@@ -28,6 +28,8 @@ def _libvirt() -> Any:
         raise exception.VirtDriverError(
             reason="libvirt-python is missing (fix: make setup; it needs libvirt-dev, "
                    "pkg-config)") from exc
+    # errors arrive as libvirtError; the C library's stderr printing is noise
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
     return libvirt
 
 
@@ -199,10 +201,11 @@ class LibvirtDriver(driver.ComputeDriver):
                     sp.set_attr("polls", polls)
                     return
                 if time.monotonic() > deadline:
+                    sp.set_attr("polls", polls)
                     raise exception.InstanceBootTimeout(
                         instance_uuid=instance.uuid,
-                        reason=f"no '{BOOT_LINE}' after {self.config.boot_timeout}s; "
-                               f"console tail: {_tail(console)[-400:]!r}")
+                        reason=f"{self.config.boot_timeout}s, console tail: "
+                               f"{_tail(console)[-200:]!r}")
                 time.sleep(self.boot_poll)
 
     # ---- destroy ------------------------------------------------------------------
