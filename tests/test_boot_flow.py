@@ -37,6 +37,7 @@ def _assert_one_boot(cloud, events) -> None:  # type: ignore[no-untyped-def]
     (sel_s,) = spans.find("select_destinations", "SERVER", trace_id=tid)
     assert sel_c["service"] == "nova-conductor" and sel_s["service"] == "nova-scheduler"
     assert (sel_c["attrs"]["rpc.style"], sel_c["attrs"]["rpc.version"]) == ("call", "4.5")
+    assert sel_c["attrs"]["rpc.timeout"] == 1800  # long_rpc_timeout, monitored
     assert sel_s["parent_id"] == sel_c["span_id"]
     assert sel_c["ts_ns"] <= sel_s["ts_ns"] and sel_s["end_ns"] <= sel_c["end_ns"]
 
