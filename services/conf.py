@@ -63,6 +63,10 @@ class Config:
     reserved_host_disk_mb: int = 0
     # embedded transport tuning (kombu memory:// polls; see DESIGN.md)
     polling_interval: float = 0.001
+    # [upgrade_levels]: rpcapi version caps during a rolling upgrade, per API
+    # (compute, conductor, scheduler as Nova; compute_task caps the conductor's
+    # compute_task 1.x namespace alone). A value is a version or a release alias.
+    upgrade_levels: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -96,7 +100,7 @@ class Config:
         known = {f.name: f for f in fields(cls)}
         for name in known:
             raw = env.get(f"BOOTFLOW_{name.upper()}")
-            if raw is not None and name != "extra":
+            if raw is not None and name not in ("extra", "upgrade_levels"):
                 values[name] = _coerce(raw, cls.__dataclass_fields__[name].default)
         values.update(overrides)
         unknown = sorted(set(values) - set(known))

@@ -29,6 +29,12 @@ def get_transport(config: Any, url: str | None = None) -> Any:
     return messaging.get_transport(url, control_exchange=config.control_exchange, **kwargs)
 
 
+def version_cap(config: Any, key: str, aliases: dict[str, str]) -> str | None:
+    """``[upgrade_levels] <key>``: a release alias or a version; None means no cap."""
+    level = (getattr(config, "upgrade_levels", None) or {}).get(key)
+    return aliases.get(level, level) if level else None
+
+
 def get_client(transport: Any, target: Any, version_cap: str | None = None,
                code_location: str | None = None, timeout: float | None = None) -> Any:
     return messaging.RPCClient(transport, target, version_cap=version_cap,

@@ -18,6 +18,7 @@ class ComputeAPI:
 
     def __init__(self, transport: Any, config: Any, version_cap: str | None = None) -> None:
         target = messaging.Target(topic=RPC_TOPIC, version="5.0")
+        version_cap = version_cap or rpc.version_cap(config, "compute", self.VERSION_ALIASES)
         self.client = rpc.get_client(transport, target, version_cap=version_cap,
                                      code_location="nova/compute/rpcapi.py:ComputeAPI",
                                      timeout=config.rpc_response_timeout)

@@ -20,6 +20,7 @@ class ConductorAPI:
 
     def __init__(self, transport: Any, config: Any, version_cap: str | None = None) -> None:
         target = messaging.Target(topic=RPC_TOPIC, version="3.0")
+        version_cap = version_cap or rpc.version_cap(config, "conductor", self.VERSION_ALIASES)
         self.client = rpc.get_client(transport, target, version_cap=version_cap,
                                      code_location="nova/conductor/rpcapi.py:ConductorAPI",
                                      timeout=config.rpc_response_timeout)
@@ -52,6 +53,7 @@ class ComputeTaskAPI:
 
     def __init__(self, transport: Any, config: Any, version_cap: str | None = None) -> None:
         target = messaging.Target(topic=RPC_TOPIC, namespace="compute_task", version="1.0")
+        version_cap = version_cap or rpc.version_cap(config, "compute_task", self.VERSION_ALIASES)
         self.client = rpc.get_client(transport, target, version_cap=version_cap,
                                      code_location="nova/conductor/rpcapi.py:ComputeTaskAPI",
                                      timeout=config.rpc_response_timeout)

@@ -19,6 +19,7 @@ class SchedulerAPI:
     def __init__(self, transport: Any, config: Any, version_cap: str | None = None) -> None:
         self.config = config
         target = messaging.Target(topic=RPC_TOPIC, version="4.0")
+        version_cap = version_cap or rpc.version_cap(config, "scheduler", self.VERSION_ALIASES)
         self.client = rpc.get_client(transport, target, version_cap=version_cap,
                                      code_location="nova/scheduler/rpcapi.py:SchedulerAPI",
                                      timeout=config.rpc_response_timeout)
