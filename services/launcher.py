@@ -29,7 +29,13 @@ FINAL_STATES = ("active", "error", "deleted")
 
 def start_service(binary: str, host: str, config: Config, transport: Any = None,
                   log: Any = None) -> Service:
-    """Service.create + start under the service's identity; one start-up trace each."""
+    """Service.create + start under the service's identity; one start-up trace each.
+
+    Usable by a one-service-per-process entry point: services with database access open
+    it here; nova-compute has none (its objects go through the conductor).
+    """
+    if binary != "nova-compute":
+        db.configure(config)
     transport = transport or rpc.get_transport(config)
     with trace.identity(binary, host), trace.span(
             f"start {binary}", "INTERNAL", parent=None,
