@@ -10,6 +10,7 @@ import webob
 import webob.dec
 
 from services.api import middleware
+from services.api.hosts import HypervisorsController, ServicesController
 from services.api.middleware import fault_body, json_response
 from services.api.servers import FlavorsController, ImagesController, ServersController
 from services.compute import api as compute_api
@@ -18,8 +19,11 @@ from services.compute import api as compute_api
 class APIRouterV21:
     """Maps method + path to a controller action (routes, without the routes library)."""
 
-    def __init__(self, compute: compute_api.API) -> None:
+    def __init__(self, compute: compute_api.API, config: Any = None) -> None:
+        config = config if config is not None else compute.config
         self.servers = ServersController(compute)
+        self.services = ServicesController(config)
+        self.hypervisors = HypervisorsController(config)
         self.flavors = FlavorsController()
         self.images = ImagesController(compute.image_api)
         sid = r"(?P<server_id>[0-9a-fA-F-]{1,64})"
@@ -31,6 +35,9 @@ class APIRouterV21:
             ("DELETE", re.compile(rf"^/v2\.1/servers/{sid}/?$"), self.servers.delete),
             ("GET", re.compile(r"^/v2\.1/flavors(/detail)?/?$"), self.flavors.detail),
             ("GET", re.compile(r"^/v2\.1/images(/detail)?/?$"), self.images.detail),
+            ("GET", re.compile(r"^/v2\.1/os-services/?$"), self.services.index),
+            ("GET", re.compile(r"^/v2\.1/os-hypervisors/?$"), self.hypervisors.index),
+            ("GET", re.compile(r"^/v2\.1/os-hypervisors/detail/?$"), self.hypervisors.detail),
         ]
 
     def _create(self, req: webob.Request, context: Any) -> webob.Response:
@@ -59,5 +66,5 @@ class APIRouterV21:
 
 def build_app(transport: Any, config: Any) -> Any:
     """request_id → faultwrap → noauth2 → router, as api-paste.ini chains them."""
-    router = APIRouterV21(compute_api.API(transport, config))
+    router = APIRouterV21(compute_api.API(transport, config), config)
     return middleware.RequestId(middleware.FaultWrapper(middleware.NoAuth(router)))
