@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -16,6 +17,7 @@ from tracer import narration
 from tracer.reducer import HopView, Snapshot, SpanView, hop_key
 from tracer.tui.timeline import fmt_ns
 
+MAX_INSTANCES = 4  # the most recently changed ones; the pane is small
 _STATE_WORDS = {
     "in_flight": "in flight (on the broker)",
     "waiting": "caller BLOCKED, waiting for the reply",
@@ -161,8 +163,9 @@ def instances_table(snap: Snapshot) -> RenderableType:
     table.add_column("vm_state", no_wrap=True, ratio=2)
     table.add_column("task_state", no_wrap=True, ratio=3)
     table.add_column("host", no_wrap=True, ratio=2)
-    for inst in sorted(snap.instances.values(), key=lambda i: i.history[0].ts_ns
-                       if i.history else 0):
+    shown = heapq.nlargest(MAX_INSTANCES, snap.instances.values(), key=lambda i: i.updated_ns)
+    shown.sort(key=lambda i: i.history[0].ts_ns if i.history else 0)
+    for inst in shown:
         vm = inst.vm_state or "-"
         color = {"active": "green", "error": "red", "building": "yellow"}.get(vm, "")
         table.add_row(inst.display_name or inst.uuid[:8], Text(vm, style=f"bold {color}"),
@@ -170,8 +173,11 @@ def instances_table(snap: Snapshot) -> RenderableType:
                       inst.host or "-")
     if not snap.instances:
         table.add_row(Text("no instance yet", style="dim"), "", "", "")
+    if len(snap.instances) > len(shown):
+        table.add_row(Text(f"… {len(snap.instances) - len(shown)} more", style="dim"),
+                      "", "", "")
     trails = []
-    for inst in list(snap.instances.values())[-2:]:
+    for inst in shown[-2:] if len(shown) <= 2 else shown[-1:]:
         steps = [str(h.task_state or h.vm_state) for h in inst.history]
         trails.append(Text(" " + " → ".join(steps), style="dim"))
     return Group(table, *trails)

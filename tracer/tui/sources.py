@@ -8,6 +8,7 @@ it with a ``tracer.reducer.Replay`` cursor instead of calling ``start``.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -68,6 +69,11 @@ class ReplaySource:
         self.events: list[Any] = _body(events)
         self.start_at_end = start_at_end
         self.name = name
+        if len(self.events) > 10_000:
+            # The recording lives as long as the app: move it out of the cyclic GC's
+            # view, or every collection rescans 100,000 dicts (measured: 2x slower open).
+            gc.collect()
+            gc.freeze()
         self._list = ListSource(self.events)
 
     @classmethod
