@@ -111,6 +111,10 @@ class API:
             mapping = InstanceMapping.get_by_instance_uuid(context, uuid)
         except exception.InstanceNotFound:
             raise
+        if not getattr(context, "is_admin", False) and \
+                getattr(mapping, "project_id", None) != context.project_id:
+            # project_only (nova/db/sqlalchemy/api.py): another project's server is a 404
+            raise exception.InstanceNotFound(instance_id=uuid)
         if mapping.cell_uuid is None:
             try:
                 return BuildRequest.get_by_instance_uuid(context, uuid).instance
