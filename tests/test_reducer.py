@@ -254,3 +254,35 @@ def test_narration_covers_the_boot_hops(boot: list[dict[str, Any]]) -> None:
                 "call:object_class_action_versions", "internal:driver.spawn",
                 "internal:filter.RetryFilter"):
         assert nar.lookup(key) is not None, key
+
+
+def test_real_recording_from_the_embedded_cloud() -> None:
+    """boot_real.jsonl: `bootflow demo --headless --record` of the real services."""
+    events = load("boot_real.jsonl")
+    snap = fold(events)
+    assert snap.malformed == snap.unknown == 0
+    keys = [h.key for h in snap.hops]
+    for key in ("http:POST /v2.1/servers", "cast:schedule_and_build_instances",
+                "call:select_destinations", "http:GET /allocation_candidates",
+                "cast:build_and_run_instance", "call:object_action",
+                "fanout:update_instance_info"):
+        assert key in keys, key
+    assert keys.index("cast:schedule_and_build_instances") < keys.index(
+        "call:select_destinations") < keys.index("cast:build_and_run_instance")
+    sd = next(h for h in snap.hops if h.key == "call:select_destinations")
+    assert (sd.src_service, sd.dst_service, sd.state) == ("nova-conductor", "nova-scheduler",
+                                                          "done")
+    assert sd.waiting_ns > 0
+    (inst,) = snap.instances.values()
+    assert inst.vm_state == "active" and inst.host == "compute1"
+    assert "spawning" in [h.task_state for h in inst.history]
+    root = snap.traces[snap.latest_trace() or ""]
+    assert root.root_name == "POST /v2.1/servers"
+    shuffled = list(events)
+    random.Random(7).shuffle(shuffled)
+    assert _essence(fold(shuffled)) == _essence(snap)
+    from tracer import narration
+
+    nar = narration.load()
+    missing = {h.key for h in snap.hops if nar.lookup(h.key) is None}
+    assert not missing

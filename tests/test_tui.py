@@ -288,3 +288,23 @@ async def test_many_events_are_not_dropped() -> None:
         await app.wait_for_idle_snapshot()
         assert app.ingested == len(events) == app.state_seq
         assert app.snapshot.duplicates > 0
+
+
+@sync
+async def test_real_recording_replay_equals_live() -> None:
+    """The acceptance check on a real `bootflow demo --record` file: replay = live."""
+    events = load("boot_real.jsonl")
+    live = BootflowApp(ListSource(events), mode="live", clock=None)
+    async with live.run_test(size=(120, 40)):
+        await live.wait_for_idle_snapshot()
+        live_snap = live.snapshot
+    replay = BootflowApp(ReplaySource(events), mode="replay")
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await replay.wait_for_idle_snapshot()
+        await pilot.press("end")
+        await replay.wait_for_idle_snapshot()
+        snap = replay.snapshot
+    assert snap.hops == live_snap.hops and snap.instances == live_snap.instances
+    assert dict(snap.spans) == dict(live_snap.spans) and dict(snap.traces) == dict(
+        live_snap.traces)
+    assert replay.trace_id == live.trace_id

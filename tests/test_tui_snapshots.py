@@ -83,3 +83,9 @@ def test_chinese_light(snap_compare: Any) -> None:
 def test_help(snap_compare: Any) -> None:
     app = BootflowApp(ReplaySource(load()), mode="replay")
     assert snap_compare(app, terminal_size=(100, 30), run_before=settle("question_mark"))
+
+
+def test_real_recording(snap_compare: Any) -> None:
+    """A real `bootflow demo --record` run, opened on its final picture."""
+    app = BootflowApp(ReplaySource(load("boot_real.jsonl"), start_at_end=True), mode="replay")
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle())

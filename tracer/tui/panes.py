@@ -178,7 +178,11 @@ def instances_table(snap: Snapshot) -> RenderableType:
                       "", "", "")
     trails = []
     for inst in shown[-2:] if len(shown) <= 2 else shown[-1:]:
-        steps = [str(h.task_state or h.vm_state) for h in inst.history]
+        steps: list[str] = []
+        for h in inst.history:
+            step = str(h.task_state or h.vm_state)
+            if not steps or steps[-1] != step:
+                steps.append(step)
         trails.append(Text(" " + " → ".join(steps), style="dim"))
     return Group(table, *trails)
 
@@ -195,6 +199,16 @@ def services_table(snap: Snapshot) -> RenderableType:
                if svc.last_report_ns is not None else "never")
         state = Text("up", style="bold green") if svc.up else Text("down", style="bold red")
         table.add_row(svc.binary, svc.host, state, ago)
-    if not snap.services:
+    # services that talk but have sent no heartbeat (yet): listed from the hops they made
+    seen: dict[tuple[str, str], int] = {}
+    for hop in snap.hops[-500:]:
+        for key in ((hop.src_service, hop.src_host), (hop.dst_service, hop.dst_host)):
+            if key[0].startswith("nova-") and key not in snap.services:
+                seen[key] = max(seen.get(key, 0), hop.done_ns or hop.sent_ns)
+    for (binary, host), last in sorted(seen.items()):
+        table.add_row(binary, host, Text("seen", style="bold"),
+                      Text(f"no heartbeat; active {fmt_ns(max(0, snap.t_last_ns - last))} ago",
+                           style="dim"))
+    if not snap.services and not seen:
         table.add_row(Text("no heartbeat yet", style="dim"), "", "", "")
     return table
