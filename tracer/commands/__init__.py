@@ -9,6 +9,7 @@ from __future__ import annotations
 
 COMMAND_MODULES = (
     "tracer.commands.demo",
+    "tracer.commands.deploy",
     "tracer.commands.export",
 )
 
