@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rabbit import require_rabbit, unique_exchange
-from test_boot_flow_support import Spans, traced_cloud
+from test_boot_flow_support import Spans, traced_cloud, wait_all_ended
 
 STATES_ONE_BOOT = [("building", "scheduling"), ("building", None),
                    ("building", "networking"), ("building", "block_device_mapping"),
@@ -25,6 +25,8 @@ def _assert_one_boot(cloud, events) -> None:  # type: ignore[no-untyped-def]
     http = spans.find("POST /v2.1/servers", kind="HTTP", service="nova-api")
     assert len(http) == 1
     tid = http[0]["trace_id"]
+    wait_all_ended(events, tid)
+    spans = Spans(events)
 
     (sab_p,) = spans.find("schedule_and_build_instances", "PRODUCER", trace_id=tid)
     assert sab_p["service"] == "nova-api"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,18 @@ class Spans:
                 if not out or out[-1] != pair:
                     out.append(pair)
         return out
+
+
+def wait_all_ended(events: list[dict[str, Any]], trace_id: str, timeout: float = 10.0) -> None:
+    """The instance turns active before the compute's last hops (fanout, event_finish)
+    are sent: wait until every span of the trace has ended before looking at it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        spans = Spans(events).find(trace_id=trace_id)
+        if spans and all(s["end_ns"] is not None for s in spans):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"spans of trace {trace_id} still open after {timeout}s")
 
 
 @contextlib.contextmanager
