@@ -1,0 +1,120 @@
+"""Walkthrough against the real embedded services: each key press lets exactly one hop go.
+
+The services run as threads (kombu memory://); the messaging layer's ControlGate holds
+every incoming message until the TUI's GateController releases it. Skipped when the
+services or the gate cannot be imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+
+launcher = pytest.importorskip("services.launcher")
+gate_mod = pytest.importorskip("services.messaging.gate")
+
+from tracer import api as trace  # noqa: E402
+from tracer.tui import BootflowApp  # noqa: E402
+
+
+class CallbackSource:
+    """Events from the in-process emitter straight into the app (no broker in between)."""
+
+    def __init__(self) -> None:
+        self.on_event: Callable[[Mapping[str, Any]], None] | None = None
+        self.early: list[Mapping[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        with self.lock:
+            if self.on_event is None:
+                self.early.append(event)
+                return
+        self.on_event(event)
+
+    def start(self, on_event: Callable[[Mapping[str, Any]], None]) -> None:
+        with self.lock:
+            self.on_event = on_event
+            early, self.early = self.early, []
+        for event in early:
+            on_event(event)
+
+    def stop(self) -> None:
+        with self.lock:
+            self.on_event = None
+
+
+async def _until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.02)
+    return pred()
+
+
+def test_stepping_releases_one_hop_of_the_live_services() -> None:
+    asyncio.run(_walkthrough())
+
+
+async def _walkthrough() -> None:
+    source = CallbackSource()
+    trace.set_emitter(source)
+    cloud = launcher.EmbeddedCloud(computes=("compute1",))
+    controlled = None
+    controller = None
+    try:
+        cloud.__enter__()
+        controlled = gate_mod.ControlGate("memory://")
+        gate_mod.set_gate(controlled)
+        controller = gate_mod.GateController("memory://")
+        released: list[str | None] = []
+        real_release_next = controller.release_next
+
+        def counting_release_next() -> str | None:
+            hop_id = real_release_next()
+            released.append(hop_id)
+            return hop_id
+
+        controller.release_next = counting_release_next  # type: ignore[method-assign]
+        app = BootflowApp(source, mode="walkthrough", gate=controller, clock=None)
+        async with app.run_test(size=(120, 40)) as pilot:
+            booted: list[Any] = []
+            threading.Thread(target=lambda: booted.append(cloud.boot("walk-vm")),
+                             daemon=True).start()
+            assert await _until(lambda: bool(booted) and bool(controller.pending()))
+            uuid = booted[0][0]["id"]
+            # the first hop (schedule_and_build_instances at the conductor) is held
+            first = controller.pending()[0]["hop"]
+            assert first["method"] == "schedule_and_build_instances"
+            await asyncio.sleep(0.3)
+            state = cloud.instance_state(uuid)
+            assert state is None or state.get("task_state") == "scheduling"
+            seen = [first["method"]]
+            for _ in range(3):
+                before = {p["hop_id"] for p in controller.pending()}
+                await pilot.press("n")
+                assert len(released) == len(seen) and released[-1] is not None
+                assert await _until(lambda b=before: bool(controller.pending()) and {
+                    p["hop_id"] for p in controller.pending()} - b != set())
+                seen.append(controller.pending()[0]["hop"]["method"])
+            assert seen[1] == "select_destinations", seen
+            # gate off: the flow runs free to ACTIVE
+            await pilot.press("g")
+            assert await _until(
+                lambda: (cloud.instance_state(uuid) or {}).get("vm_state") == "active", 30)
+            await app.wait_for_idle_snapshot()
+            assert app.snapshot.instances[uuid].vm_state == "active"
+    finally:
+        gate_mod.set_gate(None)
+        if controlled is not None:
+            controlled.close()
+        if controller is not None:
+            controller.close()
+        cloud.__exit__(None, None, None)
+        trace.set_emitter(None)
