@@ -7,7 +7,7 @@ the plain event dicts (ARCHITECTURE.md "Events") and the final instance rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -314,8 +314,9 @@ def describe_hop(want: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def check_trace(expect: Mapping[str, Any], events: list[Mapping[str, Any]],
-                instances: Mapping[str, list[Mapping[str, Any]]] | None = None) -> list[Check]:
+def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
+                instances: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+                ) -> list[Check]:
     """Every expectation of a scenario against the events and final instance rows.
 
     ``hops`` are an ordered subsequence of the rpc client spans (by start time);
@@ -336,9 +337,9 @@ def check_trace(expect: Mapping[str, Any], events: list[Mapping[str, Any]],
             checks.append(Check(True, f"hop {i + 1}: {describe_hop(want)}"))
             pos = found + 1
     for want in expect.get("absent") or []:
-        seen = [h for h in hops if hop_matches(h, want)]
-        checks.append(Check(not seen, f"absent: {describe_hop(want)}",
-                            f"seen {len(seen)}×" if seen else ""))
+        hits = [h for h in hops if hop_matches(h, want)]
+        checks.append(Check(not hits, f"absent: {describe_hop(want)}",
+                            f"seen {len(hits)}×: {hits[0].label()}" if hits else ""))
     for want in expect.get("counts") or []:
         n = sum(1 for h in hops if hop_matches(h, want))
         bounds = [(k, v) for k, v in want.items() if k in ("exactly", "at_least", "at_most")]

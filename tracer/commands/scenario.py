@@ -1,0 +1,72 @@
+"""``bootflow scenario list|run``: the teaching scenarios in ``scenarios/``, run and checked."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from tracer.commands import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scenario", help="list or run a scenario (topology, faults, expected "
+                       "trace)", description="Scenarios are YAML files in scenarios/: a "
+                       "topology, requests, faults and the hops the trace must show.")
+    ssub = p.add_subparsers(dest="scenario_cmd", metavar="list|run", required=True)
+    lp = ssub.add_parser("list", help="name and title of every scenario")
+    lp.set_defaults(func=cmd_list)
+    rp = ssub.add_parser("run", help="run one on the embedded cloud and check its trace")
+    rp.add_argument("name", help="a scenario name (see `bootflow scenario list`) or a file")
+    rp.add_argument("--record", metavar="FILE", type=Path,
+                    help="write every event to FILE (JSON Lines)")
+    rp.add_argument("--transport", metavar="URL", default=None,
+                    help="messaging transport (default memory://, or "
+                    "$BOOTFLOW_TRANSPORT_URL)")
+    rp.add_argument("--timeout", type=float, default=30.0,
+                    help="seconds to wait for each request to settle")
+    rp.add_argument("--all", action="store_true", help="also print the start-up traces")
+    rp.set_defaults(func=cmd_run)
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from tracer.scenarios import ScenarioError, load_scenario, scenario_files
+
+    for path in scenario_files():
+        try:
+            sc = load_scenario(path)
+        except ScenarioError as exc:
+            console.print(Text(f"{path.stem:24} (invalid: {exc})", style="red"))
+            continue
+        note = "  [needs a deployment]" if sc.requires == "deployment" else ""
+        console.print(Text(f"{sc.name:24} {sc.title}{note}"))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from tracer.commands.demo import transport_url
+    from tracer.render import render_trace
+    from tracer.scenario_run import ScenarioRunError, run_scenario
+    from tracer.scenarios import ScenarioError
+    from tracer.session import request_events
+
+    try:
+        with console.status(f"running scenario {args.name}…"):
+            result = run_scenario(args.name, transport_url(args.transport),
+                                  record=args.record, timeout=args.timeout)
+    except (ScenarioError, ScenarioRunError) as exc:
+        raise UserError(str(exc)) from exc
+    sc = result.scenario
+    console.print(Text(f"{sc.name}: {sc.title}", style="bold"))
+    console.print(Text(sc.explanation, style="dim"))
+    events = result.events if args.all else request_events(result.events)
+    console.print(render_trace(events))
+    if result.error:
+        console.print(Text(f"ERROR {result.error}", style="red"))
+    for check in result.checks:
+        console.print(Text(check.line(), style="green" if check.ok else "red"))
+    if args.record:
+        console.print(f"recorded {len(result.events)} events to {args.record}")
+    return 0 if result.passed else 1
