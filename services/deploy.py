@@ -296,6 +296,9 @@ class Deployment:
                 raise DeployError(f"{r.binary} on {r.host} exited during start-up; "
                                   f"log tail:\n{self.log_tail(Proc(r.binary, r.host))}")
             ready = all(by_key.get(k) is not None and by_key[k].up for k in wanted)
+            computes = {h for b, h in wanted if b == "nova-compute"}
+            if ready and computes:  # record first, compute node after (pre_start_hook)
+                ready = computes <= self.compute_nodes()
             if ready and (("nova-api", "api") not in wanted or self.api_answers()):
                 return rows
             if time.monotonic() > deadline:
@@ -304,6 +307,13 @@ class Deployment:
                 raise DeployError(f"not up after {timeout:.0f}s: {', '.join(late) or 'API'}"
                                   f" (logs in {self.log_dir})")
             time.sleep(poll)
+
+    def compute_nodes(self) -> set[str]:
+        """Hosts with a compute node record (written by update_available_resource)."""
+        from services.context import get_admin_context
+        from services.objects import ComputeNode
+
+        return {cn.host for cn in ComputeNode.get_all(get_admin_context())}
 
     def api_answers(self) -> bool:
         try:

@@ -1,0 +1,244 @@
+"""The real deployment: one OS process per service over RabbitMQ, the REST API over HTTP,
+a real guest under libvirt (qemu:///system), status from heartbeats, late conductor, down.
+
+Prerequisites fail (never skip), naming the fix: `rabbitmq-server -detached`,
+`bash scripts/libvirt-up.sh`, `make guest-image`. Each test uses its own state folder,
+control exchange, trace exchange and free API port, and small intervals.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services import deploy
+from services.deploy import DeployError, Deployment, free_port
+from tracer.commands.deploy import APIClient
+
+REPO = Path(__file__).resolve().parents[1]
+RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
+BOOT_LINE = "bootflow-guest: booted"
+
+
+def _require(virt: str) -> None:
+    try:
+        deploy.check_rabbit(RABBIT)
+        if virt == "qemu":
+            deploy.check_libvirt("qemu:///system")
+            deploy.check_guest("build/guest")
+    except DeployError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tracer.cli", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _wait(pred: Any, timeout: float, what: str, poll: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
+        time.sleep(poll)
+
+
+def _domains_with(name_part: str) -> list[str]:
+    import libvirt
+
+    conn = libvirt.open("qemu:///system")
+    try:
+        return [d.name() for d in conn.listAllDomains() if name_part in d.XMLDesc(0)]
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def names(tmp_path: Path) -> Iterator[dict[str, str]]:
+    tag = uuid.uuid4().hex[:8]
+    state = tmp_path / "state"
+    yield {"state": str(state), "exchange": f"bf-test-{tag}",
+           "trace": f"bf-test-{tag}.trace", "port": str(free_port())}
+    d = Deployment(state)
+    if d.meta():
+        d.down(timeout=10)
+    _delete_exchanges(f"bf-test-{tag}")
+
+
+def _delete_exchanges(prefix: str) -> None:
+    import kombu
+
+    with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//") as conn:
+        ch = conn.channel()
+        for name in (prefix, f"{prefix}.trace"):
+            try:
+                ch.exchange_delete(name)
+            except Exception:  # noqa: BLE001,S110 - may not exist
+                pass
+
+
+def test_missing_parts_name_their_fix(tmp_path: Path) -> None:
+    with pytest.raises(DeployError, match="rabbitmq-server -detached"):
+        deploy.check_rabbit("rabbit://guest:guest@127.0.0.1:1/")
+    with pytest.raises(DeployError, match="make guest-image"):
+        deploy.check_guest(str(tmp_path / "no-guest"))
+    with pytest.raises(DeployError, match=r"bash scripts/libvirt-up\.sh"):
+        deploy.check_libvirt("qemu+unix:///system?socket=/nonexistent/libvirt-sock")
+    r = _cli("status", "--state-dir", str(tmp_path / "none"))
+    assert r.returncode == 2 and "bootflow up" in r.stderr
+
+
+def test_full_deployment_real_guest(names: dict[str, str]) -> None:
+    """up (2 computes, qemu) → 5 up → boot via REST → ACTIVE + console line → errors →
+    delete (no domain) → SIGKILL a compute → down after service_down_time → down."""
+    _require("qemu")
+    state = names["state"]
+    t0 = time.monotonic()
+    r = _cli("up", "--state-dir", state, "--computes", "2", "--virt", "qemu",
+             "--transport", RABBIT, "--api-port", names["port"],
+             "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
+             "--report-interval", "1", "--service-down-time", "4",
+             "--periodic-interval", "5", "--timeout", "60")
+    assert r.returncode == 0, r.stdout + r.stderr
+    up_s = time.monotonic() - t0
+    d = Deployment(state)
+    rows = d.status()
+    assert [(x.binary, x.host, x.state) for x in rows] == [
+        ("nova-conductor", "conductor", "up"), ("nova-scheduler", "scheduler", "up"),
+        ("nova-compute", "compute1", "up"), ("nova-compute", "compute2", "up"),
+        ("nova-api", "api", "up")]
+    pids = {x.host: x.pid for x in rows}
+    assert len(set(pids.values())) == 5 and os.getpid() not in pids.values()
+
+    cfg = _cli("config", "--state-dir", state)
+    assert f"api_endpoint = http://127.0.0.1:{names['port']}" in cfg.stdout
+    assert "guest:***@" in cfg.stdout and "guest:guest@" not in cfg.stdout
+
+    api = APIClient(f"http://127.0.0.1:{names['port']}")
+    # Nova-shaped errors
+    code, body = api.request("POST", "/v2.1/servers",
+                             {"server": {"name": "x", "flavorRef": "1", "min_count": "abc"}})
+    assert code == 400 and "server/min_count" in body["badRequest"]["message"]
+    code, body = api.request("POST", "/v2.1/servers", {"server": {"flavorRef": "1"}})
+    assert code == 400 and "'name'" in body["badRequest"]["message"]
+    code, body = APIClient(api.endpoint, token="").request("GET", "/v2.1/servers")
+    assert code == 401 and body["unauthorized"]["code"] == 401
+    # lists
+    assert {f["name"] for f in api.request("GET", "/v2.1/flavors")[1]["flavors"]} >= {
+        "m1.tiny", "bootflow.guest"}
+    assert api.request("GET", "/v2.1/images")[1]["images"][0]["name"] == "bootflow-guest"
+    services = api.request("GET", "/v2.1/os-services")[1]["services"]
+    assert sorted((s["binary"], s["host"], s["state"]) for s in services) == [
+        ("nova-compute", "compute1", "up"), ("nova-compute", "compute2", "up"),
+        ("nova-conductor", "conductor", "up"), ("nova-scheduler", "scheduler", "up")]
+
+    # a real guest through the REST API (the CLI client, --wait)
+    t1 = time.monotonic()
+    r = _cli("boot", "vm1", "--state-dir", state, "--wait", "--timeout", "90")
+    boot_s = time.monotonic() - t1
+    assert r.returncode == 0 and "ACTIVE" in r.stdout, r.stdout + r.stderr
+    (server,) = api.request("GET", "/v2.1/servers/detail")[1]["servers"]
+    sid, host = server["id"], server["OS-EXT-SRV-ATTR:host"]
+    assert server["status"] == "ACTIVE" and host in ("compute1", "compute2")
+    console = Path(state) / "instances" / sid / "console.log"
+    assert BOOT_LINE in console.read_text(errors="replace")
+    assert len(_domains_with(str(Path(state) / "instances"))) == 1
+    hyp = api.request("GET", "/v2.1/os-hypervisors/detail")[1]["hypervisors"]
+    assert sorted(h["hypervisor_hostname"] for h in hyp) == ["compute1", "compute2"]
+    assert {h["hypervisor_hostname"]: h["running_vms"] for h in hyp}[host] in (0, 1)
+    # another project sees nothing
+    other = APIClient(api.endpoint, token="other:other")
+    code, body = other.request("GET", f"/v2.1/servers/{sid}")
+    assert code == 404 and body["itemNotFound"]["code"] == 404
+    assert other.request("GET", "/v2.1/servers")[1]["servers"] == []
+    assert other.request("DELETE", f"/v2.1/servers/{sid}")[0] == 404
+
+    # delete destroys + undefines the domain
+    assert api.request("DELETE", f"/v2.1/servers/{sid}")[0] == 204
+    _wait(lambda: api.request("GET", f"/v2.1/servers/{sid}")[0] == 404, 30, "server gone")
+    _wait(lambda: not _domains_with(str(Path(state) / "instances")), 10, "no domain")
+
+    # SIGKILL a compute: its heartbeat stops, down after service_down_time
+    os.kill(pids["compute2"], signal.SIGKILL)
+    t2 = time.monotonic()
+    _wait(lambda: {x.host: x.state for x in d.status()}["compute2"] == "down", 15,
+          "compute2 down")
+    rows = d.status()
+    assert {x.host: x.state for x in rows} == {"conductor": "up", "scheduler": "up",
+                                               "compute1": "up", "compute2": "down",
+                                               "api": "up"}
+    st = _cli("status", "--state-dir", state, "--json")
+    assert st.returncode == 1
+    assert {x["host"]: x["state"] for x in json.loads(st.stdout)}["compute2"] == "down"
+    _wait(lambda: {s["host"]: s["state"] for s in api.request(
+        "GET", "/v2.1/os-services")[1]["services"]}["compute2"] == "down", 10,
+        "os-services compute2 down")
+    print(f"up {up_s:.1f}s, boot->ACTIVE (CLI) {boot_s:.1f}s, "
+          f"kill->down {time.monotonic() - t2:.1f}s")
+
+    # down: SIGTERM, drain, nothing left
+    r = _cli("down", "--state-dir", state)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not d.running()
+    for pid in pids.values():
+        assert not deploy._pid_alive(pid)
+    assert not _domains_with(str(Path(state) / "instances"))
+    for name in ("nova-api.api", "nova-conductor.conductor", "nova-compute.compute1"):
+        assert "stopped" in (Path(state) / "logs" / f"{name}.log").read_text()
+
+
+def test_down_leaves_no_domain_behind(names: dict[str, str]) -> None:
+    """A guest still running at `down` is destroyed and undefined too."""
+    _require("qemu")
+    d = Deployment(names["state"])
+    cfg = d.make_config(transport_url=RABBIT, virt_type="qemu", api_port=int(names["port"]),
+                        control_exchange=names["exchange"], report_interval=1,
+                        service_down_time=4, periodic_interval=5)
+    d.up(cfg, computes=1, trace_exchange=names["trace"], timeout=60)
+    api = APIClient(d.endpoint())
+    code, body = api.request("POST", "/v2.1/servers", {"server": {
+        "name": "left", "flavorRef": "bootflow.guest", "imageRef": "bootflow-guest"}})
+    assert code == 202, body
+    (server,) = api.wait([body["server"]["id"]], 90)
+    assert server["status"] == "ACTIVE"
+    assert _domains_with(str(d.state_dir / "instances"))
+    d.down()
+    assert not d.running()
+    assert not _domains_with(str(d.state_dir / "instances"))
+
+
+def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> None:
+    """Compute started first pings baseapi every early_timeout, logs each retry, and
+    goes on when the conductor comes."""
+    _require("test")
+    d = Deployment(names["state"])
+    cfg = d.make_config(transport_url=RABBIT, virt_type="test", api_port=int(names["port"]),
+                        control_exchange=names["exchange"], report_interval=1,
+                        service_down_time=4, periodic_interval=5, early_timeout=1)
+    d.prepare(cfg, computes=1, trace_exchange=names["trace"])
+    compute = deploy.Proc("nova-compute", "compute1")
+    d.start(compute)
+    log = d.log_dir / f"{compute.name}.log"
+    _wait(lambda: log.is_file() and log.read_text().count(
+        "Timed out waiting for nova-conductor") >= 2, 30, "two logged retries")
+    assert not {(r.binary, r.host): r.up for r in d.status()}[("nova-compute", "compute1")]
+    d.start(deploy.Proc("nova-conductor", "conductor"))
+    d.wait_up([compute, deploy.Proc("nova-conductor", "conductor")], timeout=30)
+    _wait(lambda: "started; pid" in log.read_text(), 10, "compute started")
+    text = log.read_text()
+    assert "(attempt 1)" in text and "(attempt 2)" in text and "started; pid" in text
+    d.down()
+    assert not d.running()
