@@ -31,6 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--computes", type=int, default=1, help="compute hosts compute1..N")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the flow")
     p.add_argument("--all", action="store_true", help="also print the services' start-up traces")
+    p.add_argument("--walkthrough", action="store_true",
+                   help="TUI: the services pause at each hop until you release it (n/space)")
     p.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("replay", help="open a recording (TUI, or --headless to print it)")
@@ -52,9 +54,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     run = DemoRun(transport_url(args.transport), record=args.record,
                   computes=args.computes)
     if not args.headless:
-        from tracer.tui.launch import run_demo_tui
-
-        return run_demo_tui(run, flavor=args.flavor, image=args.image, count=args.count)
+        return _demo_tui(run, args)
     with console.status("booting on the embedded cloud…"):
         result = run.run(flavor=args.flavor, image=args.image, count=args.count,
                          timeout=args.timeout)
@@ -72,10 +72,34 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     except (OSError, RecordingError) as exc:
         raise UserError(str(exc)) from exc
     if not args.headless:
-        from tracer.tui.launch import run_replay_tui
+        from tracer.tui.app import BootflowApp
+        from tracer.tui.sources import ReplaySource
 
-        return run_replay_tui(events, title=str(args.file))
+        source = ReplaySource(events, start_at_end=True, name=str(args.file))
+        BootflowApp(source, mode="replay", title=f"bootflow replay — {args.file.name}").run()
+        return 0
     _print(console, events, show_all=args.all)
+    return 0
+
+
+def _demo_tui(run: object, args: argparse.Namespace) -> int:
+    from tracer.commands.live import DemoSource, GatedDemo
+    from tracer.tui.app import BootflowApp
+
+    gated = GatedDemo(transport_url(args.transport)) if args.walkthrough else None
+    source = DemoSource(run, flavor=args.flavor, image=args.image,  # type: ignore[arg-type]
+                        count=args.count)
+    if gated is not None:
+        source.before_stop = gated.close  # release held hops so the services can stop
+    try:
+        BootflowApp(source, mode="walkthrough" if gated else "live",
+                    gate=gated.controller if gated else None).run()
+    finally:
+        source.before_stop = None
+        if gated is not None:
+            gated.close()
+    if source.error is not None:
+        raise UserError(f"the demo failed: {source.error}")
     return 0
 
 

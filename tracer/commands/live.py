@@ -1,0 +1,75 @@
+"""Event sources that run the real services for the TUI (live demo and walkthrough).
+
+The app only knows the ``start(on_event)`` / ``stop()`` protocol; this is where the
+embedded cloud, its collector and (for the walkthrough) the hop gate get started.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tracer.session import DemoRun
+
+log = logging.getLogger(__name__)
+
+
+class DemoSource:
+    """Starts the embedded cloud in a thread, boots, and streams every collected event."""
+
+    def __init__(self, run: DemoRun, *, flavor: str, image: str, count: int,
+                 timeout: float = 600.0, boot: Callable[[DemoRun], Any] | None = None) -> None:
+        self.run = run
+        self.boot = boot or (lambda r: r.boot(flavor, image, count, timeout))
+        self.before_stop: Callable[[], None] | None = None
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, on_event: Callable[[Mapping[str, Any]], None]) -> None:
+        self.run.sink.subscribe(on_event)
+        self._thread = threading.Thread(target=self._work, name="bootflow-demo", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        try:
+            self.run.start()
+            self.boot(self.run)
+        except BaseException as exc:  # shown by the app's caller after it exits
+            log.exception("demo run failed")
+            self.error = exc
+        finally:
+            self.finished.set()
+
+    def stop(self) -> None:
+        # the services stay up while the learner looks; they stop when the app closes
+        if self.before_stop is not None:
+            self.before_stop()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        self.run.stop()
+
+
+class GatedDemo:
+    """Walkthrough: every RPC server holds each message until the learner releases it."""
+
+    def __init__(self, transport_url: str) -> None:
+        from services.messaging.gate import ControlGate, GateController, set_gate
+
+        self.controller = GateController(transport_url)
+        self._gate = ControlGate(transport_url, enabled=True)
+        self._set_gate = set_gate
+        self._closed = False
+        set_gate(self._gate)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # let anything still held go, so the services can stop
+        self.controller.set_enabled(False)
+        self._set_gate(None)
+        self._gate.close()
+        self.controller.close()
