@@ -150,6 +150,12 @@ class ControlGate:
         with self._cond:
             return self._enabled and bool(self._pending_anywhere or self._held)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether hops are held now (the TUI turns it on and off over the control bus)."""
+        with self._cond:
+            return self._enabled
+
     def close(self) -> None:
         with self._cond:
             self._enabled = False

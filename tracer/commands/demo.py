@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from tracer.commands import UserError
+
+if TYPE_CHECKING:
+    from tracer.session import DemoRun
 
 DEFAULT_TRANSPORT = "memory://"
 
@@ -82,13 +86,17 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _demo_tui(run: object, args: argparse.Namespace) -> int:
+def _demo_tui(run: DemoRun, args: argparse.Namespace) -> int:
     from tracer.commands.live import DemoSource, GatedDemo
     from tracer.tui.app import BootflowApp
 
     gated = GatedDemo(transport_url(args.transport)) if args.walkthrough else None
-    source = DemoSource(run, flavor=args.flavor, image=args.image,  # type: ignore[arg-type]
-                        count=args.count)
+    boot = None
+    if gated is not None:
+        def boot(r: DemoRun) -> object:
+            return gated.boot(r, args.flavor, args.image, args.count, args.timeout)
+    source = DemoSource(run, flavor=args.flavor, image=args.image, count=args.count,
+                        boot=boot)
     if gated is not None:
         source.before_stop = gated.close  # release held hops so the services can stop
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -53,16 +54,27 @@ class DemoSource:
 
 
 class GatedDemo:
-    """Walkthrough: every RPC server holds each message until the learner releases it."""
+    """Walkthrough: every RPC server holds each message until the learner releases it.
+
+    The gate opens only for the request: start-up chatter (pings, object calls) passes
+    freely, then ``boot`` turns it on before POST /v2.1/servers.
+    """
 
     def __init__(self, transport_url: str) -> None:
         from services.messaging.gate import ControlGate, GateController, set_gate
 
         self.controller = GateController(transport_url)
-        self._gate = ControlGate(transport_url, enabled=True)
+        self._gate = ControlGate(transport_url, enabled=False)
         self._set_gate = set_gate
         self._closed = False
         set_gate(self._gate)
+
+    def boot(self, run: DemoRun, flavor: str, image: str, count: int, timeout: float) -> Any:
+        self.controller.set_enabled(True)
+        deadline = time.monotonic() + 5.0
+        while not self._gate.enabled and time.monotonic() < deadline:
+            time.sleep(0.01)  # the "on" travels over the control exchange
+        return run.boot(flavor, image, count, timeout)
 
     def close(self) -> None:
         if self._closed:
