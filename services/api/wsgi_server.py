@@ -49,7 +49,7 @@ class APIServer:
                  port: int = 8774, service: str = "nova-api", trace_host: str = "api") -> None:
         self.httpd = make_server(host, port, with_identity(app, service, trace_host),
                                  server_class=ThreadingWSGIServer, handler_class=_Handler)
-        self.host, self.port = self.httpd.server_address[:2]
+        self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
         self._thread: threading.Thread | None = None
 
     @property
