@@ -24,9 +24,11 @@ lint: setup
 
 bench: setup
 	$(PY) bench/rpc_latency.py
+	$(PY) bench/tui_ingest.py
 
 bench-guest: setup guest-image
 	$(PY) bench/guest_boot.py --runs 3
+	$(PY) bench/boot_to_active.py --runs 3
 
 guest-image:
 	bash scripts/build-guest-image.sh
