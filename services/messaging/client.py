@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from services.messaging import wire
-from services.messaging.exceptions import MessagingException, RPCVersionCapError
+from services.messaging.exceptions import (
+    MessagingException,
+    MessagingTimeout,
+    RPCVersionCapError,
+)
 from services.messaging.serializer import NoOpSerializer, Serializer
 from services.messaging.target import Target
 from services.messaging.transport import Transport
@@ -144,11 +149,21 @@ class _CallContext:
         if span is not None:
             trace.inject(headers, span.context)
         waiter.listen(msg_id)
+        started = time.monotonic()
         try:
-            self.transport.publish(exchange, key, body, exchange_type=etype,
-                                   declare_always=etype == "fanout", headers=headers,
-                                   expiration=timeout)
-            data = waiter.wait(msg_id, timeout, self.call_monitor_timeout)
+            # a reply queue lost with a restarted broker is back before the request goes
+            waiter.check(min(timeout, self.transport.publish_retry_timeout))
+            try:
+                self.transport.publish(
+                    exchange, key, body, exchange_type=etype,
+                    declare_always=etype == "fanout", headers=headers, expiration=timeout,
+                    retry_for=min(timeout, self.transport.publish_retry_timeout))
+            except MessagingException as e:  # the broker stayed away for the whole timeout
+                raise MessagingTimeout(
+                    f"Timed out sending message ID {msg_id}: {e}") from e
+            sent_after = time.monotonic() - started  # > 0 only if the broker was away
+            data = waiter.wait(msg_id, max(timeout - sent_after, 0.001) if sent_after > 1
+                               else timeout, self.call_monitor_timeout)
             if data.get("failure"):
                 raise wire.deserialize_failure(data["failure"],
                                                self.transport.allowed_remote_exmods)

@@ -1,8 +1,10 @@
 """The RPC server: consumes ``T``, ``T.H`` and ``T_fanout_<uuid>``, dispatches in a pool.
 
-Per message (consumer thread): parse, walkthrough gate ``hold``, ack, drop duplicates,
-hand to the pool. In the pool: span, dispatch, heartbeats for a call-monitored call,
-reply. The server keeps serving whatever it is sent.
+Per message (the worker currently draining the connection): parse, walkthrough gate
+``hold``, ack, drop duplicates; then that worker hands the connection to another worker
+and processes the message itself: span, dispatch, heartbeats for a call-monitored call,
+reply. The server keeps serving whatever it is sent, and reconnects (redeclaring its
+queues) when the broker goes away and comes back.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
 from typing import Any
 
 import kombu
@@ -20,11 +22,13 @@ from services.messaging.dispatcher import RPCDispatcher
 from services.messaging.exceptions import ExpectedException
 from services.messaging.serializer import Serializer
 from services.messaging.target import Target
-from services.messaging.transport import ConsumerThread, Transport
+from services.messaging.transport import DRAIN_TIMEOUT, Transport
 from tracer import api as trace
 from tracer.redact import redact
 
 LOG = logging.getLogger(__name__)
+IDLE_WORKERS = 2      # idle worker threads kept; more retire after DRAIN_TIMEOUT
+RECONNECT_DELAY = 1.0  # between attempts to reopen a lost consumer connection
 
 
 class _Incoming:
@@ -67,8 +71,16 @@ class RPCServer:
         self.service = service
         self.host = host or target.server
         self._executor_size = executor_size or transport.executor_size
-        self._executor: ThreadPoolExecutor | None = None
-        self._consumer: ConsumerThread | None = None
+        self._started = False
+        self._stopping = threading.Event()
+        self._lead_lock = threading.Lock()    # held by the thread draining _conn
+        self._count_lock = threading.Lock()   # _idle, _threads
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0      # workers not processing a message (leading or waiting to)
+        self._spawned = 0
+        self._conn: kombu.Connection | None = None
+        self._next_connect = 0.0
+        self._batch: list[_Incoming] = []
         self._dups = wire.MsgIdCache()
         self.fanout_queue = f"{target.topic}_fanout_{wire.new_id()}"
 
@@ -90,26 +102,142 @@ class RPCServer:
         ]
 
     def start(self) -> None:
-        if self._consumer is not None:
+        if self._started:
             return
-        self._executor = ThreadPoolExecutor(self._executor_size,
-                                            thread_name_prefix=f"rpc-{self.target.topic}")
-        self._consumer = ConsumerThread(self.transport, f"rpc-{self.target.topic}."
-                                        f"{self.target.server}", self._queues,
-                                        self._on_message)
-        self._consumer.start()
+        self._started = True
+        self._stopping.clear()
+        self._connect()  # declared and consuming before start() returns
+        for _ in range(IDLE_WORKERS):
+            self._spawn()
 
     def stop(self) -> None:
-        if self._consumer is not None:
-            self._consumer.stop()
-            self._consumer = None
+        """Stop consuming: no message is taken after this returns (in-flight ones run)."""
+        if not self._started:
+            return
+        self._started = False
+        self._stopping.set()
+        if self._lead_lock.acquire(timeout=5):  # the leader leaves drain within 0.25 s
+            try:
+                self._close()
+            finally:
+                self._lead_lock.release()
 
     def wait(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+        """Wait for the messages already taken to be processed."""
+        while True:
+            with self._count_lock:
+                threads = list(self._threads)
+            threads = [t for t in threads if t is not threading.current_thread()]
+            if not threads:
+                return
+            for t in threads:
+                t.join()
+            with self._count_lock:
+                self._threads -= set(threads)
 
-    # -- consumer thread -------------------------------------------------------------
+    # -- the connection (used only by the thread holding _lead_lock) ----------------
+    def _connect(self) -> None:
+        conn = self.transport.connection()
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0.1, interval_step=0.1)
+            consumer = kombu.Consumer(conn.channel(), queues=self._queues(),
+                                      on_message=self._on_message, no_ack=False)
+            consumer.consume()
+        except BaseException:
+            _release(conn)
+            raise
+        self._conn = conn
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            _release(conn)
+
+    # -- leader/follower pool ----------------------------------------------------------
+    # Worker threads take turns holding _lead_lock and draining the connection. The
+    # leader that receives a message acks it, passes the connection on (releases the
+    # lock: an idle follower takes over, spawned if there is none) and processes the
+    # message itself. A lone request is thus served by the thread that read it from the
+    # socket, with no hand-off, while a long call never stops the server consuming.
+    def _spawn(self) -> None:
+        """One more worker (caller holds no lock); at most executor_size of them."""
+        with self._count_lock:
+            if len(self._threads) >= self._executor_size or self._stopping.is_set():
+                return
+            self._idle += 1
+            n = self._spawned = self._spawned + 1
+            t = threading.Thread(target=self._worker, daemon=True,
+                                 name=f"rpc-{self.target.topic}.{self.target.server}-{n}")
+            self._threads.add(t)
+        t.start()
+
+    def _worker(self) -> None:
+        me = threading.current_thread()
+        try:
+            while not self._stopping.is_set():
+                if not self._lead_lock.acquire(timeout=DRAIN_TIMEOUT):
+                    if self._retire():
+                        return
+                    continue
+                try:
+                    if self._stopping.is_set():
+                        break
+                    self._lead_once()
+                    batch, self._batch = self._batch, []
+                finally:
+                    self._lead_lock.release()
+                if not batch:
+                    continue
+                with self._count_lock:
+                    self._idle -= 1
+                    need = self._idle < IDLE_WORKERS - 1  # keep a spare follower
+                if need:
+                    self._spawn()
+                for inc in batch:
+                    self._process(inc)
+                with self._count_lock:
+                    self._idle += 1
+        finally:
+            with self._count_lock:
+                if me in self._threads:
+                    self._idle -= 1
+                    self._threads.discard(me)
+
+    def _retire(self) -> bool:
+        """An idle follower beyond the two we keep leaves (it found no work for a while)."""
+        with self._count_lock:
+            if self._idle > IDLE_WORKERS:
+                self._idle -= 1
+                self._threads.discard(threading.current_thread())
+                return True
+        return False
+
+    def _lead_once(self) -> None:
+        """Drain one event; on a lost connection reconnect (queues redeclared)."""
+        if self._conn is None:
+            if time.monotonic() < self._next_connect:
+                time.sleep(min(DRAIN_TIMEOUT, self._next_connect - time.monotonic()))
+                return
+            try:
+                self._connect()
+                LOG.info("%s: reconnected", self.target.topic)
+            except Exception as e:  # noqa: BLE001 - broker still away
+                LOG.warning("%s: reconnect failed (%s)", self.target.topic, e)
+                self._next_connect = time.monotonic() + RECONNECT_DELAY
+            return
+        try:
+            self._conn.drain_events(timeout=DRAIN_TIMEOUT)
+        except TimeoutError:
+            pass
+        except Exception as e:  # noqa: BLE001
+            if self._stopping.is_set():
+                return
+            LOG.warning("%s: consumer connection lost (%s); reconnecting",
+                        self.target.topic, e)
+            self._close()
+            self._next_connect = time.monotonic() + RECONNECT_DELAY / 5
+
+    # -- the leader, inside drain_events -----------------------------------------------
     def _on_message(self, message: Any) -> None:
         try:
             msg, inner_json = wire.unpack(message.body)
@@ -126,9 +254,7 @@ class RPCServer:
             LOG.warning("%s: duplicate message %s dropped", self.target.topic,
                         msg.get("_unique_id"))
             return
-        executor = self._executor
-        if executor is not None:
-            executor.submit(self._process, inc)
+        self._batch.append(inc)
 
     def _hop(self, inc: _Incoming) -> dict[str, Any]:
         parent = trace.extract(inc.headers)
@@ -197,15 +323,21 @@ class RPCServer:
         except Exception as e:  # noqa: BLE001 - NoSuchMethod / UnsupportedVersion
             lookup_error = e
         span = self._span(inc, method, endpoint)
-        done = threading.Event()
-        watchdog = self._start_watchdog(inc, done) if inc.msg_id and inc.client_timeout \
-            else None
+        done: threading.Event | None = None
+        watchdog = None
+        if inc.msg_id and inc.client_timeout:
+            done = threading.Event()
+            watchdog = self._start_watchdog(inc, done)
         try:
-            with trace.use(span.context if span is not None else trace.current()):
-                if lookup_error is not None:
-                    raise lookup_error
+            if lookup_error is not None:
+                raise lookup_error
+            if span is None:  # tracing off: no context to install
                 result = self.dispatcher.invoke(endpoint, method, inc.ctxt,
                                                 msg.get("args") or {})
+            else:
+                with trace.use(span.context):
+                    result = self.dispatcher.invoke(endpoint, method, inc.ctxt,
+                                                    msg.get("args") or {})
         except ExpectedException as e:
             failure = e.exc_info[1]
             LOG.debug("Expected exception during message handling (%s)", failure)
@@ -216,16 +348,17 @@ class RPCServer:
             else:
                 LOG.exception("Exception during message handling")
         finally:
-            done.set()
+            if done is not None:
+                done.set()
             if watchdog is not None:
                 watchdog.join()
-        if inc.msg_id:
-            self._reply(inc, result, failure)
-        if span is not None:
+        if span is not None:  # ended before the reply: the caller may wake at once
             if failure is not None:
                 span.set_status("ERROR", f"{type(failure).__name__}: {failure}")
                 span.set_attr("exception.type", type(failure).__name__)
             span.end()
+        if inc.msg_id:
+            self._reply(inc, result, failure)
 
     def _start_watchdog(self, inc: _Incoming, done: threading.Event) -> threading.Thread | None:
         """Heartbeat replies (``ending: false``) every ``_timeout/2`` s while it runs."""
@@ -263,6 +396,13 @@ class RPCServer:
                  "ending": ending, "_msg_id": inc.msg_id, "_unique_id": wire.new_id()}
         self.transport.publish("", inc.reply_q or "", wire.pack(reply), declare=False,
                                mandatory=True)
+
+
+def _release(conn: kombu.Connection) -> None:
+    try:
+        conn.release()
+    except Exception:  # noqa: BLE001 - already broken
+        pass
 
 
 def get_rpc_server(transport: Transport, target: Target, endpoints: list[Any],

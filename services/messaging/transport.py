@@ -16,6 +16,7 @@ from typing import Any
 import kombu
 
 from services.messaging import wire
+from services.messaging.exceptions import MessagingException
 
 LOG = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ LOG = logging.getLogger(__name__)
 # p50 1.1 ms, 10.5 % of a core idle; 2 ms -> 2.1 ms, 6.8 %; 5 ms -> 5.2 ms, 4.2 %.
 # 2 ms it is; change it per transport with polling_interval=.
 DEFAULT_MEMORY_POLLING_INTERVAL = 0.002
+PUBLISH_RETRY_TIMEOUT = 60.0  # how long a publish retries while the broker is away
 DRAIN_TIMEOUT = 0.25  # how often an idle consumer thread looks at its stop flag
 
 
@@ -39,8 +41,10 @@ class Transport:
 
     def __init__(self, url: str, control_exchange: str = "nova",
                  polling_interval: float | None = None, executor_size: int = 64,
-                 allowed_remote_exmods: Iterable[str] = ()) -> None:
+                 allowed_remote_exmods: Iterable[str] = (),
+                 publish_retry_timeout: float = PUBLISH_RETRY_TIMEOUT) -> None:
         self.url = url
+        self.publish_retry_timeout = publish_retry_timeout
         self.control_exchange = control_exchange
         self.is_memory = url.startswith("memory://")
         self.executor_size = executor_size
@@ -67,7 +71,15 @@ class Transport:
     def _channel(self) -> Any:
         if self._pub_channel is None:
             conn = self.connection()
-            conn.ensure_connection(max_retries=3)
+            try:
+                conn.ensure_connection(max_retries=1, interval_start=0.1,
+                                       interval_step=0.1)
+            except BaseException:
+                try:
+                    conn.release()
+                except Exception:  # noqa: BLE001
+                    pass
+                raise
             self._pub_conn = conn
             self._pub_channel = conn.default_channel
             self._declared.clear()
@@ -85,16 +97,25 @@ class Transport:
     def publish(self, exchange: str, routing_key: str, body: str, *,
                 exchange_type: str = "topic", declare: bool = True,
                 declare_always: bool = False, headers: dict[str, Any] | None = None,
-                expiration: float | None = None, mandatory: bool = False) -> None:
-        """Publish one oslo message; reconnects once on a broken connection.
+                expiration: float | None = None, mandatory: bool = False,
+                retry_for: float | None = None) -> None:
+        """Publish one oslo message; on a broken connection reconnect and retry.
 
         The topic exchange is declared once per connection; an auto-delete fanout
-        exchange is declared on every publish (it may have vanished meanwhile).
+        exchange is declared on every publish (it may have vanished meanwhile). While the
+        broker is away it retries (backing off 0.1 s .. 1 s) for *retry_for* seconds
+        (default ``publish_retry_timeout``), then raises MessagingException: a message is
+        never dropped silently.
         """
         props: dict[str, Any] = {"delivery_mode": wire.DELIVERY_MODE}
         if expiration is not None:
             props["expiration"] = str(int(expiration * 1000))
-        for attempt in (0, 1):
+        budget = self.publish_retry_timeout if retry_for is None else retry_for
+        deadline: float | None = None
+        delay = 0.1
+        attempt = 0
+        while True:
+            attempt += 1
             with self._pub_lock:
                 try:
                     channel = self._channel()
@@ -109,15 +130,28 @@ class Transport:
                         headers or {}, props)
                     channel.basic_publish(msg, exchange=exchange, routing_key=routing_key,
                                           mandatory=mandatory)
+                    if attempt > 1:
+                        LOG.info("published to %r after %d attempts", exchange, attempt)
                     return
                 except Exception as e:  # noqa: BLE001
                     conn = self._pub_conn
                     recoverable = conn is None or isinstance(
                         e, conn.connection_errors + conn.channel_errors + (OSError,))
                     self._reset_publisher()
-                    if attempt or not recoverable:
+                    if not recoverable:
                         raise
+                    now = time.monotonic()
+                    if deadline is None:
+                        deadline = now + budget
+                    if attempt > 1 and now >= deadline:
+                        raise MessagingException(
+                            f"could not publish to exchange {exchange!r} (routing key "
+                            f"{routing_key!r}) after {attempt} attempts in {budget:g} s: "
+                            f"{type(e).__name__}: {e}") from e
                     LOG.warning("publish to %r failed (%s); reconnecting", exchange, e)
+            if attempt > 1:  # the first retry is immediate (a stale connection)
+                time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
+                delay = min(delay * 2, 1.0)
 
     # -- replies -------------------------------------------------------------------
     def reply_waiter(self) -> Any:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
 import traceback
-import uuid
 from collections import deque
 from typing import Any
 
@@ -22,14 +22,24 @@ DEFAULT_ALLOWED_EXMODS = ("services.exception", "services.messaging.exceptions")
 _OSLO_MODULES = {"oslo_messaging.rpc.dispatcher", "oslo_messaging.exceptions",
                  "oslo_messaging.rpc.client"}
 _BUILTIN_MODULES = {"builtins", "exceptions"}
+_getrandbits = random.getrandbits
 
 
 class BadMessage(ValueError):
     """A body that is not an oslo envelope (logged and dropped by the consumer)."""
 
 
+_UUID4_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random version-4 UUID as 32 hex digits, as ``uuid.uuid4().hex``.
+
+    From ``random.getrandbits`` (reseeded after fork) rather than ``os.urandom``: ids only
+    need to be unique, not secret, and this is 5x cheaper (three per call).
+    """
+    return "%032x" % (_getrandbits(128) & _UUID4_MASK | _UUID4_BITS)
 
 
 def pack(msg: dict[str, Any]) -> str:
