@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--computes", type=int, default=1, help="compute hosts compute1..N")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the flow")
     p.add_argument("--all", action="store_true", help="also print the services' start-up traces")
+    p.add_argument("--scenario", metavar="NAME",
+                   help="TUI: run a scenario from scenarios/ (see `bootflow scenario list`)")
     p.add_argument("--walkthrough", action="store_true",
                    help="TUI: the services pause at each hop until you release it (n/space)")
     p.set_defaults(func=cmd_demo)
@@ -57,6 +59,8 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
     run = DemoRun(transport_url(args.transport), record=args.record,
                   computes=args.computes)
+    if args.scenario:
+        return _scenario_tui(args)
     if not args.headless:
         return _demo_tui(run, args)
     with console.status("booting on the embedded cloud…"):
@@ -83,6 +87,24 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         BootflowApp(source, mode="replay", title=f"bootflow replay — {args.file.name}").run()
         return 0
     _print(console, events, show_all=args.all)
+    return 0
+
+
+def _scenario_tui(args: argparse.Namespace) -> int:
+    from tracer.commands.live import ScenarioSource
+    from tracer.scenarios import ScenarioError, find_scenario
+    from tracer.tui.app import BootflowApp
+
+    if args.headless:
+        raise UserError("for a scenario without the TUI use `bootflow scenario run NAME`")
+    try:
+        scenario = find_scenario(args.scenario)
+    except ScenarioError as exc:
+        raise UserError(str(exc)) from exc
+    source = ScenarioSource(args.scenario, transport_url(args.transport))
+    BootflowApp(source, mode="live", title=f"bootflow — {scenario.title}").run()
+    if source.error is not None:
+        raise UserError(f"scenario {args.scenario}: {source.error}")
     return 0
 
 

@@ -85,3 +85,31 @@ class GatedDemo:
         self._set_gate(None)
         self._gate.close()
         self.controller.close()
+
+
+class ScenarioSource:
+    """Runs one scenario (topology, faults, requests) in a thread, streaming its events."""
+
+    def __init__(self, name: str, transport_url: str) -> None:
+        self.name = name
+        self.transport_url = transport_url
+        self.error: BaseException | None = None
+        self.result: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, on_event: Callable[[Mapping[str, Any]], None]) -> None:
+        def work() -> None:
+            from tracer.scenario_run import run_scenario
+
+            try:
+                self.result = run_scenario(self.name, self.transport_url, on_event=on_event)
+            except BaseException as exc:  # shown after the app exits
+                log.exception("scenario %s failed", self.name)
+                self.error = exc
+
+        self._thread = threading.Thread(target=work, name="bootflow-scenario", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
