@@ -50,6 +50,7 @@ class Config:
     connection_uri: str = ""
     instances_path: str = ""
     boot_timeout: float = 60.0
+    wait_soft_reboot_seconds: int = 120  # [libvirt]: then a soft reboot turns hard
     guest_dir: str = "build/guest"
     # [DEFAULT] api
     api_host: str = "127.0.0.1"

@@ -125,6 +125,11 @@ class EmbeddedCloud:
     def delete(self, uuid: str, token: str = "demo:demo") -> int:
         return self.request("DELETE", f"/v2.1/servers/{uuid}", token=token).status_int
 
+    def reboot(self, uuid: str, reboot_type: str = "SOFT", token: str = "demo:demo") -> int:
+        """POST /v2.1/servers/{id}/action {"reboot": ...}: 202, or 409 when not allowed."""
+        return self.request("POST", f"/v2.1/servers/{uuid}/action",
+                            {"reboot": {"type": reboot_type}}, token=token).status_int
+
     # ---- watching, without tracing (polling must not flood the trace) ----------------
     def instance_state(self, uuid: str) -> dict[str, Any] | None:
         """The instance's row as the database holds it now (None: not in a cell yet)."""

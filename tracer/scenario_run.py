@@ -219,7 +219,13 @@ class ScenarioRun(DemoRun):
                 if d.get("wait", True):
                     self._wait(self._named(d["name"]), ("deleted",))
             elif "reboot" in req:
-                raise ScenarioRunError("reboot is not implemented by the services yet")
+                r = req["reboot"]
+                for u in self._named(r["name"]):
+                    status = self.cloud.reboot(u, r.get("type", "SOFT"))
+                    if status != 202:
+                        raise ScenarioRunError(f"reboot of {r['name']!r} answered {status}")
+                if r.get("wait", True):
+                    self._wait(self._named(r["name"]), ("active", "error"))
 
     def _named(self, name: str) -> list[str]:
         if name not in self.uuids:

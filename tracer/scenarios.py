@@ -79,7 +79,8 @@ SCHEMA: dict[str, Any] = _obj({
                           "count": {"type": "integer", "minimum": 1},
                           "wait": {"type": "boolean"}}, ("name",)),
             "delete": _obj({"name": _NAME, "wait": {"type": "boolean"}}, ("name",)),
-            "reboot": _obj({"name": _NAME, "type": {"enum": ["SOFT", "HARD"]}}, ("name",)),
+            "reboot": _obj({"name": _NAME, "type": {"enum": ["SOFT", "HARD"]},
+                            "wait": {"type": "boolean"}}, ("name",)),
             "wait": {"type": "number", "minimum": 0},
         }}},
     "expect": _obj({

@@ -33,6 +33,7 @@ class APIRouterV21:
             ("GET", re.compile(r"^/v2\.1/servers/detail/?$"), self.servers.detail),
             ("GET", re.compile(rf"^/v2\.1/servers/{sid}/?$"), self.servers.show),
             ("DELETE", re.compile(rf"^/v2\.1/servers/{sid}/?$"), self.servers.delete),
+            ("POST", re.compile(rf"^/v2\.1/servers/{sid}/action/?$"), self._action),
             ("GET", re.compile(r"^/v2\.1/flavors(/detail)?/?$"), self.flavors.detail),
             ("GET", re.compile(r"^/v2\.1/images(/detail)?/?$"), self.images.detail),
             ("GET", re.compile(r"^/v2\.1/os-services/?$"), self.services.index),
@@ -46,6 +47,19 @@ class APIRouterV21:
         except ValueError:
             return json_response(400, fault_body(400, "Malformed request body"))
         return self.servers.create(req, context, body)
+
+    def _action(self, req: webob.Request, context: Any, server_id: str) -> webob.Response:
+        """POST .../action: the body's one key names the action (wsgi.action)."""
+        try:
+            body = json.loads(req.body or b"null")
+        except ValueError:
+            return json_response(400, fault_body(400, "Malformed request body"))
+        actions = {"reboot": self.servers._action_reboot}
+        name = next(iter(body), None) if isinstance(body, dict) and len(body) == 1 else None
+        if name not in actions:
+            return json_response(400, fault_body(
+                400, "There is no such action: %s" % (name or body)))
+        return actions[name](req, context, server_id, body)
 
     @webob.dec.wsgify
     def __call__(self, req: webob.Request) -> webob.Response:

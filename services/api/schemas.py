@@ -41,6 +41,24 @@ CREATE_V21: dict[str, Any] = {
     "additionalProperties": False,
 }
 
+# POST /v2.1/servers/{id}/action {"reboot": {"type": ...}} (schemas/servers.py:reboot)
+REBOOT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "reboot": {
+            "type": "object",
+            "properties": {
+                "type": {"type": "string",
+                         "enum": ["HARD", "Hard", "hard", "SOFT", "Soft", "soft"]},
+            },
+            "required": ["type"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["reboot"],
+    "additionalProperties": False,
+}
+
 
 def validate(body: Any, schema: dict[str, Any]) -> None:
     """400 naming the field, like nova.api.validation's ``Invalid input for field/attribute``."""

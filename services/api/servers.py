@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import webob
+import webob.exc
 
 from services import exception
 from services.api import schemas, views
@@ -87,6 +88,23 @@ class ServersController:
         with self._span("delete", server_id=server_id):
             self.compute_api.delete(context, server_id)
             return json_response(204, None)
+
+    def _action_reboot(self, req: webob.Request, context: Any, server_id: str,
+                       body: Any) -> webob.Response:
+        """202 right after the cast; 409 when the state forbids it (wsgi.action reboot)."""
+        with self._span("_action_reboot", server_id=server_id):
+            schemas.validate(body, schemas.REBOOT)
+            reboot_type = body["reboot"]["type"].upper()
+            instance = self.compute_api.get(context, server_id)
+            try:
+                self.compute_api.reboot(context, instance, reboot_type)
+            except exception.InstanceInvalidState as exc:
+                # common.raise_http_conflict_for_instance_invalid_state
+                attr, state = exc.kwargs.get("attr"), exc.kwargs.get("state")
+                raise webob.exc.HTTPConflict(
+                    explanation=f"Cannot 'reboot' instance {server_id} while it is in "
+                                f"{attr} {state}") from None
+            return json_response(202, None)
 
 
 class FlavorsController:

@@ -21,6 +21,7 @@ from services.objects import (
     Flavor,
     ImageMeta,
     Instance,
+    InstanceAction,
     InstanceFault,
     InstanceMapping,
     RequestSpec,
@@ -28,6 +29,12 @@ from services.objects import (
 from tracer import api as trace
 
 LOC = "nova/compute/api.py:API"
+
+# nova/compute/vm_states.py, task_states.py: who may reboot, and from which task state
+ALLOW_SOFT_REBOOT = ("active",)
+ALLOW_HARD_REBOOT = ("active", "stopped", "paused", "suspended", "error")
+ALLOW_REBOOT_TASK = (None, "rebooting", "reboot_pending", "reboot_started", "resuming",
+                     "rebooting_hard", "unpausing", "pausing", "suspending")
 
 
 def _span(name: str, **attrs: Any) -> trace.Span:
@@ -161,3 +168,54 @@ class API:
                                                        instance)
             mapping.queued_for_delete = True
             mapping.save()
+
+    # ---- reboot -------------------------------------------------------------------
+    def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
+        """SOFT or HARD: check the state, mark the task, record the action, cast."""
+        with _span("reboot", instance_uuid=instance.uuid, reboot_type=reboot_type):
+            if reboot_type == "SOFT":
+                self._soft_reboot(context, instance)
+            else:
+                self._hard_reboot(context, instance)
+
+    @staticmethod
+    def _check_instance_state(instance: Any, vm_states: tuple[str, ...],
+                              task_states: tuple[str | None, ...], method: str) -> None:
+        """@check_instance_state: wrong vm/task state or never launched → 409."""
+        for attr, allowed in (("vm_state", vm_states), ("task_state", task_states)):
+            if getattr(instance, attr) not in allowed:
+                raise exception.InstanceInvalidState(
+                    attr=attr, instance_uuid=instance.uuid,
+                    state=getattr(instance, attr), method=method)
+        if not instance.launched_at:
+            raise exception.InstanceInvalidState(
+                attr="launched_at", instance_uuid=instance.uuid, state=None, method=method)
+
+    def _soft_reboot(self, context: Any, instance: Any) -> None:
+        with _span("_soft_reboot"):
+            self._check_instance_state(instance, ALLOW_SOFT_REBOOT, (None,), "_soft_reboot")
+            instance.task_state = "rebooting"
+            instance.save(expected_task_state=[None])
+            self._record_action_start(context, instance, "reboot")
+            self.compute_rpcapi.reboot_instance(self._cell_context(context, instance),
+                                                instance=instance, block_device_info=None,
+                                                reboot_type="SOFT")
+
+    def _hard_reboot(self, context: Any, instance: Any) -> None:
+        with _span("_hard_reboot"):
+            self._check_instance_state(instance, ALLOW_HARD_REBOOT, ALLOW_REBOOT_TASK,
+                                       "_hard_reboot")
+            instance.task_state = "rebooting_hard"
+            instance.save(expected_task_state=list(ALLOW_REBOOT_TASK))
+            self._record_action_start(context, instance, "reboot")
+            self.compute_rpcapi.reboot_instance(self._cell_context(context, instance),
+                                                instance=instance, block_device_info=None,
+                                                reboot_type="HARD")
+
+    def _cell_context(self, context: Any, instance: Any) -> Any:
+        return target_cell(context, self.cell_of(context, instance.uuid))
+
+    def _record_action_start(self, context: Any, instance: Any, action: str) -> None:
+        """The instance action the compute's events attach to (os-instance-actions)."""
+        InstanceAction.action_start(self._cell_context(context, instance), instance.uuid,
+                                    action, want_result=False)

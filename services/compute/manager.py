@@ -351,6 +351,75 @@ class ComputeManager:
         instance.vm_state, instance.task_state = "error", None
         instance.save()
 
+    # ---- reboot -------------------------------------------------------------------
+    def reboot_instance(self, context: Any, instance: Any, block_device_info: Any,
+                        reboot_type: str) -> None:
+        """Stein: pending → started (saved) → driver.reboot → active, task None.
+
+        @reverts_task_state, @wrap_instance_event, @wrap_instance_fault; a failure
+        leaves the instance active when the guest still runs, else error.
+        """
+        with _span("reboot_instance", instance_uuid=instance.uuid, reboot_type=reboot_type):
+            with self._instance_lock(instance.uuid):
+                instance._context = context
+                try:
+                    with self._instance_event(context, instance, "reboot_instance"):
+                        self._reboot_instance(context, instance, reboot_type)
+                except Exception as exc:
+                    self._add_fault(context, instance, exc)  # @wrap_instance_fault
+                    if instance.task_state is not None:  # @reverts_task_state
+                        instance.task_state = None
+                        with contextlib.suppress(Exception):
+                            instance.save()
+                    raise
+
+    def _reboot_instance(self, context: Any, instance: Any, reboot_type: str) -> None:
+        soft = reboot_type == "SOFT"
+        if soft:
+            instance.task_state = "reboot_pending"
+            expected = ["rebooting", "reboot_pending", "reboot_started"]
+        else:
+            instance.task_state = "reboot_pending_hard"
+            expected = ["rebooting_hard", "reboot_pending_hard", "reboot_started_hard"]
+        trace.annotate("log", {"level": "INFO", "message": "Rebooting instance"})
+        block_device_info = {"root_device_name": "/dev/vda"}
+        network_info = self.network_api.get_instance_nw_info(context, instance)
+        instance.power_state = self.driver.get_info(instance)
+        instance.save(expected_task_state=expected)
+        if instance.power_state != virt_driver.RUNNING:
+            trace.annotate("log", {"level": "WARNING", "message":
+                                   "trying to reboot a non-running instance: (state: "
+                                   f"{instance.power_state} expected: {virt_driver.RUNNING})"})
+        new_power_state = None
+        try:
+            instance.task_state = "reboot_started" if soft else "reboot_started_hard"
+            instance.save(expected_task_state="reboot_pending" if soft
+                          else "reboot_pending_hard")
+            with trace.span("driver.reboot", "INTERNAL", attrs={
+                    "code.location": f"{self.driver.STEIN_LOCATION}.reboot",
+                    "virt.driver": type(self.driver).__name__, "reboot_type": reboot_type}):
+                self.driver.reboot(context, instance, network_info, reboot_type,
+                                   block_device_info=block_device_info)
+        except Exception as exc:
+            new_power_state = self.driver.get_info(instance)
+            if new_power_state != virt_driver.RUNNING:
+                trace.annotate("log", {"level": "ERROR",
+                                       "message": f"Cannot reboot instance: {exc}"})
+                self._set_instance_obj_error_state(instance)
+                raise
+            trace.annotate("log", {"level": "WARNING",
+                                   "message": "Reboot failed but instance is running"})
+            self._add_fault(context, instance, exc)
+        if not new_power_state:
+            new_power_state = self.driver.get_info(instance)
+        try:
+            instance.power_state = new_power_state
+            instance.vm_state, instance.task_state = "active", None
+            instance.save()
+        except exception.InstanceNotFound:
+            trace.annotate("log", {"level": "WARNING",
+                                   "message": "Instance disappeared during reboot"})
+
     # ---- delete -------------------------------------------------------------------
     def terminate_instance(self, context: Any, instance: Any, bdms: Any = None) -> None:
         with _span("terminate_instance", instance_uuid=instance.uuid):

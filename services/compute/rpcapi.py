@@ -1,7 +1,7 @@
 """Client side of the compute RPC API (nova/compute/rpcapi.py), 5.x in Stein.
 
 Everything here is a **cast** to ``compute.<host>``: the conductor does not wait for a
-build, the API does not wait for a delete.
+build, the API does not wait for a delete or a reboot.
 """
 
 from __future__ import annotations
@@ -40,6 +40,13 @@ class ComputeAPI:
     def terminate_instance(self, ctxt: Any, instance: Any, bdms: Any = None) -> None:
         cctxt = self.client.prepare(server=instance.host, version="5.0")
         cctxt.cast(ctxt, "terminate_instance", instance=instance, bdms=bdms or [])
+
+    def reboot_instance(self, ctxt: Any, instance: Any, block_device_info: Any,
+                        reboot_type: str) -> None:
+        """A cast like Stein's: the API answers 202 and never waits for the guest."""
+        cctxt = self.client.prepare(server=instance.host, version="5.0")
+        cctxt.cast(ctxt, "reboot_instance", instance=instance,
+                   block_device_info=block_device_info, reboot_type=reboot_type)
 
     def external_instance_event(self, ctxt: Any, instances: list[Any], events: list[Any],
                                 host: str) -> None:

@@ -68,6 +68,15 @@ class API:
         timer.daemon = True
         timer.start()
 
+    def get_instance_nw_info(self, context: Any, instance: Any) -> list[dict[str, Any]]:
+        """The instance's VIFs (Stein reads them back from neutron; reboot needs them)."""
+        with trace.span("GET /v2.0/ports", "HTTP", service="neutron", host="neutron",
+                        attrs={"http.method": "GET", "instance_uuid": instance.uuid,
+                               "code.location": f"{self.STEIN_LOCATION}"
+                                                ".get_instance_nw_info"}):
+            with self._lock:
+                return [dict(p) for p in self.ports.get(instance.uuid, [])]
+
     def deallocate_for_instance(self, context: Any, instance: Any) -> None:
         with trace.span("DELETE /v2.0/ports", "HTTP", service="neutron", host="neutron",
                         attrs={"http.method": "DELETE", "instance_uuid": instance.uuid}):

@@ -43,6 +43,11 @@ class ComputeDriver:
                 block_device_info: Any = None, destroy_disks: bool = True) -> None:
         raise NotImplementedError
 
+    def reboot(self, context: Any, instance: Any, network_info: Any, reboot_type: str,
+               block_device_info: Any = None, bad_volumes_callback: Any = None) -> None:
+        """SOFT (guest shutdown, then start) or HARD (power cycle)."""
+        raise NotImplementedError
+
     def cleanup_host(self, host: str) -> None:
         """Close the hypervisor connection on service stop."""
 

@@ -56,6 +56,19 @@ class FakeDriver(driver.ComputeDriver):
             with self._lock:
                 self.instances[instance.uuid] = driver.RUNNING
 
+    def reboot(self, context: Any, instance: Any, network_info: Any, reboot_type: str,
+               block_device_info: Any = None, bad_volumes_callback: Any = None) -> None:
+        """nova/virt/fake.py: instant; the guest is running afterwards."""
+        with trace.span("FakeDriver.reboot", "INTERNAL",
+                        attrs={"code.location": f"{self.STEIN_LOCATION}.reboot",
+                               "reboot_type": reboot_type}):
+            with self._lock:
+                if instance.uuid not in self.instances:
+                    from services import exception
+                    raise exception.VirtDriverError(
+                        reason=f"instance {instance.uuid} is not on {self.host}")
+                self.instances[instance.uuid] = driver.RUNNING
+
     def destroy(self, context: Any, instance: Any, network_info: Any,
                 block_device_info: Any = None, destroy_disks: bool = True) -> None:
         with self._lock:
