@@ -100,3 +100,14 @@ class ValidationError(Invalid):
     """A request body that fails its JSON schema (nova/exception.py:ValidationError)."""
 
     msg_fmt = "%(detail)s"
+
+
+class Forbidden(NovaException):
+    msg_fmt = "Forbidden"
+    code = 403
+
+
+class PolicyNotAuthorized(Forbidden):
+    """A policy rule said no (nova/exception.py); the API answers 403 ``forbidden``."""
+
+    msg_fmt = "Policy doesn't allow %(action)s to be performed."

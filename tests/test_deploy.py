@@ -140,7 +140,9 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     assert {f["name"] for f in api.request("GET", "/v2.1/flavors")[1]["flavors"]} >= {
         "m1.tiny", "bootflow.guest"}
     assert api.request("GET", "/v2.1/images")[1]["images"][0]["name"] == "bootflow-guest"
-    services = api.request("GET", "/v2.1/os-services")[1]["services"]
+    admin = APIClient(api.endpoint, token="admin:admin")  # os-services: rule:admin_api
+    assert api.request("GET", "/v2.1/os-services")[0] == 403
+    services = admin.request("GET", "/v2.1/os-services")[1]["services"]
     assert sorted((s["binary"], s["host"], s["state"]) for s in services) == [
         ("nova-compute", "compute1", "up"), ("nova-compute", "compute2", "up"),
         ("nova-conductor", "conductor", "up"), ("nova-scheduler", "scheduler", "up")]
@@ -156,7 +158,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     console = Path(state) / "instances" / sid / "console.log"
     assert BOOT_LINE in console.read_text(errors="replace")
     assert len(_domains_with(str(Path(state) / "instances"))) == 1
-    hyp = api.request("GET", "/v2.1/os-hypervisors/detail")[1]["hypervisors"]
+    hyp = admin.request("GET", "/v2.1/os-hypervisors/detail")[1]["hypervisors"]
     assert sorted(h["hypervisor_hostname"] for h in hyp) == ["compute1", "compute2"]
     assert {h["hypervisor_hostname"]: h["running_vms"] for h in hyp}[host] in (0, 1)
     # another project sees nothing
@@ -183,7 +185,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     st = _cli("status", "--state-dir", state, "--json")
     assert st.returncode == 1
     assert {x["host"]: x["state"] for x in json.loads(st.stdout)}["compute2"] == "down"
-    _wait(lambda: {s["host"]: s["state"] for s in api.request(
+    _wait(lambda: {s["host"]: s["state"] for s in admin.request(
         "GET", "/v2.1/os-services")[1]["services"]}["compute2"] == "down", 10,
         "os-services compute2 down")
     print(f"up {up_s:.1f}s, boot->ACTIVE (CLI) {boot_s:.1f}s, "

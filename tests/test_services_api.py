@@ -82,3 +82,18 @@ def test_flavors_and_images_lists(cloud) -> None:  # type: ignore[no-untyped-def
     images = api.request("GET", "/v2.1/images").json["images"]
     assert [i["name"] for i in images] == ["bootflow-guest"]
     assert api.request("GET", "/v2.1/nowhere").status_int == 404
+
+
+@pytest.mark.parametrize("path, rule", [
+    ("/v2.1/os-services", "os_compute_api:os-services"),
+    ("/v2.1/os-hypervisors", "os_compute_api:os-hypervisors"),
+    ("/v2.1/os-hypervisors/detail", "os_compute_api:os-hypervisors"),
+])
+def test_admin_api_policy(cloud, path, rule) -> None:  # type: ignore[no-untyped-def]
+    """Stein's default policy (rule:admin_api): noauth2 user ``admin`` is admin."""
+    api, _ = cloud
+    denied = api.request("GET", path)  # demo:demo
+    assert denied.status_int == 403
+    assert denied.json == {"forbidden": {
+        "code": 403, "message": f"Policy doesn't allow {rule} to be performed."}}
+    assert api.request("GET", path, token="admin:admin").status_int == 200

@@ -1,6 +1,7 @@
 """os-services and os-hypervisors (nova/api/openstack/compute/services.py, hypervisors.py).
 
-Compact: any authenticated project may read them (Nova's default policy says admin).
+Admin only, as Stein's default policy (``rule:admin_api``, see services/api/policy.py):
+another token gets 403 ``forbidden``.
 A service is "up" when its record was updated within ``service_down_time`` seconds.
 """
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import webob
 
+from services.api import policy
 from services.api.middleware import json_response
 from services.api.views import _iso
 from services.objects import ComputeNode
@@ -30,6 +32,7 @@ class ServicesController:
         with trace.span("ServiceController.index", "INTERNAL", attrs={
                 "code.location": "nova/api/openstack/compute/services.py:"
                                  "ServiceController.index"}):
+            policy.authorize(context, "os_compute_api:os-services")
             out = []
             for svc in ServiceObj.get_all(context):
                 if svc.binary in HIDDEN_BINARIES:
@@ -65,6 +68,7 @@ class HypervisorsController:
         with trace.span("HypervisorsController.index", "INTERNAL", attrs={
                 "code.location": "nova/api/openstack/compute/hypervisors.py:"
                                  "HypervisorsController.index"}):
+            policy.authorize(context, "os_compute_api:os-hypervisors")
             return json_response(200, {"hypervisors": [self._basic(cn, svc)
                                                        for cn, svc in self._nodes(context)]})
 
@@ -72,6 +76,7 @@ class HypervisorsController:
         with trace.span("HypervisorsController.detail", "INTERNAL", attrs={
                 "code.location": "nova/api/openstack/compute/hypervisors.py:"
                                  "HypervisorsController.detail"}):
+            policy.authorize(context, "os_compute_api:os-hypervisors")
             out = []
             for cn, svc in self._nodes(context):
                 out.append({**self._basic(cn, svc),
