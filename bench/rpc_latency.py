@@ -85,12 +85,13 @@ def bench_bootflow(n: int, casts: int, warmup: int, traced: bool = False) -> Raw
     from tracer.emitter import ListEmitter
 
     trace.set_emitter(ListEmitter() if traced else None)
-    tr = get_transport(URL, control_exchange=f"bench_{uuid.uuid4().hex[:8]}")
+    tag = uuid.uuid4().hex[:8]  # queues are per vhost, not per exchange: unique names
+    tr = get_transport(URL, control_exchange=f"bench_{tag}")
     ep = Counter(Target(version="1.0"))
-    srv = get_rpc_server(tr, Target(topic="bench", server="h"), [ep],
+    srv = get_rpc_server(tr, Target(topic=f"bench_{tag}", server="h"), [ep],
                          service="bench-server" if traced else None, host="h")
     srv.start()
-    c = RPCClient(tr, Target(topic="bench", version="1.0"), timeout=30)
+    c = RPCClient(tr, Target(topic=f"bench_{tag}", version="1.0"), timeout=30)
     try:
         return measure(lambda i: c.call({}, "echo", value=i),
                        lambda i: c.cast({}, "tick", value=i), ep, n, casts, warmup)
@@ -132,10 +133,10 @@ def bench_oslo(n: int, casts: int, warmup: int) -> Raw:
     exchange = f"bench_{uuid.uuid4().hex[:8]}"
     s_tr, c_tr = _oslo_transport(exchange), _oslo_transport(exchange)
     ep = Counter(om.Target(version="1.0"))
-    srv = om.get_rpc_server(s_tr, om.Target(topic="bench", server="h"), [ep],
+    srv = om.get_rpc_server(s_tr, om.Target(topic=exchange, server="h"), [ep],
                             executor="threading")
     srv.start()
-    c = om.get_rpc_client(c_tr, om.Target(topic="bench", version="1.0"), timeout=30)
+    c = om.get_rpc_client(c_tr, om.Target(topic=exchange, version="1.0"), timeout=30)
     try:
         c.prepare(timeout=30).call({}, "echo", value=0)
         return measure(lambda i: c.call({}, "echo", value=i),

@@ -318,3 +318,26 @@ def test_spans_for_call_and_cast(transport: Transport, topic: str, serve: Any) -
     boom_client = by[("boom", "CLIENT")]
     assert ends[boom_client["span_id"]]["status"] == "ERROR"
     assert ends[by[("boom", "SERVER")]["span_id"]]["status"] == "ERROR"
+
+
+def test_many_concurrent_callers_and_long_calls(transport: Transport, topic: str,
+                                                serve: Any) -> None:
+    """Callers share one reply connection (whoever holds it drains for the others) and
+    the server runs long calls side by side (a stuck leader hands the connection on)."""
+    serve([Manager()])
+    c = client(transport, topic, timeout=20)
+    results: dict[int, Any] = {}
+
+    def one(i: int) -> None:
+        results[i] = c.call({}, "sleep", seconds=0.5) if i % 2 else \
+            c.call({}, "echo", value=i)["value"]
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    elapsed = time.monotonic() - t0
+    assert results == {i: "slept" if i % 2 else i for i in range(24)}
+    assert elapsed < 4, f"12 calls of 0.5 s took {elapsed:.1f} s: not run concurrently"

@@ -28,6 +28,8 @@ from tracer.redact import redact
 
 LOG = logging.getLogger(__name__)
 IDLE_WORKERS = 2      # idle worker threads kept; more retire after DRAIN_TIMEOUT
+INLINE_STALL = 0.01   # a leader running one message this long gets a follower promoted
+WATCH_LINGER = 2.0    # the stall watch ticks while there was traffic this recently
 RECONNECT_DELAY = 1.0  # between attempts to reopen a lost consumer connection
 
 
@@ -74,9 +76,11 @@ class RPCServer:
         self._started = False
         self._stopping = threading.Event()
         self._lead_lock = threading.Lock()    # held by the thread draining _conn
-        self._count_lock = threading.Lock()   # _idle, _threads
+        self._count_lock = threading.Lock()   # _followers, _threads
         self._threads: set[threading.Thread] = set()
-        self._idle = 0      # workers not processing a message (leading or waiting to)
+        self._followers = 0  # workers waiting for a promotion
+        self._tickets = threading.Semaphore(0)  # promotions handed out by the stall watch
+        self._inline: tuple[float, threading.Thread] | None = None  # leader running a msg
         self._spawned = 0
         self._conn: kombu.Connection | None = None
         self._next_connect = 0.0
@@ -107,6 +111,7 @@ class RPCServer:
         self._started = True
         self._stopping.clear()
         self._connect()  # declared and consuming before start() returns
+        _WATCH.add(self)
         for _ in range(IDLE_WORKERS):
             self._spawn()
 
@@ -116,6 +121,7 @@ class RPCServer:
             return
         self._started = False
         self._stopping.set()
+        _WATCH.discard(self)
         if self._lead_lock.acquire(timeout=5):  # the leader leaves drain within 0.25 s
             try:
                 self._close()
@@ -154,17 +160,18 @@ class RPCServer:
             _release(conn)
 
     # -- leader/follower pool ----------------------------------------------------------
-    # Worker threads take turns holding _lead_lock and draining the connection. The
-    # leader that receives a message acks it, passes the connection on (releases the
-    # lock: an idle follower takes over, spawned if there is none) and processes the
-    # message itself. A lone request is thus served by the thread that read it from the
-    # socket, with no hand-off, while a long call never stops the server consuming.
+    # One worker at a time holds _lead_lock and drains the connection. The leader that
+    # receives a message releases the lock and runs the message itself, then takes the
+    # lock back and drains on. Nobody else is woken for that: followers wait for a
+    # *promotion*, which the process's stall watch hands out only when a leader has been
+    # running one message for INLINE_STALL. So a quick request is served by the thread
+    # that read it from the socket with no thread hand-off, and a long call still never
+    # keeps the server from consuming for more than ~2 * INLINE_STALL.
     def _spawn(self) -> None:
-        """One more worker (caller holds no lock); at most executor_size of them."""
+        """One more worker, a follower (caller holds no lock); at most executor_size."""
         with self._count_lock:
             if len(self._threads) >= self._executor_size or self._stopping.is_set():
                 return
-            self._idle += 1
             n = self._spawned = self._spawned + 1
             t = threading.Thread(target=self._worker, daemon=True,
                                  name=f"rpc-{self.target.topic}.{self.target.server}-{n}")
@@ -173,44 +180,71 @@ class RPCServer:
 
     def _worker(self) -> None:
         me = threading.current_thread()
+        leading = False  # we hold _lead_lock
         try:
             while not self._stopping.is_set():
-                if not self._lead_lock.acquire(timeout=DRAIN_TIMEOUT):
-                    if self._retire():
-                        return
-                    continue
+                if not leading:
+                    leading = self._follow()
+                    if leading is None:
+                        return  # retired
+                    if not leading:
+                        continue
+                batch: list[_Incoming] = []
                 try:
                     if self._stopping.is_set():
                         break
                     self._lead_once()
                     batch, self._batch = self._batch, []
                 finally:
-                    self._lead_lock.release()
+                    if batch or self._stopping.is_set():
+                        self._lead_lock.release()
+                        leading = False
                 if not batch:
                     continue
-                with self._count_lock:
-                    self._idle -= 1
-                    need = self._idle < IDLE_WORKERS - 1  # keep a spare follower
-                if need:
-                    self._spawn()
-                for inc in batch:
-                    self._process(inc)
-                with self._count_lock:
-                    self._idle += 1
+                self._inline = (time.monotonic(), me)
+                _WATCH.active(self)
+                try:
+                    for inc in batch:
+                        self._process(inc)
+                finally:
+                    if self._inline is not None and self._inline[1] is me:
+                        self._inline = None
+                # carry on leading if nobody was promoted meanwhile, else follow
+                leading = self._lead_lock.acquire(blocking=False)
         finally:
+            if leading:
+                self._lead_lock.release()
             with self._count_lock:
-                if me in self._threads:
-                    self._idle -= 1
-                    self._threads.discard(me)
+                self._threads.discard(me)
 
-    def _retire(self) -> bool:
-        """An idle follower beyond the two we keep leaves (it found no work for a while)."""
+    def _follow(self) -> bool | None:
+        """Take a free lead, or wait for a promotion. True: we lead now; False: try again;
+        None: retire (an idle follower beyond the one we keep)."""
+        if self._lead_lock.acquire(blocking=False):
+            return True
         with self._count_lock:
-            if self._idle > IDLE_WORKERS:
-                self._idle -= 1
+            self._followers += 1
+        promoted = self._tickets.acquire(timeout=DRAIN_TIMEOUT)
+        with self._count_lock:
+            self._followers -= 1
+            if not promoted and self._followers >= IDLE_WORKERS - 1:
                 self._threads.discard(threading.current_thread())
-                return True
+                return None
+        if promoted:
+            return self._lead_lock.acquire(timeout=DRAIN_TIMEOUT)
         return False
+
+    def _promote(self) -> None:
+        """The leader is stuck in a long message: a follower takes the connection."""
+        inline = self._inline
+        if inline is None:
+            return
+        self._inline = None  # one promotion per stall
+        with self._count_lock:
+            spare = self._followers > 0
+        if not spare:
+            self._spawn()
+        self._tickets.release()
 
     def _lead_once(self) -> None:
         """Drain one event; on a lost connection reconnect (queues redeclared)."""
@@ -396,6 +430,59 @@ class RPCServer:
                  "ending": ending, "_msg_id": inc.msg_id, "_unique_id": wire.new_id()}
         self.transport.publish("", inc.reply_q or "", wire.pack(reply), declare=False,
                                mandatory=True)
+
+
+class _StallWatch:
+    """One thread per process. While RPC servers are busy (and for WATCH_LINGER after)
+    it looks every INLINE_STALL at each server whose leader is running a message and
+    promotes a follower when that has lasted INLINE_STALL; with no traffic it sleeps.
+    Ticking instead of being told about each message keeps the per-message path free of
+    thread wake-ups."""
+
+    def __init__(self) -> None:
+        self._servers: set[RPCServer] = set()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._last = 0.0
+        self._thread: threading.Thread | None = None
+
+    def add(self, server: RPCServer) -> None:
+        with self._lock:
+            self._servers.add(server)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="rpc-stall-watch",
+                                                daemon=True)
+                self._thread.start()
+
+    def discard(self, server: RPCServer) -> None:
+        with self._lock:
+            self._servers.discard(server)
+
+    def active(self, server: RPCServer) -> None:
+        self._last = time.monotonic()
+        if not self._wake.is_set():  # only after a quiet spell: a wake-up
+            self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            if time.monotonic() - self._last > WATCH_LINGER:
+                self._wake.clear()
+                if time.monotonic() - self._last > WATCH_LINGER:
+                    self._wake.wait()
+            time.sleep(INLINE_STALL)
+            now = time.monotonic()
+            with self._lock:
+                servers = list(self._servers)
+            for server in servers:
+                inline = server._inline
+                if inline is not None and now - inline[0] >= INLINE_STALL:
+                    try:
+                        server._promote()
+                    except Exception:  # noqa: BLE001 - the watch must not die
+                        LOG.exception("stall watch: promoting a follower failed")
+
+
+_WATCH = _StallWatch()
 
 
 def _release(conn: kombu.Connection) -> None:
