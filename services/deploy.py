@@ -217,8 +217,21 @@ class Deployment:
         return out
 
     def prepare(self, config: Config, computes: int, trace_exchange: str | None = None,
-                check: bool = True) -> None:
-        """Check the real parts, write config + schema + deploy.json (nothing started)."""
+                check: bool = True,
+                host_options: dict[str, dict[str, str]] | None = None) -> None:
+        """Check the real parts, write config + schema + deploy.json (nothing started).
+
+        *host_options* per service host: ``netns`` (start it with ``ip netns exec NAME``)
+        and ``transport_url`` (its broker URL, e.g. a forwarder reachable from there).
+        """
+        host_options = {h: dict(o) for h, o in (host_options or {}).items()}
+        for host, opts in host_options.items():
+            unknown = sorted(set(opts) - {"netns", "transport_url"})
+            if unknown:
+                raise DeployError(f"unknown option(s) {', '.join(unknown)} for host {host}")
+            if opts.get("netns") and not Path(f"/run/netns/{opts['netns']}").exists():
+                raise DeployError(f"network namespace {opts['netns']!r} (for {host}) does "
+                                  f"not exist; fix: ip netns add {opts['netns']}")
         if self.running():
             raise DeployError(f"already running from {self.state_dir}; "
                               "run `bootflow down` first")
@@ -242,6 +255,7 @@ class Deployment:
             "procs": [dataclasses.asdict(p) for p in procs],
             "endpoint": f"http://{config.api_host}:{config.api_port}",
             "trace_exchange": trace_exchange, "virt_type": config.virt_type,
+            "host_options": host_options,
             "created": dt.datetime.now(dt.UTC).isoformat()}, indent=1))
 
     def start(self, proc: Proc) -> int:
@@ -251,6 +265,11 @@ class Deployment:
                 str(self.config_path), "--host", proc.host]
         if trace_exchange:
             argv += ["--trace-exchange", trace_exchange]
+        opts = self.meta().get("host_options", {}).get(proc.host, {})
+        if opts.get("transport_url"):
+            argv += ["--transport", opts["transport_url"]]
+        if opts.get("netns"):  # ip netns exec execs: the pid stays the service's
+            argv = ["ip", "netns", "exec", opts["netns"], *argv]
         log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - child owns it
         try:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -262,9 +281,10 @@ class Deployment:
         return child.pid
 
     def up(self, config: Config, computes: int = 1, trace_exchange: str | None = None,
-           timeout: float = 60.0) -> list[StatusRow]:
+           timeout: float = 60.0, host_options: dict[str, dict[str, str]] | None = None
+           ) -> list[StatusRow]:
         """prepare, start every process, wait until all report up, map the computes."""
-        self.prepare(config, computes, trace_exchange)
+        self.prepare(config, computes, trace_exchange, host_options=host_options)
         try:
             # conductor first: a compute pinging before its queue exists loses the ping
             # and waits a whole early_timeout (10 s) in wait_until_ready

@@ -55,6 +55,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--service-down-time", type=int, default=None, help="down after s (60)")
     up.add_argument("--periodic-interval", type=int, default=None, help="periodic s (60)")
     up.add_argument("--boot-timeout", type=float, default=None, help="guest boot s (60)")
+    up.add_argument("--netns", action="append", default=[], metavar="HOST=NAME",
+                    help="run that service host (e.g. compute2) inside network namespace "
+                         "NAME (ip netns exec); repeatable")
+    up.add_argument("--host-transport", action="append", default=[], metavar="HOST=URL",
+                    help="that host's transport URL (e.g. a forwarder its namespace "
+                         "reaches); repeatable")
     up.add_argument("--timeout", type=float, default=90.0, help="wait this long for all up")
     up.set_defaults(func=cmd_up)
 
@@ -104,6 +110,14 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
               "cell0_database_connection": base + "nova_cell0",
               "database_connection": base + "nova_cell1",
               "placement_database_connection": base + "placement"}
+    host_options: dict[str, dict[str, str]] = {}
+    for flag, key, items in (("--netns", "netns", args.netns),
+                             ("--host-transport", "transport_url", args.host_transport)):
+        for item in items:
+            host, sep, value = item.partition("=")
+            if not sep or not host or not value:
+                raise UserError(f"{flag} wants HOST=VALUE, got {item!r}")
+            host_options.setdefault(host, {})[key] = value
     try:
         cfg = d.make_config(transport_url=args.transport, virt_type=args.virt,
                             api_port=args.api_port, control_exchange=args.control_exchange,
@@ -114,7 +128,7 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         t0 = time.monotonic()
         with console.status(f"starting {args.computes + 3} processes…"):
             rows = d.up(cfg, computes=args.computes, trace_exchange=args.trace_exchange,
-                        timeout=args.timeout)
+                        timeout=args.timeout, host_options=host_options)
     except (DeployError, ValueError) as exc:
         raise UserError(str(exc)) from None
     console.print(_table(rows))
