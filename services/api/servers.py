@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import webob
-import webob.exc
 
 from services import exception
 from services.api import schemas, views
-from services.api.middleware import json_response
+from services.api.middleware import fault_body, json_response
 from services.objects import Flavor
 from tracer import api as trace
 
@@ -101,9 +100,9 @@ class ServersController:
             except exception.InstanceInvalidState as exc:
                 # common.raise_http_conflict_for_instance_invalid_state
                 attr, state = exc.kwargs.get("attr"), exc.kwargs.get("state")
-                raise webob.exc.HTTPConflict(
-                    explanation=f"Cannot 'reboot' instance {server_id} while it is in "
-                                f"{attr} {state}") from None
+                return json_response(409, fault_body(
+                    409, f"Cannot 'reboot' instance {server_id} while it is in "
+                         f"{attr} {state}"))
             return json_response(202, None)
 
 
