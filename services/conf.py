@@ -45,6 +45,9 @@ class Config:
     database_connection: str = ""
     cell0_database_connection: str = ""
     placement_database_connection: str = ""
+    # [DEFAULT] instance_name_template: the libvirt domain name, % the instance id (or
+    # %(uuid)s-style keys). `bootflow up` sets a per-deployment prefix (deploy.py).
+    instance_name_template: str = "instance-%08x"
     # [libvirt]
     virt_type: str = "test"  # test | qemu | fake
     connection_uri: str = ""

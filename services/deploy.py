@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
 import os
 import signal
@@ -177,10 +178,19 @@ class Deployment:
         if overrides.get("transport_url") is None and not os.environ.get(
                 "BOOTFLOW_TRANSPORT_URL"):
             overrides["transport_url"] = "rabbit://guest:guest@127.0.0.1:5672/"
+        if "instance_name_template" not in overrides and not os.environ.get(
+                "BOOTFLOW_INSTANCE_NAME_TEMPLATE"):
+            overrides["instance_name_template"] = self.instance_name_template()
         cfg = Config.load(**overrides)
         if cfg.virt_type == "qemu" and cfg.connection_uri == "test:///default":
             cfg = cfg.replace(connection_uri="qemu:///system")
         return cfg
+
+    def instance_name_template(self) -> str:
+        """Nova's ``instance_name_template`` with a prefix of this state folder, so two
+        deployments (a user's and the tests') never share a libvirt domain name."""
+        tag = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]  # noqa: S324
+        return f"bootflow-{tag}-instance-%08x"
 
     def config(self) -> Config:
         """The config written by ``up`` (error when the folder has none)."""
@@ -421,17 +431,22 @@ class Deployment:
         return stopped
 
     def domains(self) -> list[str]:
-        """Names of the libvirt domains whose console file is under this state folder."""
-        uri = self.config().connection_uri
+        """This deployment's libvirt domains: the name has its instance_name_template
+        prefix and the console file is under this state folder (another deployment's
+        guests are never touched)."""
+        cfg = self.config()
+        uri = cfg.connection_uri
         if not uri.startswith("qemu"):
             return []
+        prefix = cfg.instance_name_template.split("%", 1)[0]
         import libvirt
 
         libvirt.registerErrorHandler(lambda _c, _e: None, None)
         conn = libvirt.open(uri)
         try:
             mine = str(self.state_dir / "instances") + "/"
-            return [d.name() for d in conn.listAllDomains() if mine in d.XMLDesc(0)]
+            return [d.name() for d in conn.listAllDomains()
+                    if d.name().startswith(prefix) and mine in d.XMLDesc(0)]
         finally:
             conn.close()
 

@@ -209,17 +209,61 @@ def test_down_leaves_no_domain_behind(names: dict[str, str]) -> None:
     cfg = d.make_config(transport_url=RABBIT, virt_type="qemu", api_port=int(names["port"]),
                         control_exchange=names["exchange"], report_interval=1,
                         service_down_time=4, periodic_interval=5)
-    d.up(cfg, computes=1, trace_exchange=names["trace"], timeout=60)
-    api = APIClient(d.endpoint())
-    code, body = api.request("POST", "/v2.1/servers", {"server": {
-        "name": "left", "flavorRef": "bootflow.guest", "imageRef": "bootflow-guest"}})
-    assert code == 202, body
-    (server,) = api.wait([body["server"]["id"]], 90)
-    assert server["status"] == "ACTIVE"
-    assert _domains_with(str(d.state_dir / "instances"))
-    d.down()
-    assert not d.running()
-    assert not _domains_with(str(d.state_dir / "instances"))
+    # another deployment's guests: the default template's first name, and one with our
+    # prefix whose files live elsewhere
+    prefix = cfg.instance_name_template.split("%")[0]
+    assert prefix.startswith("bootflow-") and prefix != Deployment(
+        str(d.state_dir) + "-other").instance_name_template().split("%")[0]
+    foreign = _define_foreign(["instance-00000001", prefix + "ffffffff"])
+    try:
+        d.up(cfg, computes=1, trace_exchange=names["trace"], timeout=60)
+        api = APIClient(d.endpoint())
+        code, body = api.request("POST", "/v2.1/servers", {"server": {
+            "name": "left", "flavorRef": "bootflow.guest", "imageRef": "bootflow-guest"}})
+        assert code == 202, body
+        (server,) = api.wait([body["server"]["id"]], 90)
+        assert server["status"] == "ACTIVE"
+        (name,) = d.domains()  # named by this deployment's template
+        assert name.startswith(prefix) and name != prefix + "ffffffff"
+        d.down()
+        assert not d.running()
+        assert not _domains_with(str(d.state_dir / "instances"))
+        assert _undefine(foreign) == len(foreign) >= 1  # not ours: left alone
+    finally:
+        _undefine(foreign)
+
+
+def _define_foreign(names: list[str]) -> list[str]:
+    """Define (never start) the names not taken yet: domains with no files anywhere."""
+    import libvirt
+
+    conn = libvirt.open("qemu:///system")
+    taken = {d.name() for d in conn.listAllDomains()}
+    try:
+        names = [n for n in names if n not in taken]
+        for name in names:
+            conn.defineXML(f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>64"
+                           "</memory><os><type arch='x86_64'>hvm</type></os></domain>")
+    finally:
+        conn.close()
+    return names
+
+
+def _undefine(names: list[str]) -> int:
+    import libvirt
+
+    conn = libvirt.open("qemu:///system")
+    gone = 0
+    try:
+        for name in names:
+            try:
+                conn.lookupByName(name).undefine()
+                gone += 1
+            except libvirt.libvirtError:
+                pass
+    finally:
+        conn.close()
+    return gone
 
 
 def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> None:

@@ -119,9 +119,31 @@ class LibvirtDriver(driver.ComputeDriver):
     def _instance_dir(self, instance: Any) -> Path:
         return Path(self.config.instances_path) / instance.uuid
 
-    @staticmethod
-    def _domain_name(instance: Any) -> str:
-        return "instance-%08x" % (instance.id or 0)  # instance_name_template
+    def _domain_name(self, instance: Any) -> str:
+        """Instance.name: ``instance_name_template % id``, or % a dict of the instance's
+        fields (``%(uuid)s``-style); the uuid when a key is unknown (nova/objects)."""
+        template = getattr(self.config, "instance_name_template", "instance-%08x")
+        try:
+            return template % (instance.id or 0)
+        except TypeError:
+            info = {k: getattr(instance, k, None) for k in ("id", "uuid", "hostname",
+                                                             "display_name", "host")}
+            try:
+                return template % info
+            except (KeyError, TypeError, ValueError):
+                return str(instance.uuid)
+        except (KeyError, ValueError):
+            return str(instance.uuid)
+
+    def _owns(self, dom: Any) -> bool:
+        """A domain this compute's deployment made: its files live in our instances_path
+        (test:///default is private to the process, so everything there is ours)."""
+        if self.uri.startswith("test:"):
+            return True
+        try:
+            return str(Path(self.config.instances_path)) + "/" in dom.XMLDesc(0)
+        except Exception:  # noqa: BLE001 - gone meanwhile
+            return False
 
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
               admin_password: Any, allocations: Any, network_info: Any = None,
@@ -176,13 +198,15 @@ class LibvirtDriver(driver.ComputeDriver):
             return dom
 
     def _undefine_stale(self, instance: Any) -> None:
-        """test:///default lives as long as the process: drop an older same-named domain."""
+        """Drop an older same-named domain of ours (test:///default lives as long as the
+        process; a qemu leftover of this deployment). Another deployment's is left alone:
+        defineXML then fails on the name, which instance_name_template prevents."""
         libvirt = _libvirt()
         try:
             old = self.conn.lookupByName(self._domain_name(instance))
         except libvirt.libvirtError:
             return
-        if old.UUIDString() != instance.uuid:
+        if old.UUIDString() != instance.uuid and self._owns(old):
             if old.isActive():
                 old.destroy()
             old.undefine()
