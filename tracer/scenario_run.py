@@ -249,9 +249,17 @@ def run_scenario(name_or_path: str | Path, transport_url: str = "memory://",
                  timeout: float = 30.0) -> ScenarioResult:
     """Load, run and check one scenario; the TUI passes *on_event* to watch it live.
 
-    Raises ScenarioError (malformed file) or ScenarioRunError (cannot run embedded).
+    A ``requires: deployment`` scenario runs on a process deployment instead
+    (tracer/scenario_deploy.py; memory:// then means the default RabbitMQ).
+    Raises ScenarioError (malformed file) or ScenarioRunError (cannot run here: the
+    message names the fix).
     """
     scenario = find_scenario(name_or_path)
+    if scenario.requires == "deployment":  # processes, netns, a forwarder to pause
+        from tracer.scenario_deploy import run_deployment_scenario
+
+        return run_deployment_scenario(scenario, transport_url, record=record,
+                                       on_event=on_event, timeout=timeout)
     reason = deployment_reason(scenario)
     if reason:
         raise ScenarioRunError(reason)

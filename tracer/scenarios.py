@@ -7,6 +7,7 @@ the plain event dicts (ARCHITECTURE.md "Events") and the final instance rows.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,9 +69,10 @@ SCHEMA: dict[str, Any] = _obj({
         "late_start": _obj({"service": _NAME, "host": _NAME,
                             "after_s": {"type": "number", "minimum": 0}},
                            ("service", "after_s")),
-        "broker_pause": _obj({"seconds": {"type": "number", "minimum": 0}}, ("seconds",)),
-        "partition": _obj({"host": _NAME, "after_s": {"type": "number", "minimum": 0}},
-                          ("host",)),
+        "broker_pause": _obj({"seconds": {"type": "number", "minimum": 0},
+                              "at": _NAME}, ("seconds",)),
+        "partition": _obj({"host": _NAME, "after_s": {"type": "number", "minimum": 0},
+                           "heal": {"type": "boolean"}}, ("host",)),
     }}},
     "requests": {"type": "array", "minItems": 1, "items": {
         "type": "object", "minProperties": 1, "maxProperties": 1,
@@ -99,6 +101,11 @@ SCHEMA: dict[str, Any] = _obj({
                                                  "at_least": {"type": "integer",
                                                               "minimum": 0}},
                                                 ("contains",))},
+        "spans": {"type": "array", "items": _obj({"name": _NAME, "attr": _NAME,
+                                                  "contains": _NAME}, ("name",))},
+        "services": {"type": "array", "items": _obj({
+            "when": _NAME, "binary": _NAME, "host": _NAME,
+            "state": {"enum": ["up", "down"]}}, ("when", "host", "state"))},
     }),
 }, ("name", "title", "explanation", "topology", "requests", "expect"))
 
@@ -316,13 +323,17 @@ def describe_hop(want: Mapping[str, Any]) -> str:
 
 
 def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
-                instances: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+                instances: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                services: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
                 ) -> list[Check]:
     """Every expectation of a scenario against the events and final instance rows.
 
     ``hops`` are an ordered subsequence of the rpc client spans (by start time);
     ``absent`` must not occur; ``counts`` bound occurrences; ``instances`` maps a boot
-    request's name to the final rows of its instances; ``logs`` are ``log`` annotations.
+    request's name to the final rows of its instances; ``logs`` are ``log`` annotations;
+    ``spans`` need a span of that name whose ``attr`` (JSON) contains a text; ``services``
+    are service rows (binary, host, state, source) seen at a named moment (*services*
+    maps the moment, e.g. ``partitioned``, to the rows a deployment run took then).
     """
     hops = rpc_hops(events)
     checks: list[Check] = []
@@ -374,7 +385,37 @@ def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
         need = want.get("at_least", 1)
         checks.append(Check(n >= need, f"log contains {want['contains']!r} ≥ {need}×",
                             f"seen {n}×"))
+    checks += [_check_span(want, events) for want in expect.get("spans") or []]
+    for want in expect.get("services") or []:
+        rows = [r for r in (services or {}).get(want["when"], [])
+                if r.get("host") == want["host"]
+                and ("binary" not in want or r.get("binary") == want["binary"])]
+        what = (f"services at {want['when']}: {want.get('binary', '*')} on {want['host']} "
+                f"{want['state']}")
+        got = ", ".join(f"{r.get('source')}={r.get('state')}" for r in rows) or "no row"
+        checks.append(Check(bool(rows) and all(r.get("state") == want["state"] for r in rows),
+                            what, got))
     return checks
+
+
+def _check_span(want: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> Check:
+    """A span named ``name`` whose attribute ``attr`` (start+end attrs) contains text."""
+    attrs: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if e.get("type") == "span_start" and e.get("name") == want["name"]:
+            attrs[e["span_id"]] = dict(e.get("attrs") or {})
+    for e in events:
+        if e.get("type") == "span_end" and e.get("span_id") in attrs:
+            attrs[e["span_id"]].update(e.get("attrs") or {})
+    what = f"span {want['name']!r}" + (f" {want['attr']}" if "attr" in want else "") + (
+        f" contains {want['contains']!r}" if "contains" in want else "")
+    if not attrs:
+        return Check(False, what, "no such span")
+    if "attr" not in want:
+        return Check(True, what, f"{len(attrs)}×")
+    values = [json.dumps(a.get(want["attr"]), sort_keys=True) for a in attrs.values()]
+    hit = next((v for v in values if want.get("contains", "") in v), None)
+    return Check(hit is not None, what, hit or f"seen: {values[-1][:200]}")
 
 
 def _one(values: list[Any]) -> str:
@@ -389,6 +430,8 @@ class ScenarioResult:
     scenario: Scenario
     events: list[dict[str, Any]] = field(default_factory=list)
     instances: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    services: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     error: str | None = None
 
