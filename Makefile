@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SETUP := .venv/.bootflow-installed
 
-.PHONY: setup demo demo-headless test lint bench bench-guest guest-image libvirt clean
+.PHONY: setup demo demo-headless test lint bench bench-scale bench-guest guest-image libvirt clean
 
 setup: $(SETUP)
 
@@ -25,6 +25,9 @@ lint: setup
 bench: setup
 	$(PY) bench/rpc_latency.py
 	$(PY) bench/tui_ingest.py
+
+bench-scale: setup
+	$(PY) bench/scale.py
 
 bench-guest: setup guest-image
 	$(PY) bench/guest_boot.py --runs 3

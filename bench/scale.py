@@ -1,0 +1,415 @@
+"""The boot flow at scale: many instances over many fake computes, every span recorded.
+
+    .venv/bin/python bench/scale.py [--instances 1000] [--computes 50] [--batch 50]
+                                    [--time-limit 900] [--transport URL] [--no-write]
+
+One process runs nova-conductor, nova-scheduler and N nova-compute services as threads
+(``virt_type`` fake: spawn is instant, so the flow itself is measured) over RabbitMQ with
+a control exchange of its own; nova-api is called in-process. Multi-create batches
+(``min_count = max_count = --batch``) alternate between tracing on and off, ABBA order,
+so that the database's growth weighs on both alike: ``--instances`` are booted traced and
+as many again untraced. Traced events take the real path: ``tracer.api`` → BrokerEmitter
+→ RabbitMQ → Collector.
+
+Each batch is timed from the POST to every instance ACTIVE ("flow"); a traced batch also
+until the collector holds every emitted event and every span of the batch has ended
+("recorded"). Between batches the flow settles untimed, so tracing is only switched when
+nothing is in flight. Reported: instances/s, hops/s (rpc client spans), p50/p99 client
+span duration per rpc method and style, spans lost (span_start without span_end in the
+request traces; emitted vs collected), collector memory per event (tracemalloc, the
+collected events parsed and kept as the collector's sink keeps them, and fed to the TUI's
+reducer), RSS growth, and the tracing overhead ratios. Replaces the "Scale" section of
+BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import itertools
+import json
+import os
+import re
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import uuid as uuidlib
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from services.conf import Config  # noqa: E402
+from services.context import get_admin_context  # noqa: E402
+from services.db import api as db  # noqa: E402
+from services.db import models  # noqa: E402
+from services.launcher import EmbeddedCloud  # noqa: E402
+from tracer import api as trace  # noqa: E402
+from tracer.collector import Collector  # noqa: E402
+from tracer.emitter import BrokerEmitter  # noqa: E402
+from tracer.events import parse_body, validate  # noqa: E402
+from tracer.redact import redact_url  # noqa: E402
+from tracer.reducer import TraceState  # noqa: E402
+
+SECTION = "## Scale"
+RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
+RPC_CLIENT_KINDS = ("CLIENT", "PRODUCER")
+
+
+class CountingEmitter:
+    """Counts what the services hand to tracing, so 'emitted' is not the emitter's word."""
+
+    def __init__(self, inner: BrokerEmitter) -> None:
+        self.inner = inner
+        self._n = itertools.count()
+        self._last = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        self._last = next(self._n) + 1
+        self.inner(event)
+
+    @property
+    def emitted(self) -> int:
+        return self._last
+
+
+class Sink:
+    """The collector's consumer: keeps every event and which request spans are open."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.open: dict[str, str] = {}      # span_id -> trace_id, not yet ended
+        self.request_traces: set[str] = set()
+        self.last_ns = time.monotonic_ns()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            self.events.append(event)
+            self.last_ns = time.monotonic_ns()
+            kind = event.get("type")
+            if kind == "span_start":
+                self.open[event["span_id"]] = event["trace_id"]
+                if event.get("kind") == "HTTP" and event.get("service") == "nova-api" \
+                        and not event.get("parent_id"):
+                    self.request_traces.add(event["trace_id"])
+            elif kind == "span_end":
+                self.open.pop(event["span_id"], None)
+
+    def open_request_spans(self) -> int:
+        with self._lock:
+            return sum(1 for t in self.open.values() if t in self.request_traces)
+
+
+@dataclasses.dataclass
+class Batch:
+    traced: bool
+    count: int
+    flow_s: float
+    recorded_s: float
+    ok: int
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def instance_states(reservation_id: str) -> list[tuple[str | None, str | None]]:
+    """One query for the whole batch (cell1), untraced: polling must not cost much."""
+    ctx = get_admin_context()
+    ctx.cell_uuid = db.default_cell_uuid()
+    with db.cell_session(ctx) as s:
+        rows = s.execute(select(models.Instance.vm_state, models.Instance.task_state)
+                         .where(models.Instance.reservation_id == reservation_id)).all()
+    return [(v, t) for v, t in rows]
+
+
+def wait_final(reservation_id: str, count: int, deadline: float, poll: float = 0.02) -> int:
+    """Block until the batch's *count* instances are active or error (task None).
+
+    Returns how many are active. Polls cell1 directly: an instance buried in cell0 (no
+    valid host) would never show up here, and the time limit reports it.
+    """
+    while True:
+        states = instance_states(reservation_id)
+        done = [s for s in states if s[0] in ("active", "error") and s[1] is None]
+        if len(done) >= count:
+            return sum(1 for s in done if s[0] == "active")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(done)}/{count} instances final at the time limit")
+        time.sleep(poll)
+
+
+def wait_recorded(counter: CountingEmitter, emitter: BrokerEmitter, collector: Collector,
+                  sink: Sink, deadline: float, settle: float = 0.1) -> None:
+    """Until the collector holds all that was emitted and no request span is open."""
+    while time.monotonic() < deadline:
+        emitter.flush(max(0.1, deadline - time.monotonic()))
+        quiet = (time.monotonic_ns() - sink.last_ns) / 1e9 >= settle
+        if collector.received >= counter.emitted and sink.open_request_spans() == 0 and quiet:
+            return
+        time.sleep(0.01)
+    raise TimeoutError("trace not fully recorded at the time limit")
+
+
+def boot_batch(cloud: EmbeddedCloud, name: str, count: int) -> str:
+    """One multi-create POST (202 after the cast); returns the reservation id."""
+    resp = cloud.request("POST", "/v2.1/servers", {"server": {
+        "name": name, "flavorRef": "m1.tiny", "imageRef": "bootflow-guest",
+        "min_count": count, "max_count": count, "return_reservation_id": True}})
+    if resp.status_int != 202:
+        raise RuntimeError(f"POST /v2.1/servers: {resp.status} {resp.text}")
+    return str(resp.json["reservation_id"])
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = min(len(s) - 1, max(0, round(p / 100 * (len(s) - 1))))
+    return s[k]
+
+
+def hop_stats(events: list[dict[str, Any]], traces: set[str]) -> dict[tuple[str, str],
+                                                                      list[float]]:
+    """Client-span durations (ms) per (rpc method, style) in the request traces."""
+    starts: dict[str, dict[str, Any]] = {}
+    out: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for e in events:
+        if e.get("trace_id") not in traces:
+            continue
+        if e["type"] == "span_start" and e.get("kind") in RPC_CLIENT_KINDS \
+                and "rpc.method" in e.get("attrs", {}):
+            starts[e["span_id"]] = e
+        elif e["type"] == "span_end" and e["span_id"] in starts:
+            s = starts.pop(e["span_id"])
+            out[(s["attrs"]["rpc.method"], s["attrs"].get("rpc.style", "?"))].append(
+                (e["ts_ns"] - s["ts_ns"]) / 1e6)
+    return out
+
+
+def memory_per_event(events: list[dict[str, Any]]) -> tuple[float, float]:
+    """Bytes per event: parsed and kept (the collector's sink), and in the reducer."""
+    bodies = [json.dumps(e, separators=(",", ":")) for e in events]
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    kept = [validate(item) for body in bodies for item in parse_body(body)]
+    kept_bytes = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    state = TraceState()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    for e in kept:
+        state.feed(e)
+    state.snapshot()
+    reducer_bytes = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    n = max(1, len(kept))
+    return kept_bytes / n, reducer_bytes / n
+
+
+def write_section(text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
+    old = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = pattern.sub(lambda _m: text, old) if pattern.search(old) \
+        else old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--instances", type=int, default=1000, help="traced instances")
+    ap.add_argument("--computes", type=int, default=50)
+    ap.add_argument("--batch", type=int, default=50, help="instances per multi-create")
+    ap.add_argument("--time-limit", type=float, default=900.0, help="seconds, whole run")
+    ap.add_argument("--transport", default=RABBIT)
+    ap.add_argument("--executor-size", type=int, default=0,
+                    help="rpc server worker threads per service (0: the default, 64)")
+    ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    args = ap.parse_args(argv)
+    t_start = time.monotonic()
+    deadline = t_start + args.time_limit
+    console = Console()
+    n_batches = max(1, args.instances // args.batch)
+    # ABBA: on off off on on off off on ...
+    order = [i % 4 in (0, 3) for i in range(2 * n_batches)]
+
+    tag = uuidlib.uuid4().hex[:8]
+    state_dir = tempfile.TemporaryDirectory(prefix="bootflow-scale-")
+    per_host = max(16, 4 * args.instances // max(1, args.computes) + 8)
+    config = Config.load(env={}, state_dir=state_dir.name, transport_url=args.transport,
+                         virt_type="fake", control_exchange=f"scale_{tag}",
+                         extra={"fake_resources": {"vcpus": per_host,
+                                                   "memory_mb": 1024 * per_host,
+                                                   "local_gb": 2 * per_host}})
+    sink = Sink()
+    exchange = f"bootflow.scale.{tag}.trace"
+    collector = Collector(args.transport, sink, exchange=exchange)
+    emitter = BrokerEmitter(args.transport, exchange=exchange)
+    counter = CountingEmitter(emitter)
+    collector.start()
+    rss0 = rss_mib()
+
+    from services.messaging import transport as mtransport
+    orig_init = mtransport.Transport.__init__
+    if args.executor_size:  # fewer worker threads per service: 50 computes on 2 cores
+        def small_executor(self: Any, *a: Any, **kw: Any) -> None:
+            kw.setdefault("executor_size", args.executor_size)
+            orig_init(self, *a, **kw)
+
+        mtransport.Transport.__init__ = small_executor  # type: ignore[method-assign]
+    console.print(f"starting conductor, scheduler and {args.computes} computes "
+                  f"(fake driver) on {redact_url(args.transport)} …")
+    t0 = time.monotonic()
+    cloud = EmbeddedCloud(config, computes=tuple(f"compute{i}" for i in
+                                                 range(1, args.computes + 1)),
+                          transport_url=args.transport)
+    startup_s = time.monotonic() - t0
+    rss_started = rss_mib()
+    console.print(f"  up in {startup_s:.1f}s, {threading.active_count()} threads, "
+                  f"RSS {rss_started:.0f} MiB")
+    batches: list[Batch] = []
+    threads_max = threading.active_count()
+    note = ""
+    try:
+        # warm-up (untimed, untraced): first hops pay imports, placement rows, queues
+        warm = min(args.batch, args.computes)
+        wait_final(boot_batch(cloud, "warm", warm), warm, deadline)
+        time.sleep(0.5)
+        for i, traced in enumerate(order):
+            if time.monotonic() > deadline - 5:
+                note = (f"time limit {args.time_limit:.0f}s reached after {i} of "
+                        f"{len(order)} batches")
+                break
+            trace.set_emitter(counter if traced else None)
+            t_b = time.monotonic()
+            rid = boot_batch(cloud, f"b{i}", args.batch)
+            ok = wait_final(rid, args.batch, deadline)
+            flow_s = time.monotonic() - t_b
+            if traced:
+                wait_recorded(counter, emitter, collector, sink, deadline)
+                recorded_s = time.monotonic() - t_b
+                trace.set_emitter(None)
+            else:
+                recorded_s = flow_s
+                time.sleep(0.3)  # trailing casts of the untraced batch finish, untimed
+            batches.append(Batch(traced, args.batch, flow_s, recorded_s, ok))
+            threads_max = max(threads_max, threading.active_count())
+            console.print(f"  batch {i + 1}/{len(order)} {'traced  ' if traced else 'untraced'}"
+                          f" {args.batch} → {ok} active  flow {flow_s:.2f}s"
+                          + (f"  recorded {recorded_s:.2f}s" if traced else ""))
+    except TimeoutError as exc:
+        note = f"stopped: {exc}"
+    finally:
+        trace.set_emitter(None)
+        rss_end = rss_mib()
+        cloud.stop()
+        mtransport.Transport.__init__ = orig_init  # type: ignore[method-assign]
+    emitter.flush(30)
+    wait_deadline = time.monotonic() + 30
+    while collector.received < counter.emitted and time.monotonic() < wait_deadline:
+        time.sleep(0.05)
+    emitter.close()
+    collector.stop()
+
+    on = [b for b in batches if b.traced]
+    off = [b for b in batches if not b.traced]
+    events = list(sink.events)
+    traces = set(sink.request_traces)
+    started = {e["span_id"] for e in events if e["type"] == "span_start"
+               and e["trace_id"] in traces}
+    ended = {e["span_id"] for e in events if e["type"] == "span_end"}
+    lost = len(started - ended)
+    hops = hop_stats(events, traces)
+    n_hops = sum(len(v) for v in hops.values())
+    on_flow = sum(b.flow_s for b in on)
+    on_rec = sum(b.recorded_s for b in on)
+    off_flow = sum(b.flow_s for b in off)
+    inst_on = sum(b.ok for b in on)
+    inst_off = sum(b.ok for b in off)
+    # per-instance time ratios (batches may differ in count when the limit cut a run)
+    ratio_flow = (on_flow / max(1, inst_on)) / (off_flow / max(1, inst_off)) if off else 0
+    ratio_rec = (on_rec / max(1, inst_on)) / (off_flow / max(1, inst_off)) if off else 0
+    console.print(f"measuring collector memory per event over {len(events)} events …")
+    kept_b, reducer_b = memory_per_event(events)
+
+    summary = Table(title=f"Scale: {inst_on} traced + {inst_off} untraced instances, "
+                          f"{args.computes} computes, batches of {args.batch}")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    rows: list[tuple[str, str]] = [
+        ("instances/s, traced (POST → ACTIVE)", f"{inst_on / on_flow:.1f}" if on_flow else "-"),
+        ("instances/s, untraced", f"{inst_off / off_flow:.1f}" if off_flow else "-"),
+        ("instances/s, traced incl. recording", f"{inst_on / on_rec:.1f}" if on_rec else "-"),
+        ("hops/s (rpc client spans, traced)", f"{n_hops / on_rec:.0f}" if on_rec else "-"),
+        ("rpc hops per instance", f"{n_hops / max(1, inst_on):.1f}"),
+        ("events emitted / collected", f"{counter.emitted} / {collector.received}"),
+        ("events dropped by collector", str(collector.dropped)),
+        ("spans lost (start without end)", str(lost)),
+        ("events per instance", f"{len(events) / max(1, inst_on):.0f}"),
+        ("collector memory per event (kept)", f"{kept_b:.0f} B"),
+        ("reducer memory per event", f"{reducer_b:.0f} B"),
+        ("RSS: start → services up → end", f"{rss0:.0f} → {rss_started:.0f} → "
+                                             f"{rss_end:.0f} MiB"),
+        ("tracing overhead, flow (on/off)", f"{ratio_flow:.2f}×"),
+        ("tracing overhead, incl. recording", f"{ratio_rec:.2f}×"),
+        ("service start-up", f"{startup_s:.1f} s"),
+        ("threads while running (max)", str(threads_max)),
+    ]
+    for r in rows:
+        summary.add_row(*r)
+    console.print(summary)
+    hop_table = Table(title="rpc client span duration per hop kind (traced batches)")
+    for col in ("method", "style", "n", "p50 ms", "p99 ms"):
+        hop_table.add_column(col, justify="left" if col in ("method", "style") else "right")
+    hop_rows = sorted(hops.items(), key=lambda kv: -len(kv[1]))
+    for (method, style), vals in hop_rows:
+        hop_table.add_row(method, style, str(len(vals)), f"{pct(vals, 50):.1f}",
+                          f"{pct(vals, 99):.1f}")
+    console.print(hop_table)
+    if note:
+        console.print(f"[yellow]{note}[/yellow]")
+
+    if not args.no_write:
+        when = dt.datetime.now().strftime("%Y-%m-%d")
+        md = [SECTION, "",
+              f"`bench/scale.py --instances {args.instances} --computes {args.computes} "
+              f"--batch {args.batch}` ({when}, {os.cpu_count()} cores, one process: "
+              f"conductor, scheduler and {args.computes} fake computes as threads, "
+              f"rpc executor {args.executor_size or 64} workers per service, RabbitMQ, "
+              "every span through BrokerEmitter → RabbitMQ → Collector). Traced and "
+              "untraced multi-create batches alternate (ABBA); a traced batch is timed to "
+              "ACTIVE (flow) and until the collector holds every event (recorded).", "",
+              "| measure | value |", "|---|---|"]
+        md += [f"| {a} | {b} |" for a, b in rows]
+        md += ["", "| rpc method | style | n | p50 ms | p99 ms |", "|---|---|---|---|---|"]
+        md += [f"| {m} | {s} | {len(v)} | {pct(v, 50):.1f} | {pct(v, 99):.1f} |"
+               for (m, s), v in hop_rows]
+        md += ["", "Collector memory per event: the collected events re-parsed from their "
+                   "JSON and kept as a list of dicts (what the collector's sink holds), "
+                   "measured with tracemalloc; reducer: the same events fed to the TUI's "
+                   "TraceState. RSS covers all services in the process, not the collector "
+                   "alone."]
+        if note:
+            md += ["", f"Note: {note}."]
+        write_section("\n".join(md) + "\n\n")
+    state_dir.cleanup()
+    ok = lost == 0 and counter.emitted == collector.received and not note
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
