@@ -2,7 +2,10 @@
 
 kombu connections are not thread-safe, so: one shared *publishing* connection guarded by
 a lock (publishing is a socket write, the lock is held for microseconds), and one
-connection per consumer thread (server, reply waiter, gate), each used only by its thread.
+consuming connection per RPC server, per reply queue and per gate, each used by one
+thread at a time (the server's and the reply queue's by whichever thread currently
+leads, see server.py and reply.py). A broken publishing connection is reopened and the
+message retried for ``publish_retry_timeout`` s, then MessagingException.
 """
 
 from __future__ import annotations
