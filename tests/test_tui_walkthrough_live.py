@@ -11,6 +11,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,18 +59,25 @@ async def _until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
     return pred()
 
 
-def test_stepping_releases_one_hop_of_the_live_services() -> None:
-    asyncio.run(_walkthrough())
+def test_stepping_releases_one_hop_of_the_live_services(tmp_path: Path) -> None:
+    asyncio.run(_walkthrough(tmp_path))
 
 
-async def _walkthrough() -> None:
+async def _walkthrough(tmp_path: Path) -> None:
+    from services.conf import Config
+
     source = CallbackSource()
     trace.set_emitter(source)
-    cloud = launcher.EmbeddedCloud(computes=("compute1",))
+    config = Config.load(env={}, state_dir=str(tmp_path))  # fresh databases each run
+    cloud = launcher.EmbeddedCloud(config, computes=("compute1",))
     controlled = None
     controller = None
     try:
         cloud.__enter__()
+        # warm-up boot with the gate off: start-up (the compute node registered in the
+        # database and placement) is over before the gate goes on
+        warm = cloud.boot("warm-vm")[0]["id"]
+        cloud.wait_for_instances([warm], timeout=30)
         controlled = gate_mod.ControlGate("memory://")
         gate_mod.set_gate(controlled)
         controller = gate_mod.GateController("memory://")
@@ -106,8 +114,10 @@ async def _walkthrough() -> None:
             assert seen[1] == "select_destinations", seen
             # gate off: the flow runs free to ACTIVE
             await pilot.press("g")
-            assert await _until(
+            ok = await _until(
                 lambda: (cloud.instance_state(uuid) or {}).get("vm_state") == "active", 30)
+            assert ok, repr((seen, cloud.instance_state(uuid), controller.pending(),
+                        [h.key + ":" + h.state for h in app.snapshot.hops[-12:]]))[:3000]
             await app.wait_for_idle_snapshot()
             assert app.snapshot.instances[uuid].vm_state == "active"
     finally:

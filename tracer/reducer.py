@@ -111,6 +111,8 @@ class TraceView:
     open_spans: int
     errors: int
     span_ids: tuple[str, ...] = ()
+    root_kind: str = ""
+    rpc_hops: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +184,15 @@ class Snapshot:
         return [h for h in self.hops if h.trace_id == trace_id]
 
     def latest_trace(self) -> str | None:
-        """The trace with most spans (ties: most recent) — the one worth showing first."""
-        best = None
+        """The trace worth showing first: the newest request that sent rpc messages."""
+        best, best_key = None, (0, 0, 0)
         for tv in self.traces.values():
-            if best is None or (tv.n_spans, tv.end_ns) > (best.n_spans, best.end_ns):
-                best = tv
+            # a user request that sent rpc messages (a boot) beats start-up chatter and
+            # GET polls; among those the newest; otherwise the biggest
+            request = tv.root_kind == "HTTP" and tv.rpc_hops > 0
+            key = (1, tv.start_ns, tv.n_spans) if request else (0, tv.n_spans, tv.end_ns)
+            if best is None or key > best_key:
+                best, best_key = tv, key
         return best.trace_id if best else None
 
 
@@ -465,6 +471,10 @@ class TraceState:
                 self._hop_list[pos] = hop
             else:
                 fresh.append(hop)
+                trace = self._traces.get(hop.trace_id)
+                if trace is not None and hop.style in RPC_STYLES:
+                    trace["hops"] += 1
+                    self._traces_dirty.add(hop.trace_id)
             self._hops_dirty = True
         self._dirty_hops.clear()
         if not fresh:
@@ -561,8 +571,8 @@ class TraceState:
         t = self._traces.get(span.trace_id)
         if t is None:
             t = self._traces[span.trace_id] = {
-                "root": "", "root_start": None, "start": span.start_ns, "end": span.start_ns,
-                "n": 0, "open": 0, "errors": 0}
+                "root": "", "root_start": None, "root_kind": "", "start": span.start_ns,
+                "end": span.start_ns, "n": 0, "open": 0, "errors": 0, "hops": 0}
         if new:
             self._trace_span_ids.setdefault(span.trace_id, []).append(span.span_id)
             t["n"] += 1
@@ -570,7 +580,7 @@ class TraceState:
             # the root: a span without a parent; until one is seen, the earliest span
             rank = (0 if span.parent_id is None else 1, span.start_ns)
             if t["root_start"] is None or rank < t["root_start"]:
-                t["root"], t["root_start"] = span.name, rank
+                t["root"], t["root_start"], t["root_kind"] = span.name, rank, span.kind
         if span.end_ns is not None:
             t["open"] -= 1
             if span.status == "ERROR":
@@ -642,7 +652,8 @@ class TraceState:
             t = self._traces[tid]
             self._trace_views.set(tid, TraceView(tid, t["root"] or "?", t["start"], t["end"],
                                                  t["n"], t["open"], t["errors"],
-                                                 tuple(self._trace_span_ids.get(tid, ()))))
+                                                 tuple(self._trace_span_ids.get(tid, ())),
+                                                 t["root_kind"], t["hops"]))
         self._traces_dirty.clear()
         hops = self._hops_tuple
         if self._open_calls:

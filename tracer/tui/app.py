@@ -484,8 +484,18 @@ class BootflowApp(App[None]):
             return
         if pending != self._pending:
             self._pending = pending
+            self._mark_held()
             self._show_detail()
             self._show_status()
+
+    def _mark_held(self) -> None:
+        """Light the held message's edge: the gate's hop names its sender span."""
+        held = set()
+        for item in self._pending:
+            hop = item.get("hop") if isinstance(item, Mapping) else None
+            if isinstance(hop, Mapping) and hop.get("parent_span_id"):
+                held.add(str(hop["parent_span_id"]))
+        self.query_one(ServiceGraph).held = frozenset(held)
 
     def action_step_gate(self) -> None:
         """Release exactly one held hop (the oldest)."""
@@ -496,6 +506,7 @@ class BootflowApp(App[None]):
             self.notify("nothing is held right now", timeout=2)
         if self._pending:
             self._pending = self._pending[1:]
+        self._mark_held()
         self._show_detail()
         self._show_status()
 
@@ -506,6 +517,7 @@ class BootflowApp(App[None]):
         self.gate.set_enabled(self.gate_enabled)
         if not self.gate_enabled:
             self._pending = []
+            self._mark_held()
         self.notify("gate on: each hop waits for n/space" if self.gate_enabled
                     else "gate off: the flow runs free", timeout=3)
         self._show_detail()

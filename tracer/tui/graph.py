@@ -53,6 +53,7 @@ class ServiceGraph(Widget):
     snapshot: reactive[Snapshot] = reactive(EMPTY_SNAPSHOT, always_update=True, layout=False)
     selected: reactive[str | None] = reactive(None)
     trace_id: reactive[str | None] = reactive(None)
+    held: reactive[frozenset[str]] = reactive(frozenset())
 
     class HopClicked(Message):
         def __init__(self, hop_id: str) -> None:
@@ -113,7 +114,11 @@ class ServiceGraph(Widget):
         else:
             st = pal.fg(style_name, dim=True)
         latest = e.hops[-1]
-        if any(h.hop_id == self.selected for h in e.hops):
+        held = next((h for h in e.hops if h.hop_id in self.held), None)
+        if held is not None:  # walkthrough: the gate holds this message on the broker
+            latest = held
+            st = pal.fg(style_name, bold=True) + Style(blink=False, reverse=True)
+        elif any(h.hop_id == self.selected for h in e.hops):
             latest = next(h for h in e.hops if h.hop_id == self.selected)
             st = st + (pal.fg("select", bold=True) if not e.live else Style(underline=True))
         tag = latest.hop_id
@@ -147,6 +152,8 @@ class ServiceGraph(Widget):
             head = gl.left
         cv.put(x1, y1, head, st, tag)
         label = latest.method if len(e.hops) == 1 else f"{latest.method} ×{len(e.hops)}"
+        if held is not None:
+            label = f"⏸ {latest.method}"
         span = abs(mid - x0) - 1
         lx = min(x0, mid) + 1
         ly = y0
