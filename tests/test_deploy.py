@@ -68,14 +68,38 @@ def _domains_with(name_part: str) -> list[str]:
 
 @pytest.fixture
 def names(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Its own RabbitMQ vhost too: queues are named by topic (``conductor``,
+    ``compute.compute1``) whatever the exchange, so deployments sharing a vhost (a
+    user's `bootflow up`, another test run) would consume each other's messages."""
     tag = uuid.uuid4().hex[:8]
     state = tmp_path / "state"
+    vhost = _vhost(f"bf-test-{tag}")
     yield {"state": str(state), "exchange": f"bf-test-{tag}",
-           "trace": f"bf-test-{tag}.trace", "port": str(free_port())}
+           "trace": f"bf-test-{tag}.trace", "port": str(free_port()),
+           "transport": RABBIT + (vhost or "")}
     d = Deployment(state)
     if d.meta():
         d.down(timeout=10)
-    _delete_exchanges(f"bf-test-{tag}")
+    if vhost:
+        _rabbitmqctl("delete_vhost", vhost)
+    else:
+        _delete_exchanges(f"bf-test-{tag}")
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    try:
+        return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _vhost(name: str) -> str | None:
+    """A fresh vhost for guest (None, the shared "/", without rabbitmqctl)."""
+    if _rabbitmqctl("add_vhost", name) and _rabbitmqctl(
+            "set_permissions", "-p", name, "guest", ".*", ".*", ".*"):
+        return name
+    return None
 
 
 def _delete_exchanges(prefix: str) -> None:
@@ -108,7 +132,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     state = names["state"]
     t0 = time.monotonic()
     r = _cli("up", "--state-dir", state, "--computes", "2", "--virt", "qemu",
-             "--transport", RABBIT, "--api-port", names["port"],
+             "--transport", names["transport"], "--api-port", names["port"],
              "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
              "--report-interval", "1", "--service-down-time", "4",
              "--periodic-interval", "5", "--timeout", "60")
@@ -172,6 +196,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     assert api.request("DELETE", f"/v2.1/servers/{sid}")[0] == 204
     _wait(lambda: api.request("GET", f"/v2.1/servers/{sid}")[0] == 404, 30, "server gone")
     _wait(lambda: not _domains_with(str(Path(state) / "instances")), 10, "no domain")
+    _multi_create_follows_weighers(api, admin, state)
 
     # SIGKILL a compute: its heartbeat stops, down after service_down_time
     os.kill(pids["compute2"], signal.SIGKILL)
@@ -202,11 +227,49 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
         assert "stopped" in (Path(state) / "logs" / f"{name}.log").read_text()
 
 
+def _multi_create_follows_weighers(api: APIClient, admin: APIClient, state: str) -> None:
+    """3 on 2 computes: instance i lands where the weighers put it from os-hypervisors'
+    free RAM, less what instances 1..i-1 consumed (RAMWeigher spreads; a tie may go
+    either way); then os-hypervisors shows each compute's usage; delete all three."""
+    def hypervisors(vms: Any) -> dict[str, dict[str, Any]] | None:
+        """os-hypervisors/detail by host once running_vms is vms(host) on each."""
+        hyp = {h["hypervisor_hostname"]: h for h in admin.request(
+            "GET", "/v2.1/os-hypervisors/detail")[1]["hypervisors"]}
+        return hyp if all(h["running_vms"] == vms(n) for n, h in hyp.items()) else None
+
+    # settled: vm1's delete has reached the resource tracker (periodic task)
+    before = _wait(lambda: hypervisors(lambda _n: 0), 15, "no instance counted")
+    code, body = api.request("POST", "/v2.1/servers", {"server": {
+        "name": "multi", "flavorRef": "bootflow.guest", "imageRef": "bootflow-guest",
+        "min_count": 3, "max_count": 3, "return_reservation_id": True}})
+    assert code == 202, body
+    listing = api.request("GET", "/v2.1/servers/detail?reservation_id="
+                          f"{body['reservation_id']}")[1]["servers"]
+    servers = sorted(api.wait([x["id"] for x in listing], 120), key=lambda x: x["name"])
+    assert [(x["name"], x["status"]) for x in servers] == [
+        ("multi-1", "ACTIVE"), ("multi-2", "ACTIVE"), ("multi-3", "ACTIVE")]
+    free = {h: x["free_ram_mb"] for h, x in before.items()}
+    placed = [x["OS-EXT-SRV-ATTR:host"] for x in servers]
+    for host in placed:  # the scheduler's consume_from_request between picks
+        assert free[host] == max(free.values()), (placed, before)
+        free[host] -= 128
+    assert sorted(placed.count(h) for h in before) == [1, 2]
+    after = _wait(lambda: hypervisors(placed.count), 15, f"os-hypervisors {placed}")
+    for n, x in after.items():
+        assert x["memory_mb_used"] == before[n]["memory_mb_used"] + 128 * placed.count(n)
+        assert x["free_ram_mb"] == x["memory_mb"] - x["memory_mb_used"]
+    assert len(_domains_with(str(Path(state) / "instances"))) == 3
+    for x in servers:
+        assert api.request("DELETE", f"/v2.1/servers/{x['id']}")[0] == 204
+    _wait(lambda: not _domains_with(str(Path(state) / "instances")), 30, "no domain")
+
+
 def test_down_leaves_no_domain_behind(names: dict[str, str]) -> None:
     """A guest still running at `down` is destroyed and undefined too."""
     _require("qemu")
     d = Deployment(names["state"])
-    cfg = d.make_config(transport_url=RABBIT, virt_type="qemu", api_port=int(names["port"]),
+    cfg = d.make_config(transport_url=names["transport"], virt_type="qemu",
+                        api_port=int(names["port"]),
                         control_exchange=names["exchange"], report_interval=1,
                         service_down_time=4, periodic_interval=5)
     # another deployment's guests: the default template's first name, and one with our
@@ -271,7 +334,8 @@ def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> No
     goes on when the conductor comes."""
     _require("test")
     d = Deployment(names["state"])
-    cfg = d.make_config(transport_url=RABBIT, virt_type="test", api_port=int(names["port"]),
+    cfg = d.make_config(transport_url=names["transport"], virt_type="test",
+                        api_port=int(names["port"]),
                         control_exchange=names["exchange"], report_interval=1,
                         service_down_time=4, periodic_interval=5, early_timeout=1)
     d.prepare(cfg, computes=1, trace_exchange=names["trace"])
