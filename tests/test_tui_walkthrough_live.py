@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,34 +20,7 @@ launcher = pytest.importorskip("services.launcher")
 gate_mod = pytest.importorskip("services.messaging.gate")
 
 from tracer import api as trace  # noqa: E402
-from tracer.tui import BootflowApp  # noqa: E402
-
-
-class CallbackSource:
-    """Events from the in-process emitter straight into the app (no broker in between)."""
-
-    def __init__(self) -> None:
-        self.on_event: Callable[[Mapping[str, Any]], None] | None = None
-        self.early: list[Mapping[str, Any]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, event: Mapping[str, Any]) -> None:
-        with self.lock:
-            if self.on_event is None:
-                self.early.append(event)
-                return
-        self.on_event(event)
-
-    def start(self, on_event: Callable[[Mapping[str, Any]], None]) -> None:
-        with self.lock:
-            self.on_event = on_event
-            early, self.early = self.early, []
-        for event in early:
-            on_event(event)
-
-    def stop(self) -> None:
-        with self.lock:
-            self.on_event = None
+from tracer.tui import BootflowApp, PushSource  # noqa: E402
 
 
 async def _until(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -66,7 +39,7 @@ def test_stepping_releases_one_hop_of_the_live_services(tmp_path: Path) -> None:
 async def _walkthrough(tmp_path: Path) -> None:
     from services.conf import Config
 
-    source = CallbackSource()
+    source = PushSource()
     trace.set_emitter(source)
     config = Config.load(env={}, state_dir=str(tmp_path))  # fresh databases each run
     cloud = launcher.EmbeddedCloud(config, computes=("compute1",))

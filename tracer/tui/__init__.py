@@ -5,6 +5,6 @@ a source has ``start(on_event)`` / ``stop()`` (see ``tracer.tui.sources``).
 """
 
 from tracer.tui.app import BootflowApp
-from tracer.tui.sources import EventSource, ListSource, ReplaySource
+from tracer.tui.sources import EventSource, ListSource, PushSource, ReplaySource
 
-__all__ = ["BootflowApp", "EventSource", "ListSource", "ReplaySource"]
+__all__ = ["BootflowApp", "EventSource", "ListSource", "PushSource", "ReplaySource"]

@@ -98,3 +98,47 @@ class ReplaySource:
 
     def stop(self) -> None:
         self._list.stop()
+
+
+class PushSource:
+    """A callable to hand to whatever produces events (``trace.set_emitter(src)``,
+    ``Collector(url, on_event=src)``); events before the app starts are kept, not lost.
+
+    ``on_start``/``on_stop`` (optional) run when the app starts/stops the source, e.g. to
+    start the collector or kick off the boot once the screen is up.
+    """
+
+    def __init__(self, on_start: Callable[[], Any] | None = None,
+                 on_stop: Callable[[], Any] | None = None) -> None:
+        self._on_event: OnEvent | None = None
+        self._early: list[Mapping[str, Any]] = []
+        self._lock = threading.Lock()
+        self._on_start = on_start
+        self._on_stop = on_stop
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        with self._lock:
+            sink = self._on_event
+            if sink is None:
+                self._early.append(event)
+                return
+        sink(event)
+
+    @property
+    def buffered(self) -> int:
+        return len(self._early)
+
+    def start(self, on_event: OnEvent) -> None:
+        with self._lock:
+            self._on_event = on_event
+            early, self._early = self._early, []
+        for event in early:
+            on_event(event)
+        if self._on_start is not None:
+            self._on_start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._on_event = None
+        if self._on_stop is not None:
+            self._on_stop()
