@@ -167,6 +167,8 @@ class DeploymentRun:
             raise ScenarioRunError(f"deployment did not come up: {exc}") from None
         self.notes.append(f"deployment up in {time.monotonic() - t0:.1f}s "
                           f"({len(computes) + 3} processes)")
+        self.notes.append("pids " + " ".join(str(pid) for _p, pid in
+                                             self.deployment.running()))
         self.client = APIClient(f"http://{cfg.api_host}:{cfg.api_port}", ADMIN_TOKEN)
         for pause in _fault(self.scenario, "broker_pause"):
             self._arm_pause(float(pause["seconds"]), pause.get("at", "select_destinations"))
@@ -359,6 +361,7 @@ class DeploymentRun:
     def _make_vhost(self) -> None:
         _rabbitmqctl("add_vhost", self.vhost)
         self._vhost_made = True
+        self.notes.append(f"vhost {self.vhost}")
         user = urllib.parse.urlsplit(self.transport_url).username or "guest"
         _rabbitmqctl("set_permissions", "-p", self.vhost, user, ".*", ".*", ".*")
 
