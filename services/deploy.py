@@ -38,6 +38,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FIX_RABBIT = "rabbitmq-server -detached"
 FIX_LIBVIRT = "bash scripts/libvirt-up.sh"
 FIX_GUEST = "make guest-image"
+FIX_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+DB_NAMES = {"api_database_connection": "nova_api", "cell0_database_connection": "nova_cell0",
+            "database_connection": "nova_cell1", "placement_database_connection": "placement"}
 CMD_MODULES = {"nova-api": "services.cmd.api", "nova-conductor": "services.cmd.conductor",
                "nova-scheduler": "services.cmd.scheduler",
                "nova-compute": "services.cmd.compute"}
@@ -142,6 +145,49 @@ def check_guest(guest_dir: str) -> None:
     missing = [str(gdir / f) for f in ("vmlinuz", "initrd.img") if not (gdir / f).is_file()]
     if missing:
         raise DeployError(f"guest image missing ({', '.join(missing)}); fix: {FIX_GUEST}")
+
+
+def db_connections(url: str) -> dict[str, str]:
+    """``--db URL``: the four database connections on that server. A URL ending in ``/``
+    names them nova_api, nova_cell0, nova_cell1, placement; a trailing name is a prefix
+    (``postgresql+psycopg://postgres@127.0.0.1:5432/bf_`` → bf_nova_api, …)."""
+    base = url if url.endswith("/") or urllib.parse.urlparse(url).path else url + "/"
+    return {key: base + name for key, name in DB_NAMES.items()}
+
+
+def ensure_databases(config: Config) -> list[str]:
+    """Create the server databases of *config* that do not exist yet (as an operator
+    does before ``nova-manage db sync``); SQLite files need nothing. Returns the names
+    created; a server that does not answer fails with the fix."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    created = []
+    for key in DB_NAMES:
+        url = make_url(getattr(config, key))
+        if url.get_backend_name() == "sqlite" or not url.database:
+            continue
+        admin_db = "postgres" if url.get_backend_name() == "postgresql" else None
+        engine = sa.create_engine(url.set(database=admin_db), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                if url.get_backend_name() == "postgresql":
+                    exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE "
+                                                  "datname = :n"), {"n": url.database}
+                                          ).first()
+                    if not exists:
+                        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+                        created.append(url.database)
+                else:
+                    conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{url.database}`"))
+        except sa.exc.OperationalError as exc:
+            fix = FIX_POSTGRES if url.get_backend_name() == "postgresql" else \
+                "start the database server"
+            raise DeployError(f"database server of {url.render_as_string()} not reachable "
+                              f"({str(exc.orig).strip()}); fix: {fix}") from None
+        finally:
+            engine.dispose()
+    return created
 
 
 def check_port(host: str, port: int) -> None:
@@ -257,7 +303,11 @@ class Deployment:
         write_toml(self.config_path, dataclasses.asdict(config))
         from services.db import api as db
 
+        ensure_databases(config)  # CREATE DATABASE on a server (PostgreSQL, MySQL)
         db.configure(config)  # nova-manage db sync + cell_v2 map_cell0/create_cell
+        from services.placement import db as placement_db  # placement-manage db sync
+
+        placement_db.metadata.create_all(db.make_engine(config.placement_database_connection))
         procs = [Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
                  *(Proc("nova-compute", f"compute{i}") for i in range(1, computes + 1)),
                  Proc("nova-api", "api")]

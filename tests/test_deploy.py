@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from services import deploy
+from services.conf import Config
 from services.deploy import DeployError, Deployment, free_port
 from tracer.commands.deploy import APIClient
 
@@ -121,6 +122,9 @@ def test_missing_parts_name_their_fix(tmp_path: Path) -> None:
         deploy.check_guest(str(tmp_path / "no-guest"))
     with pytest.raises(DeployError, match=r"bash scripts/libvirt-up\.sh"):
         deploy.check_libvirt("qemu+unix:///system?socket=/nonexistent/libvirt-sock")
+    with pytest.raises(DeployError, match=r"fix: pg_ctlcluster --skip-systemctl-redirect"):
+        deploy.ensure_databases(Config(state_dir=str(tmp_path), database_connection=(
+            "postgresql+psycopg://postgres@127.0.0.1:1/nova_cell1")))
     r = _cli("status", "--state-dir", str(tmp_path / "none"))
     assert r.returncode == 2 and "bootflow up" in r.stderr
 
@@ -352,3 +356,48 @@ def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> No
     assert "(attempt 1)" in text and "(attempt 2)" in text and "started; pid" in text
     d.down()
     assert not d.running()
+
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+
+
+def test_postgresql_deployment(names: dict[str, str]) -> None:
+    """`up --db` on PostgreSQL creates its (prefixed) databases, boots one instance whose
+    row is in the cell1 database there, and goes down. PostgreSQL down fails with the fix."""
+    import socket
+
+    import sqlalchemy as sa
+
+    _require("test")
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL not reachable at 127.0.0.1:5432 ({exc}); fix: "
+                    f"{deploy.FIX_POSTGRES}", pytrace=False)
+    prefix = f"bf_test_{names['exchange'][-8:]}_"
+    dbs = deploy.db_connections(PG + prefix)
+    try:
+        r = _cli("up", "--state-dir", names["state"], "--db", PG + prefix,
+                 "--transport", names["transport"], "--api-port", names["port"],
+                 "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
+                 "--report-interval", "1", "--service-down-time", "4", "--timeout", "60")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert Deployment(names["state"]).config().database_connection == dbs[
+            "database_connection"]
+        r = _cli("boot", "pg1", "--state-dir", names["state"], "--wait", "--timeout", "60")
+        assert r.returncode == 0 and "ACTIVE" in r.stdout, r.stdout + r.stderr
+        engine = sa.create_engine(dbs["database_connection"])
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT display_name, vm_state FROM instances")
+                                ).all() == [("pg1", "active")]
+        engine.dispose()
+        assert _cli("down", "--state-dir", names["state"]).returncode == 0
+    finally:
+        if Deployment(names["state"]).meta():
+            Deployment(names["state"]).down(timeout=10)
+        engine = sa.create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for url in dbs.values():
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" '
+                                     "WITH (FORCE)"))
+        engine.dispose()

@@ -45,9 +45,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--virt", choices=("qemu", "test"), default=None,
                     help="libvirt: qemu:///system real guest, or test:///default (default)")
     up.add_argument("--db", default=None,
-                    help="database URL prefix for PostgreSQL, e.g. postgresql+psycopg://"
-                         "postgres@127.0.0.1:5432/ (databases nova_api, nova_cell0, "
-                         "nova_cell1, placement must exist); default SQLite in the folder")
+                    help="database server URL, e.g. postgresql+psycopg://postgres@127.0.0.1:"
+                         "5432/ (databases nova_api, nova_cell0, nova_cell1, placement, "
+                         "created when missing; a trailing name is a prefix: .../bf_ → "
+                         "bf_nova_api); default SQLite in the state folder")
     up.add_argument("--api-port", type=int, default=None, help="HTTP port (default 8774)")
     up.add_argument("--control-exchange", default=None, help="oslo.messaging exchange (nova)")
     up.add_argument("--trace-exchange", default=None, help="trace exchange (bootflow.trace)")
@@ -105,11 +106,9 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     d = _deployment(args)
     db: dict[str, Any] = {}
     if args.db:
-        base = args.db.rstrip("/") + "/"
-        db = {"api_database_connection": base + "nova_api",
-              "cell0_database_connection": base + "nova_cell0",
-              "database_connection": base + "nova_cell1",
-              "placement_database_connection": base + "placement"}
+        from services.deploy import db_connections
+
+        db = db_connections(args.db)
     host_options: dict[str, dict[str, str]] = {}
     for flag, key, items in (("--netns", "netns", args.netns),
                              ("--host-transport", "transport_url", args.host_transport)):
