@@ -159,10 +159,10 @@ class DetailPane(VerticalScroll):
 
 def instances_table(snap: Snapshot) -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
-    table.add_column("instance", no_wrap=True, ratio=2)
+    table.add_column("name", no_wrap=True, ratio=2)
     table.add_column("vm_state", no_wrap=True, ratio=2)
     table.add_column("task_state", no_wrap=True, ratio=3)
-    table.add_column("host", no_wrap=True, ratio=2)
+    table.add_column("host", no_wrap=True, ratio=2, overflow="ellipsis")
     shown = heapq.nlargest(MAX_INSTANCES, snap.instances.values(), key=lambda i: i.updated_ns)
     shown.sort(key=lambda i: i.history[0].ts_ns if i.history else 0)
     for inst in shown:
@@ -189,16 +189,16 @@ def instances_table(snap: Snapshot) -> RenderableType:
 
 def services_table(snap: Snapshot) -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
-    table.add_column("service", no_wrap=True, ratio=3)
+    table.add_column("service", no_wrap=True, ratio=2)
     table.add_column("host", no_wrap=True, ratio=2)
-    table.add_column("state", no_wrap=True, min_width=4)
-    table.add_column("heartbeat", no_wrap=True, ratio=2)
+    table.add_column("", no_wrap=True, min_width=4)
+    table.add_column("heartbeat", no_wrap=True, ratio=3)
     for key in sorted(snap.services):
         svc = snap.services[key]
         ago = (f"{fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns))} ago"
                if svc.last_report_ns is not None else "never")
         state = Text("up", style="bold green") if svc.up else Text("down", style="bold red")
-        table.add_row(svc.binary, svc.host, state, ago)
+        table.add_row(svc.binary.removeprefix("nova-"), svc.host, state, ago)
     # services that talk but have sent no heartbeat (yet): listed from the hops they made
     seen: dict[tuple[str, str], int] = {}
     for hop in snap.hops[-500:]:
@@ -206,8 +206,8 @@ def services_table(snap: Snapshot) -> RenderableType:
             if key[0].startswith("nova-") and key not in snap.services:
                 seen[key] = max(seen.get(key, 0), hop.done_ns or hop.sent_ns)
     for (binary, host), last in sorted(seen.items()):
-        table.add_row(binary, host, Text("seen", style="bold"),
-                      Text(f"no heartbeat; active {fmt_ns(max(0, snap.t_last_ns - last))} ago",
+        table.add_row(binary.removeprefix("nova-"), host, Text("seen", style="bold"),
+                      Text(f"none; busy {fmt_ns(max(0, snap.t_last_ns - last))} ago",
                            style="dim"))
     if not snap.services and not seen:
         table.add_row(Text("no heartbeat yet", style="dim"), "", "", "")
