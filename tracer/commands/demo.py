@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="also print the services' start-up traces")
     p.add_argument("--scenario", metavar="NAME",
                    help="TUI: run a scenario from scenarios/ (see `bootflow scenario list`)")
+    p.add_argument("--pace", type=float, default=None, metavar="SECONDS",
+                   help="hold each RPC hop this long so the flow can be watched "
+                   "(default 0.25 in the TUI, 0 headless; RPC timeouts stand still meanwhile)")
     p.add_argument("--walkthrough", action="store_true",
                    help="TUI: the services pause at each hop until you release it (n/space)")
     p.set_defaults(func=cmd_demo)
@@ -46,6 +52,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--headless", action="store_true", help="print the trace tree instead")
     r.add_argument("--all", action="store_true", help="also print the start-up traces")
     r.set_defaults(func=cmd_replay)
+
+
+@contextlib.contextmanager
+def paced(seconds: float) -> Iterator[None]:
+    """Hold every RPC message *seconds* before its server takes it (a classroom pace).
+
+    It goes through the messaging layer's gate, so callers' RPC timeouts stand still
+    while a hop is held, exactly as in the walkthrough.
+    """
+    if seconds <= 0:
+        yield
+        return
+    from services.messaging.gate import set_gate
+
+    set_gate(lambda hop: time.sleep(seconds))
+    try:
+        yield
+    finally:
+        set_gate(None)
 
 
 def transport_url(arg: str | None) -> str:
@@ -63,7 +88,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         return _scenario_tui(args)
     if not args.headless:
         return _demo_tui(run, args)
-    with console.status("booting on the embedded cloud…"):
+    with console.status("booting on the embedded cloud…"), paced(args.pace or 0.0):
         result = run.run(flavor=args.flavor, image=args.image, count=args.count,
                          timeout=args.timeout)
     _print(console, result.events, show_all=args.all)
@@ -113,10 +138,13 @@ def _demo_tui(run: DemoRun, args: argparse.Namespace) -> int:
     from tracer.tui.app import BootflowApp
 
     gated = GatedDemo(transport_url(args.transport)) if args.walkthrough else None
-    boot = None
-    if gated is not None:
-        def boot(r: DemoRun) -> object:
+    pace = 0.25 if args.pace is None else args.pace
+
+    def boot(r: DemoRun) -> object:
+        if gated is not None:
             return gated.boot(r, args.flavor, args.image, args.count, args.timeout)
+        with paced(pace):
+            return r.boot(args.flavor, args.image, args.count, args.timeout)
     source = DemoSource(run, flavor=args.flavor, image=args.image, count=args.count,
                         boot=boot)
     if gated is not None:
