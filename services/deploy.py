@@ -496,7 +496,7 @@ class Deployment:
         try:
             mine = str(self.state_dir / "instances") + "/"
             return [d.name() for d in conn.listAllDomains()
-                    if d.name().startswith(prefix) and mine in d.XMLDesc(0)]
+                    if d.name().startswith(prefix) and mine in _xml(d)]
         finally:
             conn.close()
 
@@ -520,6 +520,16 @@ class Deployment:
         finally:
             conn.close()
         return names
+
+
+def _xml(dom: Any) -> str:
+    """A domain's XML, or "" when it went away meanwhile (deleted by its compute)."""
+    import libvirt
+
+    try:
+        return str(dom.XMLDesc(0))
+    except libvirt.libvirtError:
+        return ""
 
 
 def _signal(pid: int, sig: int) -> None:

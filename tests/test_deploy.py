@@ -62,7 +62,7 @@ def _domains_with(name_part: str) -> list[str]:
 
     conn = libvirt.open("qemu:///system")
     try:
-        return [d.name() for d in conn.listAllDomains() if name_part in d.XMLDesc(0)]
+        return [d.name() for d in conn.listAllDomains() if name_part in deploy._xml(d)]
     finally:
         conn.close()
 
