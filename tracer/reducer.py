@@ -17,7 +17,7 @@ import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeGuard
 
 SENDING_KINDS = ("CLIENT", "PRODUCER")
 HANDLING_KINDS = ("SERVER", "CONSUMER")
@@ -196,7 +196,7 @@ class Snapshot:
         return best.trace_id if best else None
 
 
-EMPTY_SNAPSHOT = Snapshot(0, 0, 0, _EMPTY, _EMPTY, (), _EMPTY, _EMPTY)
+EMPTY_SNAPSHOT = Snapshot(0, 0, 0, _EMPTY, _EMPTY, (), _EMPTY, MappingProxyType({}))
 
 
 def _hop_order(hop: HopView) -> tuple[int, int]:
@@ -308,8 +308,14 @@ def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
-def _is_id(value: Any) -> bool:
+def _is_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value)
+
+
+def _event_ts(ev: Any) -> int:
+    """An event's ``ts_ns`` (0 when it has none) for the replay clock."""
+    ts = ev.get("ts_ns") if isinstance(ev, Mapping) else None
+    return ts if isinstance(ts, int) else 0
 
 
 class TraceState:
@@ -700,8 +706,7 @@ class Replay:
     def __post_init__(self) -> None:
         self.events = [e for e in self.events
                        if not (isinstance(e, Mapping) and e.get("format") == "bootflow-trace")]
-        self._times = [e.get("ts_ns") if isinstance(e, Mapping)
-                       and isinstance(e.get("ts_ns"), int) else 0 for e in self.events]
+        self._times = [_event_ts(e) for e in self.events]
         # recordings are written in arrival order; seeking wants a monotone clock
         for i in range(1, len(self._times)):
             if self._times[i] < self._times[i - 1]:
