@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from typing import Any
 
@@ -114,7 +115,7 @@ class Instance(NovaObject):
 
     @remotable
     def refresh(self) -> None:
-        fresh = Instance.get_by_uuid.__wrapped__(Instance, self._context, self.uuid)  # type: ignore
+        fresh = inspect.unwrap(Instance.get_by_uuid)(Instance, self._context, self.uuid)
         self._data.update(fresh._data)
         self.obj_reset_changes()
 
@@ -145,8 +146,9 @@ class Instance(NovaObject):
                 raise exception.InstanceNotFound(instance_id=uuid)
             inst = cls._from_row(context, row)
         if expected_attrs and "fault" in expected_attrs:
-            inst._data["fault"] = InstanceFault.get_latest_for_instance.__wrapped__(
-                InstanceFault, context, uuid)
+            # already on the DB side: the body, without a second indirection or span
+            latest_fault = inspect.unwrap(InstanceFault.get_latest_for_instance)
+            inst._data["fault"] = latest_fault(InstanceFault, context, uuid)
         return inst
 
     @remotable_classmethod

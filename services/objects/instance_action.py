@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from sqlalchemy import select
@@ -100,5 +101,5 @@ class InstanceActionEvent(NovaObject):
     @remotable_classmethod
     def event_finish(cls, context: Any, instance_uuid: str, event_name: str,
                      want_result: bool = True) -> Any:
-        return cls.event_finish_with_failure.__wrapped__(  # type: ignore[attr-defined]
+        return inspect.unwrap(cls.event_finish_with_failure)(
             cls, context, instance_uuid, event_name, None, None, want_result)

@@ -72,7 +72,7 @@ class HostMapping(NovaObject):
         self.obj_reset_changes()
 
     @remotable_classmethod
-    def get_by_host(cls, context: Any, host: str) -> HostMapping:
+    def get_by_host(cls: type[HostMapping], context: Any, host: str) -> HostMapping:
         with db.api_session() as s:
             row = s.scalars(select(models.HostMapping).where(
                 models.HostMapping.host == host)).first()
@@ -111,7 +111,8 @@ class InstanceMapping(NovaObject):
         self.obj_reset_changes()
 
     @remotable_classmethod
-    def get_by_instance_uuid(cls, context: Any, instance_uuid: str) -> InstanceMapping:
+    def get_by_instance_uuid(cls: type[InstanceMapping], context: Any,
+                             instance_uuid: str) -> InstanceMapping:
         with db.api_session() as s:
             row = s.scalars(select(models.InstanceMapping).where(
                 models.InstanceMapping.instance_uuid == instance_uuid)).first()
@@ -122,7 +123,8 @@ class InstanceMapping(NovaObject):
                        cell_uuid=_cell_uuid_by_id(s, row.cell_id))
 
     @remotable_classmethod
-    def get_by_project_id(cls, context: Any, project_id: str) -> list[InstanceMapping]:
+    def get_by_project_id(cls: type[InstanceMapping], context: Any,
+                          project_id: str) -> list[InstanceMapping]:
         with db.api_session() as s:
             rows = s.scalars(select(models.InstanceMapping).where(
                 models.InstanceMapping.project_id == project_id)).all()

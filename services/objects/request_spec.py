@@ -85,7 +85,8 @@ class BuildRequest(NovaObject):
                 raise exception.NotFound(f"BuildRequest {self.instance_uuid} not found")
 
     @remotable_classmethod
-    def get_by_instance_uuid(cls, context: Any, instance_uuid: str) -> BuildRequest:
+    def get_by_instance_uuid(cls: type[BuildRequest], context: Any,
+                             instance_uuid: str) -> BuildRequest:
         with db.api_session() as s:
             row = s.scalars(select(models.BuildRequest).where(
                 models.BuildRequest.instance_uuid == instance_uuid)).first()
