@@ -33,6 +33,14 @@ def _loc(cls: Any, method: str) -> dict[str, str]:
     return {"code.location": f"{cls.STEIN_LOCATION}.{method}"}
 
 
+def _endpoint_failure(exc: BaseException) -> BaseException:
+    """The failure itself: an ExpectedException is raised ``from`` it (see
+    ``_object_dispatch`` and ``messaging.expected_exceptions``)."""
+    if isinstance(exc, messaging.ExpectedException) and exc.__cause__ is not None:
+        return exc.__cause__
+    return exc
+
+
 class ConductorManager:
     """Mission: perform operations (object methods) on behalf of nova-compute."""
 
@@ -172,7 +180,7 @@ class ComputeTaskManager:
                        build_requests: list[Any]) -> None:
         """No host: the instances go to cell0 in ERROR with a fault; no compute is asked."""
         cell0 = CellMapping.get_by_uuid(context, db.CELL0_UUID)
-        cause = exc.__cause__ if isinstance(exc, messaging.ExpectedException) else exc
+        cause = _endpoint_failure(exc)
         with trace.span("_bury_in_cell0", "INTERNAL",
                         attrs={**_loc(self, "_bury_in_cell0"), "cell_uuid": cell0.uuid,
                                "reason": str(cause)}):
@@ -217,7 +225,7 @@ class ComputeTaskManager:
                 host_lists = self._schedule_instances(
                     context, request_spec, [i.uuid for i in instances], return_alternates=True)
         except Exception as exc:
-            cause = exc.__cause__ if isinstance(exc, messaging.ExpectedException) else exc
+            cause = _endpoint_failure(exc)
             for instance in instances:
                 self._set_vm_state_error(context, instance, cause)
             return
