@@ -139,6 +139,7 @@ class EmbeddedCloud:
             if mapping is None or mapping.cell_id is None:
                 return None
             cell = s.get(models.CellMapping, mapping.cell_id)
+            assert cell is not None, "instance_mappings.cell_id references cell_mappings"
             cell_uuid, cell_name = cell.uuid, cell.name
         ctx = get_admin_context(read_deleted="yes")
         ctx.cell_uuid = cell_uuid

@@ -47,7 +47,8 @@ class FilterScheduler:
 
     # -- entry point ------------------------------------------------------------------
 
-    def select_destinations(self, context: Any, spec_obj: Any, instance_uuids: list[str],
+    def select_destinations(self, context: Any, spec_obj: Any,
+                            instance_uuids: list[str] | None,
                             return_alternates: bool = True) -> list[list[dict[str, Any]]]:
         """One list per instance: [selected, alternates...] as Selection-like dicts.
 
@@ -164,6 +165,7 @@ class FilterScheduler:
         if len(hosts) == required_count:
             return
         if claimed_uuids:
+            assert self.placement_client is not None, "claims are made through placement"
             with trace.span("_cleanup_allocations", attrs={
                     "code.location": f"{_LOC}._cleanup_allocations",
                     "instance_uuids": list(claimed_uuids)}):
@@ -197,8 +199,10 @@ class FilterScheduler:
             hosts = self._get_sorted_hosts(spec_obj, hosts, index)
         result = []
         for selected in selected_hosts:
-            alloc_req = alloc_reqs_by_rp_uuid[selected.uuid][0] \
-                if alloc_reqs_by_rp_uuid else None
+            alloc_req = None
+            if alloc_reqs_by_rp_uuid:
+                assert selected.uuid is not None, "a placement candidate has its provider uuid"
+                alloc_req = alloc_reqs_by_rp_uuid[selected.uuid][0]
             plus_alts = [self._selection(selected, alloc_req, allocation_request_version)]
             for host in hosts:
                 if len(plus_alts) >= num_alts + 1:
