@@ -189,11 +189,11 @@ def check_netns() -> None:
 
 def _used_addresses() -> set[ipaddress.IPv4Network]:
     out = _ip("-4", "-o", "addr", "show", check=False).stdout
-    nets = set()
+    nets: set[ipaddress.IPv4Network] = set()
     for line in out.splitlines():
         parts = line.split()
         if "inet" in parts:
-            nets.add(ipaddress.ip_interface(parts[parts.index("inet") + 1]).network)
+            nets.add(ipaddress.IPv4Interface(parts[parts.index("inet") + 1]).network)
     return nets
 
 
