@@ -369,10 +369,10 @@ def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
             continue
         for key in ("vm_state", "task_state", "host", "cell", "deleted"):
             if key in want:
-                got = [r.get(key) for r in rows]
-                checks.append(Check(all(g == want[key] for g in got),
+                values = [r.get(key) for r in rows]
+                checks.append(Check(all(g == want[key] for g in values),
                                     f"instances {name}: {key} = {want[key]}",
-                                    f"got {_one(got)}"))
+                                    f"got {_one(values)}"))
         if "fault" in want:
             faults = [((r.get("fault") or {}).get("message") or "") for r in rows]
             checks.append(Check(all(want["fault"] in f for f in faults),
