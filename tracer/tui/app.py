@@ -307,7 +307,7 @@ class BootflowApp(App[None]):
         self._show_detail()
 
     def _show_detail(self) -> None:
-        if not self.is_mounted:
+        if not self._is_mounted:  # App.is_mounted(widget) is a method, always truthy
             return
         try:
             pane = self.query_one(DetailPane)

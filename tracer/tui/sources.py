@@ -78,19 +78,10 @@ class ReplaySource:
 
     @classmethod
     def from_file(cls, path: str, **kwargs: Any) -> ReplaySource:
-        """Read a JSON Lines recording (via tracer.recording when available)."""
-        try:
-            from tracer.recording import read_recording  # type: ignore[attr-defined]
-        except ImportError:  # the recording module is another part; fall back to plain JSONL
-            read_recording = None
-        if read_recording is not None:
-            result = read_recording(path)
-            events = result[1] if isinstance(result, tuple) else result
-        else:
-            import json
+        """Read a JSON Lines recording (tracer.recording checks its header)."""
+        from tracer.recording import read_recording
 
-            with open(path, encoding="utf-8") as fh:
-                events = [json.loads(line) for line in fh if line.strip()]
+        _, events = read_recording(path)
         return cls(list(events), name=str(path), **kwargs)
 
     def start(self, on_event: OnEvent) -> None:
