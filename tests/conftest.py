@@ -1,14 +1,24 @@
-"""Shared fixtures: the broker (fails loudly when down) and per-test exchanges."""
+"""Shared fixtures: the broker (fails loudly when down), per-test vhosts and exchanges."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from rabbit import require_rabbit, unique_exchange
+from rabbit import own_vhost, require_rabbit, unique_exchange
 
 
 @pytest.fixture
 def rabbit_url() -> str:
     return require_rabbit()
+
+
+@pytest.fixture
+def rabbit_vhost_url() -> Iterator[str]:
+    """A RabbitMQ URL on a vhost of this test's own: for tests that run services
+    (their RPC queues are named by topic, so a shared vhost mixes deployments)."""
+    with own_vhost() as url:
+        yield url
 
 
 @pytest.fixture(params=["memory", "rabbit"])

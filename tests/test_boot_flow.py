@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rabbit import require_rabbit, unique_exchange
+from rabbit import unique_exchange
 from test_boot_flow_support import Spans, traced_cloud, wait_all_ended
 
 STATES_ONE_BOOT = [("building", "scheduling"), ("building", None),
@@ -78,9 +78,8 @@ def test_boot_one_memory(tmp_path: Path) -> None:
         _assert_one_boot(cloud, events)
 
 
-def test_boot_one_rabbit(tmp_path: Path) -> None:
-    url = require_rabbit()
-    with traced_cloud(tmp_path, transport_url=url,
+def test_boot_one_rabbit(tmp_path: Path, rabbit_vhost_url: str) -> None:
+    with traced_cloud(tmp_path, transport_url=rabbit_vhost_url,
                       control_exchange=unique_exchange()) as (cloud, events):
         _assert_one_boot(cloud, events)
 

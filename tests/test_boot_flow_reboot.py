@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rabbit import require_rabbit, unique_exchange
+from rabbit import unique_exchange
 from test_boot_flow_qemu import _require_real_parts
 from test_boot_flow_support import Spans, traced_cloud, wait_all_ended
 
@@ -89,9 +89,8 @@ def test_reboot_libvirt_test_driver(tmp_path: Path) -> None:
         assert not hard.find("_soft_reboot")
 
 
-def test_reboot_rabbit(tmp_path: Path) -> None:
-    url = require_rabbit()
-    with traced_cloud(tmp_path, transport_url=url, virt_type="fake",
+def test_reboot_rabbit(tmp_path: Path, rabbit_vhost_url: str) -> None:
+    with traced_cloud(tmp_path, transport_url=rabbit_vhost_url, virt_type="fake",
                       control_exchange=unique_exchange()) as (cloud, events):
         uuid = cloud.boot("vm1")[0]["id"]
         cloud.wait_for_instances([uuid], timeout=30)

@@ -1,9 +1,9 @@
 """The real deployment: one OS process per service over RabbitMQ, the REST API over HTTP,
 a real guest under libvirt (qemu:///system), status from heartbeats, late conductor, down.
 
-Prerequisites fail (never skip), naming the fix: `rabbitmq-server -detached`,
+Prerequisites fail (never skip), naming the fix: `rabbitmq-server -detached`, rabbitmqctl,
 `bash scripts/libvirt-up.sh`, `make guest-image`. Each test uses its own state folder,
-control exchange, trace exchange and free API port, and small intervals.
+RabbitMQ vhost, control exchange, trace exchange and free API port, and small intervals.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rabbit import own_vhost
 
 from services import deploy
 from services.conf import Config
@@ -69,50 +70,17 @@ def _domains_with(name_part: str) -> list[str]:
 
 @pytest.fixture
 def names(tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Its own RabbitMQ vhost too: queues are named by topic (``conductor``,
-    ``compute.compute1``) whatever the exchange, so deployments sharing a vhost (a
-    user's `bootflow up`, another test run) would consume each other's messages."""
+    """Its own RabbitMQ vhost too (tests/rabbit.py `own_vhost`): queues are named by
+    topic, so deployments sharing a vhost would consume each other's messages."""
     tag = uuid.uuid4().hex[:8]
     state = tmp_path / "state"
-    vhost = _vhost(f"bf-test-{tag}")
-    yield {"state": str(state), "exchange": f"bf-test-{tag}",
-           "trace": f"bf-test-{tag}.trace", "port": str(free_port()),
-           "transport": RABBIT + (vhost or "")}
-    d = Deployment(state)
-    if d.meta():
-        d.down(timeout=10)
-    if vhost:
-        _rabbitmqctl("delete_vhost", vhost)
-    else:
-        _delete_exchanges(f"bf-test-{tag}")
-
-
-def _rabbitmqctl(*args: str) -> bool:
-    try:
-        return subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True,
-                              timeout=30).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-def _vhost(name: str) -> str | None:
-    """A fresh vhost for guest (None, the shared "/", without rabbitmqctl)."""
-    if _rabbitmqctl("add_vhost", name) and _rabbitmqctl(
-            "set_permissions", "-p", name, "guest", ".*", ".*", ".*"):
-        return name
-    return None
-
-
-def _delete_exchanges(prefix: str) -> None:
-    import kombu
-
-    with kombu.Connection("amqp://guest:guest@127.0.0.1:5672//") as conn:
-        ch = conn.channel()
-        for name in (prefix, f"{prefix}.trace"):
-            try:
-                ch.exchange_delete(name)
-            except Exception:  # noqa: BLE001,S110 - may not exist
-                pass
+    with own_vhost() as transport:
+        yield {"state": str(state), "exchange": f"bf-test-{tag}",
+               "trace": f"bf-test-{tag}.trace", "port": str(free_port()),
+               "transport": transport}
+        d = Deployment(state)
+        if d.meta():
+            d.down(timeout=10)
 
 
 def test_missing_parts_name_their_fix(tmp_path: Path) -> None:
