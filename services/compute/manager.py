@@ -20,6 +20,7 @@ from services import exception, messaging
 from services.compute import resource_tracker
 from services.compute import rpcapi as compute_rpcapi
 from services.conductor import api as conductor_api
+from services.manager import Manager
 from services.network import neutron
 from services.objects import ImageMeta, InstanceActionEvent
 from services.scheduler.client import query
@@ -94,7 +95,7 @@ class ComputeVirtAPI:
             self._compute.network_api.plug(instance, network_info)
 
 
-class ComputeManager:
+class ComputeManager(Manager):
     """Manages the running instances from creation to destruction."""
 
     STEIN_LOCATION = LOC
@@ -127,9 +128,6 @@ class ComputeManager:
         """Stein: update_available_resource once before the RPC server starts."""
         from services.context import get_admin_context
         self.update_available_resource(get_admin_context(), startup=True)
-
-    def post_start_hook(self) -> None:
-        pass
 
     def periodic_tasks(self, context: Any) -> None:
         self.update_available_resource(context)

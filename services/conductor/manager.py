@@ -14,6 +14,7 @@ from services import exception, messaging
 from services.compute import rpcapi as compute_rpcapi
 from services.context import target_cell
 from services.db import api as db
+from services.manager import Manager
 from services.objects import (
     BuildRequest,
     CellMapping,
@@ -41,7 +42,7 @@ def _endpoint_failure(exc: BaseException) -> BaseException:
     return exc
 
 
-class ConductorManager:
+class ConductorManager(Manager):
     """Mission: perform operations (object methods) on behalf of nova-compute."""
 
     STEIN_LOCATION = "nova/conductor/manager.py:ConductorManager"
@@ -53,18 +54,6 @@ class ConductorManager:
         self.host = host
         self.compute_task_mgr = ComputeTaskManager(config, host, transport)
         self.additional_endpoints: list[Any] = [self.compute_task_mgr]
-
-    def init_host(self) -> None:
-        pass
-
-    def pre_start_hook(self) -> None:
-        pass
-
-    def post_start_hook(self) -> None:
-        pass
-
-    def periodic_tasks(self, context: Any) -> None:
-        pass
 
     def _object_dispatch(self, target: Any, method: str, args: Any, kwargs: Any) -> Any:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 from services import exception, messaging
 from services.context import target_cell
 from services.db import api as db
+from services.manager import Manager
 from services.objects import ComputeNode, Selection, Service
 from tracer import api as trace
 
@@ -47,8 +48,10 @@ def get_compute_nodes(context: Any) -> list[dict[str, Any]]:
     return out
 
 
-class SchedulerManager:
-    """Chooses a host (and alternates) for each instance of a request."""
+class SchedulerManager(Manager):
+    """Chooses a host (and alternates) for each instance of a request.
+
+    No start-up work: the host view is read per request from the cell DBs."""
 
     STEIN_LOCATION = "nova/scheduler/manager.py:SchedulerManager"
     target = messaging.Target(version="4.5")
@@ -65,18 +68,6 @@ class SchedulerManager:
                                       placement=config.placement_database_connection)
         self.additional_endpoints: list[Any] = []
         self.instance_info: dict[str, Any] = {}
-
-    def init_host(self) -> None:
-        """Nothing to prepare: the host view is read per request from the cell DBs."""
-
-    def pre_start_hook(self) -> None:
-        pass
-
-    def post_start_hook(self) -> None:
-        pass
-
-    def periodic_tasks(self, context: Any) -> None:
-        pass
 
     @messaging.expected_exceptions(exception.NoValidHost)
     def select_destinations(self, ctxt: Any, request_spec: Any = None,
