@@ -110,6 +110,12 @@ class InstanceMapping(NovaObject):
             row.queued_for_delete = bool(self.queued_for_delete)
         self.obj_reset_changes()
 
+    @classmethod
+    def _from_row(cls, context: Any, s: Any, row: models.InstanceMapping) -> InstanceMapping:
+        return cls(context, id=row.id, instance_uuid=row.instance_uuid,
+                   project_id=row.project_id, queued_for_delete=row.queued_for_delete,
+                   cell_uuid=_cell_uuid_by_id(s, row.cell_id))
+
     @remotable_classmethod
     def get_by_instance_uuid(cls: type[InstanceMapping], context: Any,
                              instance_uuid: str) -> InstanceMapping:
@@ -118,9 +124,7 @@ class InstanceMapping(NovaObject):
                 models.InstanceMapping.instance_uuid == instance_uuid)).first()
             if row is None:
                 raise exception.InstanceNotFound(instance_id=instance_uuid)
-            return cls(context, id=row.id, instance_uuid=row.instance_uuid,
-                       project_id=row.project_id, queued_for_delete=row.queued_for_delete,
-                       cell_uuid=_cell_uuid_by_id(s, row.cell_id))
+            return cls._from_row(context, s, row)
 
     @remotable_classmethod
     def get_by_project_id(cls: type[InstanceMapping], context: Any,
@@ -128,6 +132,4 @@ class InstanceMapping(NovaObject):
         with db.api_session() as s:
             rows = s.scalars(select(models.InstanceMapping).where(
                 models.InstanceMapping.project_id == project_id)).all()
-            return [cls(context, id=r.id, instance_uuid=r.instance_uuid,
-                        project_id=r.project_id, queued_for_delete=r.queued_for_delete,
-                        cell_uuid=_cell_uuid_by_id(s, r.cell_id)) for r in rows]
+            return [cls._from_row(context, s, r) for r in rows]
