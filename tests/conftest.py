@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -32,3 +33,10 @@ def transport_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def control_exchange() -> str:
     return unique_exchange()
+
+
+@pytest.fixture
+def topic() -> str:
+    """An RPC topic of this test's own: queues are named by topic, so this is what keeps
+    messaging-layer tests apart on the shared vhost."""
+    return f"t_{uuid.uuid4().hex[:8]}"

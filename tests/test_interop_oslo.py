@@ -28,65 +28,55 @@ from services.messaging import (
 )
 
 
-class OsloManager:
+class _Manager:
+    """The same endpoint on either side; *tag* marks its casts, *where* its failures."""
+
+    tag = where = ""
+
+    def __init__(self) -> None:
+        self.casts: queue.Queue[Any] = queue.Queue()
+
+    def echo(self, ctxt: Any, value: Any) -> Any:
+        return {"value": value, "user_id": ctxt.get("user_id")}
+
+    def record(self, ctxt: Any, value: Any) -> None:
+        self.casts.put((self.tag, value))
+
+    def boom(self, ctxt: Any) -> None:
+        raise nova_exc.NoValidHost(reason=self.where)
+
+    def sleep(self, ctxt: Any, seconds: float) -> str:
+        time.sleep(seconds)
+        return "slept"
+
+
+class _TaskManager:
+    prefix = ""
+
+    def schedule_and_build_instances(self, ctxt: Any, n: int) -> str:
+        return f"{self.prefix}-task:{n}"
+
+
+class OsloManager(_Manager):
     """An endpoint served by real oslo.messaging."""
 
     target = om.Target(version="4.5")
-
-    def __init__(self) -> None:
-        self.casts: queue.Queue[Any] = queue.Queue()
-
-    def echo(self, ctxt: Any, value: Any) -> Any:
-        return {"value": value, "user_id": ctxt.get("user_id")}
-
-    def record(self, ctxt: Any, value: Any) -> None:
-        self.casts.put(("oslo", value))
-
-    def boom(self, ctxt: Any) -> None:
-        raise nova_exc.NoValidHost(reason="oslo side")
-
-    def sleep(self, ctxt: Any, seconds: float) -> str:
-        time.sleep(seconds)
-        return "slept"
+    tag, where = "oslo", "oslo side"
 
 
-class OsloTaskManager:
+class OsloTaskManager(_TaskManager):
     target = om.Target(namespace="compute_task", version="1.20")
-
-    def schedule_and_build_instances(self, ctxt: Any, n: int) -> str:
-        return f"oslo-task:{n}"
+    prefix = "oslo"
 
 
-class OurManager:
+class OurManager(_Manager):
     target = Target(version="4.5")
-
-    def __init__(self) -> None:
-        self.casts: queue.Queue[Any] = queue.Queue()
-
-    def echo(self, ctxt: Any, value: Any) -> Any:
-        return {"value": value, "user_id": ctxt.get("user_id")}
-
-    def record(self, ctxt: Any, value: Any) -> None:
-        self.casts.put(("ours", value))
-
-    def boom(self, ctxt: Any) -> None:
-        raise nova_exc.NoValidHost(reason="our side")
-
-    def sleep(self, ctxt: Any, seconds: float) -> str:
-        time.sleep(seconds)
-        return "slept"
+    tag, where = "ours", "our side"
 
 
-class OurTaskManager:
+class OurTaskManager(_TaskManager):
     target = Target(namespace="compute_task", version="1.20")
-
-    def schedule_and_build_instances(self, ctxt: Any, n: int) -> str:
-        return f"our-task:{n}"
-
-
-@pytest.fixture
-def topic() -> str:
-    return f"io_{wire.new_id()[:8]}"
+    prefix = "our"
 
 
 @pytest.fixture

@@ -87,11 +87,6 @@ def transport(transport_url: str, control_exchange: str) -> Iterator[Transport]:
 
 
 @pytest.fixture
-def topic() -> str:
-    return f"t_{wire.new_id()[:8]}"
-
-
-@pytest.fixture
 def serve(transport: Transport, topic: str) -> Iterator[Any]:
     servers = []
 
