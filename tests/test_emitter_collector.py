@@ -14,35 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rabbit import HOST as RABBIT_HOST
+from rabbit import PORT as RABBIT_PORT
+from rabbit import RABBIT_URL, rabbit_reachable, require_rabbit
 
 from tracer import api as trace
 from tracer.collector import Collector, CollectorError, wait_for
 from tracer.emitter import BrokerEmitter, ListEmitter, TeeEmitter, kombu_url
 
-RABBIT_HOST, RABBIT_PORT = "127.0.0.1", 5672
-RABBIT_URL = f"rabbit://guest:guest@{RABBIT_HOST}:{RABBIT_PORT}/"
 
-
-def require_rabbit() -> str:
-    """RabbitMQ is a real part of bootflow: its absence fails, it does not skip."""
-    try:
-        from tests.rabbit import require_rabbit as shared  # another developer's helper
-    except ImportError:
-        shared = None
-    if shared is not None:
-        shared()
-        return RABBIT_URL
-    try:
-        socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=2).close()
-    except OSError:
-        pytest.fail(f"RabbitMQ is not reachable at {RABBIT_HOST}:{RABBIT_PORT}: start it with "
-                    "`rabbitmq-server -detached`", pytrace=False)
-    return RABBIT_URL
-
-
-@pytest.fixture(params=["memory", "rabbit"])
-def url(request: pytest.FixtureRequest) -> str:
-    return "memory://" if request.param == "memory" else require_rabbit()
+@pytest.fixture
+def url(transport_url: str) -> str:
+    """memory:// and RabbitMQ (conftest); each test binds its own exchange and queue."""
+    return transport_url
 
 
 @pytest.fixture
@@ -54,9 +38,7 @@ def exchange() -> Iterator[str]:
 
 def _delete_exchange(name: str) -> None:
     """Leave no test exchanges behind in a real broker."""
-    try:
-        socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=1).close()
-    except OSError:
+    if not rabbit_reachable(timeout=1):
         return
     from kombu import Connection, Exchange
 
