@@ -21,6 +21,16 @@ _CN_FIELDS = {"id": "int", "uuid": "str", "host": "str", "hypervisor_hostname": 
               "updated_at": "datetime", "created_at": "datetime"}
 
 
+def _save_changes(obj: NovaObject, s: Any, row: Any) -> None:
+    """Copy *obj*'s changed fields onto *row*, stamp updated_at, flush; keep the stamp."""
+    for k in obj.obj_what_changed():
+        if k not in ("id", "updated_at", "created_at"):
+            setattr(row, k, obj._data[k])
+    row.updated_at = models.utcnow()
+    s.flush()
+    obj._data["updated_at"] = row.updated_at
+
+
 class ComputeNode(NovaObject):
     VERSION = "1.19"
     STEIN_FILE = "nova/objects/compute_node.py"
@@ -44,12 +54,7 @@ class ComputeNode(NovaObject):
                 models.ComputeNode.uuid == self.uuid)).first()
             if row is None:
                 raise exception.ComputeHostNotFound(host=self.host)
-            for k in self.obj_what_changed():
-                if k not in ("id", "updated_at", "created_at"):
-                    setattr(row, k, self._data[k])
-            row.updated_at = models.utcnow()
-            s.flush()
-            self._data["updated_at"] = row.updated_at
+            _save_changes(self, s, row)
         self.obj_reset_changes()
 
     @remotable_classmethod
@@ -98,12 +103,7 @@ class Service(NovaObject):
             row = s.get(models.Service, self.id)
             if row is None:
                 raise exception.ServiceNotFound(service_id=self.id)
-            for k in self.obj_what_changed():
-                if k not in ("id", "updated_at", "created_at"):
-                    setattr(row, k, self._data[k])
-            row.updated_at = models.utcnow()
-            s.flush()
-            self._data["updated_at"] = row.updated_at
+            _save_changes(self, s, row)
         self.obj_reset_changes()
 
     @remotable_classmethod
