@@ -147,3 +147,9 @@ def test_export_writes_every_format(demo: Any, tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         assert out.stat().st_size > 100
     assert "traceEvents" in json.loads((tmp_path / "t.chrome").read_text())
+
+
+def test_tui_without_a_deployment_names_the_fix(tmp_path: Path) -> None:
+    proc = bootflow("tui", "--state-dir", str(tmp_path / "none"))
+    assert proc.returncode == 2
+    assert "run: bootflow up" in proc.stderr.replace("\n", " ")

@@ -69,6 +69,21 @@ def setup_emitter(config: Config, args: argparse.Namespace, binary: str, host: s
     return emitter
 
 
+def setup_gate(config: Config) -> Any:
+    """Every process holds a walkthrough gate, open until a TUI turns it on.
+
+    ``bootflow tui --walkthrough`` switches it on over the ``bootflow.control`` exchange;
+    until then each message passes with one uncontended lock check.
+    """
+    if not config.transport_url.startswith(("rabbit://", "amqp://")):
+        return None
+    from services.messaging.gate import ControlGate, set_gate
+
+    gate = ControlGate(config.transport_url, enabled=False)
+    set_gate(gate)
+    return gate
+
+
 class StopSignal:
     """SIGTERM/SIGINT: set ``event``; before the service runs, leave at once (SystemExit)."""
 
@@ -102,6 +117,7 @@ def run(binary: str, default_host: str, argv: Sequence[str] | None,
     log = setup_logging(binary, args.host)
     config = load_config(args)
     emitter = setup_emitter(config, args, binary, args.host)
+    gate = setup_gate(config)
     stopper = StopSignal(log)
     started: Any = None
     try:
@@ -110,6 +126,8 @@ def run(binary: str, default_host: str, argv: Sequence[str] | None,
         log.info("started; pid %d", os.getpid())
         stopper.wait()
     finally:
+        if gate is not None:
+            gate.close()  # release anything a walkthrough still holds, so we can drain
         if started is not None:
             log.info("draining and stopping")
             started.stop()
