@@ -62,7 +62,18 @@ class SnapshotReady(Message):
 
 
 class ScrubBar(Static):
-    """Replay position as a bar; click anywhere on it to seek there."""
+    """Replay position as a bar; click anywhere on it to seek there.
+
+    Drawn from ``fraction`` at render time, so the bar always spans the width the
+    layout gave it (not the width it had when the position last changed).
+    """
+
+    fraction: reactive[float] = reactive(0.0)
+
+    def render(self) -> Text:
+        width = max(10, self.size.width)
+        done = int(width * self.fraction)
+        return Text("█" * done, style="bold") + Text("░" * (width - done), style="dim")
 
     class Seek(Message):
         def __init__(self, fraction: float) -> None:
@@ -374,9 +385,7 @@ class BootflowApp(App[None]):
             return
         if r is None:
             return
-        width = max(10, bar.size.width or 80)
-        done = int(width * (r.position / len(r))) if len(r) else 0
-        bar.update(Text("█" * done, style="bold") + Text("░" * (width - done), style="dim"))
+        bar.fraction = r.position / len(r) if len(r) else 0.0
 
     # -- selection -------------------------------------------------------------------
 
