@@ -11,6 +11,7 @@ COMMAND_MODULES = (
     "tracer.commands.demo",
     "tracer.commands.deploy",
     "tracer.commands.export",
+    "tracer.commands.record",
     "tracer.commands.tui",
     "tracer.commands.scenario",
 )

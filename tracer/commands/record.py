@@ -1,0 +1,85 @@
+"""``bootflow record``: write a running deployment's events to a recording file."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from tracer.commands import UserError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("record", help="record a running deployment's events (JSON Lines)",
+                       description="Consumes the deployment's trace exchange into FILE until "
+                       "Ctrl-C, --duration, or --until-quiet after the first request.")
+    p.add_argument("file", type=Path, help="the recording to write")
+    p.add_argument("--state-dir", default=None,
+                   help="the deployment's state folder (default $BOOTFLOW_STATE_DIR or "
+                   "/tmp/bootflow)")
+    p.add_argument("--transport", metavar="URL", default=None,
+                   help="broker URL (default: the deployment's)")
+    p.add_argument("--trace-exchange", default=None,
+                   help="trace exchange (default: the deployment's, else bootflow.trace)")
+    p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                   help="stop after this long")
+    p.add_argument("--until-quiet", type=float, default=None, metavar="SECONDS",
+                   help="stop once a request has been seen and nothing arrived for this long")
+    p.set_defaults(func=cmd_record)
+
+
+def cmd_record(args: argparse.Namespace, console: Console) -> int:
+    from services.deploy import DeployError, Deployment
+    from tracer.collector import Collector, CollectorError
+    from tracer.recording import RecordingWriter
+    from tracer.redact import redact_url
+
+    state_dir = args.state_dir or os.environ.get("BOOTFLOW_STATE_DIR") or "/tmp/bootflow"
+    deployment = Deployment(state_dir)
+    try:
+        config = deployment.config()
+    except DeployError as exc:
+        raise UserError(str(exc)) from exc
+    url = args.transport or config.transport_url
+    exchange = (args.trace_exchange or deployment.meta().get("trace_exchange")
+                or "bootflow.trace")
+    stop = threading.Event()
+    seen_request = threading.Event()
+    last = [time.monotonic()]
+    writer = RecordingWriter(args.file, source="live", transport=redact_url(url),
+                             exchange=exchange)
+
+    def on_event(event: dict) -> None:
+        writer(event)
+        last[0] = time.monotonic()
+        if event.get("kind") == "HTTP" and event.get("service") == "nova-api":
+            seen_request.set()
+
+    collector = Collector(url, on_event, exchange=exchange)
+    try:
+        collector.start()
+    except CollectorError as exc:
+        writer.close()
+        raise UserError(str(exc)) from exc
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    started = time.monotonic()
+    console.print(f"recording {exchange} to {args.file} (Ctrl-C to stop)")
+    try:
+        while not stop.wait(0.1):
+            now = time.monotonic()
+            if args.duration is not None and now - started >= args.duration:
+                break
+            if (args.until_quiet is not None and seen_request.is_set()
+                    and now - last[0] >= args.until_quiet):
+                break
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        collector.stop()
+        writer.close()
+    console.print(f"recorded {collector.received} events to {args.file}")
+    return 0
