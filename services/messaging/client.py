@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -16,7 +15,7 @@ from services.messaging.serializer import NoOpSerializer, Serializer
 from services.messaging.target import Target
 from services.messaging.transport import Transport
 from tracer import api as trace
-from tracer.redact import redact
+from tracer.redact import redact_json
 
 RPC_RESPONSE_TIMEOUT = 60  # nova's rpc_response_timeout
 _MARKER: Any = object()
@@ -95,7 +94,7 @@ class _CallContext:
             "messaging.message.id": msg.get("_msg_id") or msg.get("_unique_id"),
             "rpc.topic": t.topic, "rpc.server": t.server,
             "messaging.message.body.size": len(body.encode()),
-            "bootflow.envelope": json.dumps(redact(msg), default=repr),
+            "bootflow.envelope": redact_json(msg, default=repr),
         }
         if t.namespace is not None:
             attrs["rpc.namespace"] = t.namespace

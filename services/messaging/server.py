@@ -24,7 +24,7 @@ from services.messaging.serializer import Serializer
 from services.messaging.target import Target
 from services.messaging.transport import DRAIN_TIMEOUT, Transport
 from tracer import api as trace
-from tracer.redact import redact
+from tracer.redact import redact_json
 
 LOG = logging.getLogger(__name__)
 IDLE_WORKERS = 2      # idle worker threads kept; more retire after DRAIN_TIMEOUT
@@ -337,7 +337,7 @@ class RPCServer:
         if location:
             attrs["code.location"] = f"{location}.{method}"
         try:
-            attrs["bootflow.envelope"] = json.dumps(redact(json.loads(inc.inner_json)))
+            attrs["bootflow.envelope"] = redact_json(json.loads(inc.inner_json))
         except ValueError:
             pass
         links = (parent,) if parent is not None and kind == "CONSUMER" else ()
