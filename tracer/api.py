@@ -8,7 +8,7 @@ With no emitter set the calls cost little and emit nothing.
 from __future__ import annotations
 
 import contextlib
-import secrets
+import random
 import socket
 import time
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
@@ -43,12 +43,15 @@ _process_identity: tuple[str, str] = ("bootflow", socket.gethostname())
 _emitter: Emitter | None = None
 
 
+_getrandbits = random.getrandbits  # ids need to be unique, not secret (as wire.new_id)
+
+
 def new_trace_id() -> str:
-    return secrets.token_hex(16)
+    return "%032x" % (_getrandbits(128) or 1)
 
 
 def new_span_id() -> str:
-    return secrets.token_hex(8)
+    return "%016x" % (_getrandbits(64) or 1)
 
 
 def set_emitter(emitter: Emitter | None) -> None:
