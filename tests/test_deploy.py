@@ -369,3 +369,61 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" '
                                      "WITH (FORCE)"))
         engine.dispose()
+
+
+def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str, str],
+                                                                  tmp_path: Path) -> None:
+    """`bootflow tui --walkthrough` on a deployment: every service process holds each
+    message of the request until released, one hop per release (heartbeats and periodic
+    tasks pass); `bootflow record` captures the flow."""
+    from services.messaging.gate import GateController
+    from tracer.collector import Collector
+    from tracer.commands.live import RequestOnlyGate
+
+    _require("test")
+    d = Deployment(names["state"])
+    cfg = d.make_config(transport_url=names["transport"], virt_type="test",
+                        api_port=int(names["port"]), control_exchange=names["exchange"],
+                        report_interval=1, service_down_time=4, periodic_interval=5)
+    d.up(cfg, computes=1, trace_exchange=names["trace"])
+    record = tmp_path / "rec.jsonl"
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "tracer.cli", "record", str(record), "--state-dir",
+         names["state"], "--until-quiet", "2"], cwd=REPO, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    gate = RequestOnlyGate(GateController(names["transport"]))
+    watcher = Collector(names["transport"], gate.observe, exchange=names["trace"])
+    watcher.start()
+    try:
+        _wait(lambda: record.is_file(), 10, "the recorder to start")
+        gate.set_enabled(True)
+        time.sleep(0.5)  # the "on" crosses the control exchange to every process
+        api = APIClient(d.endpoint())
+        status, body = api.request("POST", "/v2.1/servers", {"server": {
+            "name": "gated", "flavorRef": "m1.tiny", "imageRef": "bootflow-guest"}})
+        assert status == 202, body
+        uuid_ = body["server"]["id"]
+        first = _wait(lambda: gate.pending(), 10, "the first held hop")
+        assert first[0]["hop"]["method"] == "schedule_and_build_instances"
+        time.sleep(1.0)
+        _, shown = api.request("GET", f"/v2.1/servers/{uuid_}")
+        assert shown["server"]["OS-EXT-STS:task_state"] == "scheduling"
+        assert len(gate.pending()) == 1  # held: nothing else moved
+        gate.release_next()
+        second = _wait(lambda: [p for p in gate.pending()
+                                if p["hop_id"] != first[0]["hop_id"]], 10, "the next hop")
+        assert second[0]["hop"]["method"] == "select_destinations"
+        gate.set_enabled(False)  # let the rest run free
+        _wait(lambda: api.request("GET", f"/v2.1/servers/{uuid_}")[1]["server"]["status"]
+              == "ACTIVE", 30, "ACTIVE after the gate is off")
+        out, err = recorder.communicate(timeout=30)
+        assert recorder.returncode == 0, err
+    finally:
+        gate.set_enabled(False)
+        gate.close()
+        watcher.stop()
+        if recorder.poll() is None:
+            recorder.kill()
+        d.down()
+    text = _cli("replay", "--headless", str(record)).stdout
+    assert "[call] select_destinations" in text and "[cast] build_and_run_instance" in text

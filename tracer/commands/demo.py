@@ -148,6 +148,7 @@ def _demo_tui(run: DemoRun, args: argparse.Namespace) -> int:
     source = DemoSource(run, flavor=args.flavor, image=args.image, count=args.count,
                         boot=boot)
     if gated is not None:
+        run.sink.subscribe(gated.controller.observe)
         source.before_stop = gated.close  # release held hops so the services can stop
     try:
         BootflowApp(source, mode="walkthrough" if gated else "live",

@@ -53,6 +53,56 @@ class DemoSource:
         self.run.stop()
 
 
+class RequestOnlyGate:
+    """The learner steps through the request's hops; start-up and periodic chatter
+    (heartbeats, resource updates) is let go at once.
+
+    Wraps a ``GateController``: a held hop whose trace is rooted at something other than
+    a REST request is released as soon as that trace's root span is seen; a hop of a
+    request trace, or of a trace not seen yet, stays held for the learner.
+    """
+
+    def __init__(self, controller: Any) -> None:
+        self.controller = controller
+        self._roots: dict[str, bool] = {}  # trace id → rooted at an HTTP request?
+        self._lock = threading.Lock()
+
+    def observe(self, event: Mapping[str, Any]) -> None:
+        """Feed every collected event (it learns which traces are requests)."""
+        if event.get("type") == "span_start" and not event.get("parent_id"):
+            with self._lock:
+                self._roots[str(event.get("trace_id"))] = event.get("kind") == "HTTP"
+
+    def _is_background(self, hop: Mapping[str, Any]) -> bool:
+        with self._lock:
+            return self._roots.get(str(hop.get("trace_id"))) is False
+
+    def pending(self) -> list[dict[str, Any]]:
+        held = []
+        for item in self.controller.pending():
+            if self._is_background(item.get("hop") or {}):
+                self.controller.release(item["hop_id"])
+            else:
+                held.append(item)
+        return held
+
+    def release_next(self) -> str | None:
+        held = self.pending()
+        if not held:
+            return None
+        self.controller.release(held[0]["hop_id"])
+        return str(held[0]["hop_id"])
+
+    def release(self, hop_id: str) -> None:
+        self.controller.release(hop_id)
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.controller.set_enabled(enabled)
+
+    def close(self) -> None:
+        self.controller.close()
+
+
 class GatedDemo:
     """Walkthrough: every RPC server holds each message until the learner releases it.
 
@@ -63,7 +113,7 @@ class GatedDemo:
     def __init__(self, transport_url: str) -> None:
         from services.messaging.gate import ControlGate, GateController, set_gate
 
-        self.controller = GateController(transport_url)
+        self.controller = RequestOnlyGate(GateController(transport_url))
         self._gate = ControlGate(transport_url, enabled=False)
         self._set_gate = set_gate
         self._closed = False

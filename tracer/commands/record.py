@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this long")
     p.add_argument("--until-quiet", type=float, default=None, metavar="SECONDS",
-                   help="stop once a request has been seen and nothing arrived for this long")
+                   help="stop once a request has been seen, all its spans ended and none "
+                   "of its events arrived for this long (heartbeats don't count)")
     p.set_defaults(func=cmd_record)
 
 
@@ -49,16 +50,25 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     exchange = (args.trace_exchange or deployment.meta().get("trace_exchange")
                 or "bootflow.trace")
     stop = threading.Event()
-    seen_request = threading.Event()
-    last = [time.monotonic()]
+    requests: set[str] = set()   # trace ids rooted at a REST request
+    open_spans: set[str] = set()  # their spans not ended yet
+    last = [time.monotonic()]    # the last event of a request trace
     writer = RecordingWriter(args.file, source="live", transport=redact_url(url),
                              exchange=exchange)
 
     def on_event(event: dict) -> None:
         writer(event)
+        trace_id = event.get("trace_id")
+        if (event.get("type") == "span_start" and not event.get("parent_id")
+                and event.get("kind") == "HTTP"):
+            requests.add(str(trace_id))
+        if trace_id not in requests:
+            return  # heartbeats and periodic tasks never make a recording "busy"
         last[0] = time.monotonic()
-        if event.get("kind") == "HTTP" and event.get("service") == "nova-api":
-            seen_request.set()
+        if event.get("type") == "span_start":
+            open_spans.add(str(event.get("span_id")))
+        elif event.get("type") == "span_end":
+            open_spans.discard(str(event.get("span_id")))
 
     collector = Collector(url, on_event, exchange=exchange)
     try:
@@ -74,7 +84,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
             now = time.monotonic()
             if args.duration is not None and now - started >= args.duration:
                 break
-            if (args.until_quiet is not None and seen_request.is_set()
+            if (args.until_quiet is not None and requests and not open_spans
                     and now - last[0] >= args.until_quiet):
                 break
     finally:

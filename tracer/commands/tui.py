@@ -41,16 +41,26 @@ def cmd_tui(args: argparse.Namespace, console: Console) -> int:
     exchange = (args.trace_exchange or deployment.meta().get("trace_exchange")
                 or "bootflow.trace")
     source = PushSource()
-    collector = Collector(url, source, exchange=exchange)
-    try:
-        collector.start()
-    except CollectorError as exc:
-        raise UserError(str(exc)) from exc
     controller = None
     if args.walkthrough:
         from services.messaging.gate import GateController
+        from tracer.commands.live import RequestOnlyGate
 
-        controller = GateController(url)
+        controller = RequestOnlyGate(GateController(url))
+
+    def on_event(event: dict) -> None:
+        if controller is not None:
+            controller.observe(event)
+        source(event)
+
+    collector = Collector(url, on_event, exchange=exchange)
+    try:
+        collector.start()
+    except CollectorError as exc:
+        if controller is not None:
+            controller.close()
+        raise UserError(str(exc)) from exc
+    if controller is not None:
         controller.set_enabled(True)
     try:
         BootflowApp(source, mode="walkthrough" if controller else "live", gate=controller,
