@@ -165,8 +165,13 @@ def _label(span: _Span, parent_who: str | None) -> Text:
     if span.status == "ERROR":
         text.stylize("red")
         message = span.end_attrs.get("status.message") or span.end_attrs.get("exception.type")
-        text.append(f"  ERROR{': ' + str(message) if message else ''}", "bold red")
+        text.append(f"  ERROR{': ' + _first_line(message) if message else ''}", "bold red")
     return text
+
+
+def _first_line(message: Any) -> str:
+    """A remote exception's message carries the callee's traceback: show its first line."""
+    return str(message).strip().split("\n", 1)[0].strip()
 
 
 def _note_label(note: Mapping[str, Any]) -> Text:
@@ -209,7 +214,7 @@ def _add(tree: Tree, span: _Span, parent_who: str | None = None,
             label.append(f"\n⇒ {server.attrs['code.location']}", "dim italic")
         if server.status == "ERROR":
             message = server.end_attrs.get("status.message")
-            label.append(f"  ERROR{': ' + str(message) if message else ''}", "bold red")
+            label.append(f"  ERROR{': ' + _first_line(message) if message else ''}", "bold red")
         children += _visible_children(server, compact)
         notes += server.notes
         who = server.who
