@@ -48,6 +48,23 @@ def start_service(binary: str, host: str, config: Config, transport: Any = None,
     return service
 
 
+
+class BootRefused(RuntimeError):
+    """POST /v2.1/servers did not answer 202: the API's own fault message, one line."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(f"the API refused the boot: {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+def _fault_message(resp: webob.Response) -> str:
+    try:
+        body = resp.json
+        return str(next(iter(body.values()))["message"])
+    except Exception:  # not Nova's fault shape: the raw text
+        return resp.text.strip()
+
 class EmbeddedCloud:
     """conductor + scheduler + computes as threads, and nova-api called in-process."""
 
@@ -113,7 +130,7 @@ class EmbeddedCloud:
             server.update(min_count=count, max_count=count, return_reservation_id=True)
         resp = self.request("POST", "/v2.1/servers", {"server": server}, token)
         if resp.status_int != 202:
-            raise RuntimeError(f"boot failed: {resp.status} {resp.text}")
+            raise BootRefused(resp.status, _fault_message(resp))
         if count > 1:
             rid = resp.json["reservation_id"]
             listing = self.request("GET", f"/v2.1/servers/detail?reservation_id={rid}",

@@ -88,9 +88,14 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         return _scenario_tui(args)
     if not args.headless:
         return _demo_tui(run, args)
-    with console.status("booting on the embedded cloud…"), paced(args.pace or 0.0):
-        result = run.run(flavor=args.flavor, image=args.image, count=args.count,
-                         timeout=args.timeout)
+    from services.launcher import BootRefused
+
+    try:
+        with console.status("booting on the embedded cloud…"), paced(args.pace or 0.0):
+            result = run.run(flavor=args.flavor, image=args.image, count=args.count,
+                             timeout=args.timeout)
+    except BootRefused as exc:
+        raise UserError(str(exc)) from exc
     _print(console, result.events, show_all=args.all)
     if args.record:
         console.print(f"recorded {len(result.events)} events to {args.record}")
