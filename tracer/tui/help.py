@@ -11,13 +11,18 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 READING = """\
-━━▶  call   the caller is BLOCKED until the reply (select_destinations, object_action)
-╌╌▷  cast   published and the caller returns at once (schedule_and_build_instances,
-            build_and_run_instance)
-┅┅▷  fanout one cast copied to every server of a topic (update_instance_info)
+━━▶  call   the caller is BLOCKED until the reply
+            (select_destinations, object_action)
+╌╌▷  cast   published; the caller returns at once
+            (schedule_and_build_instances, build_and_run_instance)
+┅┅▷  fanout one cast copied to every server of a topic
+            (update_instance_info)
 ░░░  timeline: a caller waiting in a call; its bar spans the server's work
-┃╌╌▷ timeline: a cast — a tick where it was sent, an arrow to where the consumer starts
-⏳    graph: this service is waiting for a reply"""
+┃╌╌▷ timeline: a cast — a tick where it was sent, an arrow to where
+            the consumer starts
+⏳   graph: this service is waiting for a reply
+seen services: no heartbeat (nova-api sends none); the time is since
+            its last hop"""
 
 
 class HelpScreen(ModalScreen[None]):

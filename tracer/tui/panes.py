@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -158,11 +159,14 @@ class DetailPane(VerticalScroll):
 
 
 def instances_table(snap: Snapshot) -> RenderableType:
-    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
-    table.add_column("name", no_wrap=True, ratio=2)
-    table.add_column("vm_state", no_wrap=True, ratio=2)
-    table.add_column("task_state", no_wrap=True, ratio=3)
-    table.add_column("host", no_wrap=True, ratio=2, overflow="ellipsis")
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False,
+                  collapse_padding=True)
+    table.add_column("name", no_wrap=True, max_width=16, overflow="ellipsis")
+    # vm_state and host whole even at 100 columns ("building", "compute1"), no ratio:
+    # the name and task_state give way first
+    table.add_column("vm_state", no_wrap=True)
+    table.add_column("task_state", no_wrap=True, ratio=3, overflow="ellipsis")
+    table.add_column("host", no_wrap=True)
     shown = heapq.nlargest(MAX_INSTANCES, snap.instances.values(), key=lambda i: i.updated_ns)
     shown.sort(key=lambda i: i.history[0].ts_ns if i.history else 0)
     for inst in shown:
@@ -183,16 +187,19 @@ def instances_table(snap: Snapshot) -> RenderableType:
             step = str(h.task_state or h.vm_state)
             if not steps or steps[-1] != step:
                 steps.append(step)
-        trails.append(Text(" " + " → ".join(steps), style="dim"))
+        trails.append(Padding(Text(" → ".join(steps), style="dim"), (0, 1)))
     return Group(table, *trails)
 
 
 def services_table(snap: Snapshot) -> RenderableType:
-    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False)
-    table.add_column("service", no_wrap=True, ratio=2)
-    table.add_column("host", no_wrap=True, ratio=2)
+    table = Table(expand=True, box=None, padding=(0, 1), show_edge=False,
+                  collapse_padding=True)
+    # service and host whole even at 100 columns ("conductor", "compute1"), no ratio:
+    # a ratio column gives way to its share of the width
+    table.add_column("service", no_wrap=True)
+    table.add_column("host", no_wrap=True)
     table.add_column("", no_wrap=True, min_width=4)
-    table.add_column("heartbeat", no_wrap=True, ratio=3)
+    table.add_column("heartbeat", no_wrap=True, ratio=3, overflow="ellipsis")
     for key in sorted(snap.services):
         svc = snap.services[key]
         ago = (f"{fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns))} ago"
@@ -203,12 +210,13 @@ def services_table(snap: Snapshot) -> RenderableType:
     seen: dict[tuple[str, str], int] = {}
     for hop in snap.hops[-500:]:
         for key in ((hop.src_service, hop.src_host), (hop.dst_service, hop.dst_host)):
-            if key[0].startswith("nova-") and key not in snap.services:
+            # "?" is a call's server before one took it: not a host to list
+            if key[0].startswith("nova-") and key[1] != "?" and key not in snap.services:
                 seen[key] = max(seen.get(key, 0), hop.done_ns or hop.sent_ns)
     for (binary, host), last in sorted(seen.items()):
+        # no heartbeat (yet, or ever: nova-api sends none): when it last made a hop
         table.add_row(binary.removeprefix("nova-"), host, Text("seen", style="bold"),
-                      Text(f"none; busy {fmt_ns(max(0, snap.t_last_ns - last))} ago",
-                           style="dim"))
+                      Text(f"{fmt_ns(max(0, snap.t_last_ns - last))} ago", style="dim"))
     if not snap.services and not seen:
         table.add_row(Text("no heartbeat yet", style="dim"), "", "", "")
     return table
