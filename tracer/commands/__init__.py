@@ -7,6 +7,9 @@ parser default. Modules import services/ and Textual only inside their functions
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 COMMAND_MODULES = (
     "tracer.commands.demo",
     "tracer.commands.deploy",
@@ -19,3 +22,16 @@ COMMAND_MODULES = (
 
 class UserError(Exception):
     """A mistake the user can fix (bad file, unknown name): printed as one line, exit 2."""
+
+
+def check_writable(path: Path | None) -> None:
+    """Refuse an output file that cannot be written before any work is done, in one line."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a file")
+    if not folder.is_dir():
+        raise UserError(f"{path}: no such folder {folder}")
+    if not os.access(path if path.exists() else folder, os.W_OK):
+        raise UserError(f"{path}: not writable")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from tracer.commands import UserError
+from tracer.commands import UserError, check_writable
 
 if TYPE_CHECKING:
     from tracer.session import DemoRun
@@ -80,6 +80,7 @@ def transport_url(arg: str | None) -> str:
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if args.count < 1 or args.computes < 1:
         raise UserError("--count and --computes must be at least 1")
+    check_writable(args.record)
     from tracer.session import DemoRun
 
     run = DemoRun(transport_url(args.transport), record=args.record,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tracer.commands import UserError
+from tracer.commands import UserError, check_writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +27,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
     from tracer.export import ExportError, export
     from tracer.recording import RecordingError, read_recording
 
+    check_writable(args.output)
     try:
         _header, events = read_recording(args.file)
         text = export(events, args.fmt)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tracer.commands import UserError
+from tracer.commands import UserError, check_writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -40,6 +40,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     from tracer.recording import RecordingWriter
     from tracer.redact import redact_url
 
+    check_writable(args.file)
     state_dir = args.state_dir or os.environ.get("BOOTFLOW_STATE_DIR") or "/tmp/bootflow"
     deployment = Deployment(state_dir)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from tracer.commands import UserError
+from tracer.commands import UserError, check_writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,6 +52,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from tracer.scenarios import ScenarioError
     from tracer.session import request_events
 
+    check_writable(args.record)
     try:
         with console.status(f"running scenario {args.name}…"):
             result = run_scenario(args.name, transport_url(args.transport),
