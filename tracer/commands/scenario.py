@@ -34,14 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from tracer.scenarios import ScenarioError, load_scenario, scenario_files
 
-    for path in scenario_files():
+    deployed = False
+    files = scenario_files()
+    width = max((len(p.stem) for p in files), default=0) + 2
+    for path in files:
+        # one line per scenario, as long as it is (the terminal wraps, not Rich at 80)
         try:
             sc = load_scenario(path)
         except ScenarioError as exc:
-            console.print(Text(f"{path.stem:24} (invalid: {exc})", style="red"))
+            console.print(Text(f"{path.stem:{width}} (invalid: {exc})", style="red"),
+                          soft_wrap=True)
             continue
-        note = "  [needs a deployment]" if sc.requires == "deployment" else ""
-        console.print(Text(f"{sc.name:24} {sc.title}{note}"))
+        note = "  [processes]" if sc.requires == "deployment" else ""
+        deployed = deployed or bool(note)
+        console.print(Text(f"{sc.name:{width}} {sc.title}{note}"), soft_wrap=True)
+    if deployed:
+        console.print(Text("[processes]: `scenario run` starts its own services as processes "
+                           "over RabbitMQ (no `bootflow up` needed)", style="dim"))
     return 0
 
 
