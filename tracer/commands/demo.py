@@ -133,7 +133,8 @@ def _scenario_tui(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         raise UserError(str(exc)) from exc
     source = ScenarioSource(args.scenario, transport_url(args.transport))
-    BootflowApp(source, mode="live", title=f"bootflow — {scenario.title}").run()
+    BootflowApp(source, mode="live", title=f"bootflow — {scenario.title}",
+                intro=scenario.explanation).run()
     if source.error is not None:
         raise UserError(f"scenario {args.scenario}: {source.error}")
     return 0

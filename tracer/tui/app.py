@@ -130,8 +130,10 @@ class BootflowApp(App[None]):
 
     def __init__(self, source: EventSource | Any, *, mode: Mode = "live", gate: Any = None,
                  title: str | None = None, service_down_time_s: float = 60.0,
-                 clock: Callable[[], int] | None = time.time_ns) -> None:
+                 clock: Callable[[], int] | None = time.time_ns,
+                 intro: str | None = None) -> None:
         super().__init__()
+        self.intro = intro  # e.g. a scenario's explanation: shown at start and in help
         if mode not in ("live", "replay", "walkthrough"):
             raise ValueError(f"mode must be live, replay or walkthrough, not {mode!r}")
         if mode == "walkthrough" and gate is None:
@@ -191,6 +193,9 @@ class BootflowApp(App[None]):
         self.query_one("#services").border_title = "services"
         self.query_one("#graph").border_title = "service graph"
         self._apply(EMPTY_SNAPSHOT)
+        if self.intro:
+            self.notify(self.intro + "\n(? shows it again)", title="about this scenario",
+                        timeout=20)
         if self.mode == "replay":
             assert self._replay is not None
             if getattr(self.source, "start_at_end", False):
@@ -456,7 +461,7 @@ class BootflowApp(App[None]):
             widget.refresh()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.mode, self._help_rows()))
+        self.push_screen(HelpScreen(self.mode, self._help_rows(), intro=self.intro))
 
     def _help_rows(self) -> list[tuple[str, str]]:
         rows = []

@@ -28,10 +28,12 @@ seen services: no heartbeat (nova-api sends none); the time is since
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
 
-    def __init__(self, mode: str, rows: list[tuple[str, str]]) -> None:
+    def __init__(self, mode: str, rows: list[tuple[str, str]],
+                 intro: str | None = None) -> None:
         super().__init__()
         self.mode = mode
         self.rows = rows
+        self.intro = intro
 
     def compose(self) -> ComposeResult:
         keys = Table(title=f"keys ({self.mode})", expand=True, box=None)
@@ -43,6 +45,9 @@ class HelpScreen(ModalScreen[None]):
                               "wheel scrolls, shift+wheel sideways, ctrl+wheel zooms")
         keys.add_row("+ - 0", "timeline zoom in / out / fit (when the timeline has focus)")
         with VerticalScroll(id="help-box"):
+            if self.intro:
+                yield Static(Text("about this scenario", style="bold"))
+                yield Static(Text(self.intro + "\n"))
             yield Static(keys)
             yield Static(Text("\nreading the picture", style="bold"))
             yield Static(Text(READING))
