@@ -90,12 +90,13 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     if not args.headless:
         return _demo_tui(run, args)
     from services.launcher import BootRefused
+    from tracer.collector import CollectorError
 
     try:
         with console.status("booting on the embedded cloud…"), paced(args.pace or 0.0):
             result = run.run(flavor=args.flavor, image=args.image, count=args.count,
                              timeout=args.timeout)
-    except BootRefused as exc:
+    except (BootRefused, CollectorError) as exc:  # e.g. the broker is not there
         raise UserError(str(exc)) from exc
     _print(console, result.events, show_all=args.all)
     if args.record:
