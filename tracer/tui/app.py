@@ -207,6 +207,7 @@ class BootflowApp(App[None]):
             self._ingest()
             self.source.start(self.feed_event)
             self.set_interval(1.0, self._clock_tick, name="live-clock")
+            self.set_interval(0.5, self._check_source, name="source-error")
         if self.mode == "walkthrough":
             self.set_interval(0.2, self._poll_gate, name="gate-poll")
             self._poll_gate()
@@ -251,6 +252,19 @@ class BootflowApp(App[None]):
                 last_post, dirty = now, False
             if queue:
                 self._wake.set()
+
+    _source_error_shown = False
+
+    def _check_source(self) -> None:
+        """A source that failed (no broker, a refused boot) says so on screen at once,
+        not only after the app exits: an empty screen otherwise looks like a hang."""
+        error = getattr(self.source, "error", None)
+        if error is None or self._source_error_shown:
+            return
+        self._source_error_shown = True
+        first = str(error).strip().split("\n", 1)[0] or type(error).__name__
+        self.notify(f"{first}\n(q quits)", title="the run failed", severity="error",
+                    timeout=600)
 
     def _clock_tick(self) -> None:
         """Live clock: heartbeat ages and open calls' waiting times grow without events."""
