@@ -81,7 +81,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     bt = sub.add_parser("boot", help="POST /v2.1/servers on the running API (HTTP client)")
     _state_arg(bt)
-    bt.add_argument("name")
+    bt.add_argument("name", help="server name (with --count N: NAME-1..NAME-N)")
     bt.add_argument("--count", type=int, default=1, help="min_count = max_count = N")
     bt.add_argument("--flavor", default=None,
                     help="flavor name or id (default bootflow.guest with qemu, else m1.tiny)")
@@ -252,7 +252,9 @@ def cmd_boot(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"API not answering at {client.endpoint} ({exc}); run: bootflow up"
                         ) from None
     if code != 202:
-        raise UserError(f"POST /v2.1/servers: {code} {json.dumps(body)}")
+        fault = next(iter(body.values()), None) if isinstance(body, dict) else None
+        message = (fault.get("message") if isinstance(fault, dict) else None) or json.dumps(body)
+        raise UserError(f"POST /v2.1/servers: {code}: {message}")
     if args.count > 1:
         rid = body["reservation_id"]
         listing = client.request("GET", f"/v2.1/servers/detail?reservation_id={rid}")[1]
@@ -264,9 +266,10 @@ def cmd_boot(args: argparse.Namespace, console: Console) -> int:
         return 0
     servers = client.wait(uuids, args.timeout)
     for s in servers:
-        line = (f"{s['id']} {s['name']} {s['status']} on "
-                f"{s.get('OS-EXT-SRV-ATTR:host')} after {time.monotonic() - t0:.1f}s")
+        host = s.get("OS-EXT-SRV-ATTR:host")
+        where = f"on {host}" if host else "(no host)"
+        line = f"{s['id']} {s['name']} {s['status']} {where} after {time.monotonic() - t0:.1f}s"
         if s["status"] == "ERROR":
-            line += f": {s.get('fault', {}).get('message')}"
+            line += f": {str(s.get('fault', {}).get('message', '')).strip()}"
         console.print(line, highlight=False)
     return 0 if all(s["status"] == "ACTIVE" for s in servers) else 1
