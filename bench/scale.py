@@ -9,7 +9,9 @@ a control exchange of its own; nova-api is called in-process. Multi-create batch
 (``min_count = max_count = --batch``) alternate between tracing on and off, ABBA order,
 so that the database's growth weighs on both alike: ``--instances`` are booted traced and
 as many again untraced. Traced events take the real path: ``tracer.api`` → BrokerEmitter
-→ RabbitMQ → Collector.
+→ RabbitMQ → Collector; the Collector and its sink run in a process of their own (as
+``bootflow record`` would: its CPU competes for the same cores, not for the services'
+GIL), unless ``--collector-in-process`` (the setup of the runs before 2026-11-26).
 
 Each batch is timed from the POST to every instance ACTIVE ("flow"); a traced batch also
 until the collector holds every emitted event and every span of the batch has ended
@@ -108,6 +110,99 @@ class Sink:
     def open_request_spans(self) -> int:
         with self._lock:
             return sum(1 for t in self.open.values() if t in self.request_traces)
+
+
+class _SharedSink(Sink):
+    """The Sink in the collector process: events to a file, counters to the parent."""
+
+    def __init__(self, path: str, shared: dict[str, Any]) -> None:
+        super().__init__()
+        self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        self.shared = shared
+        self.open_req = 0
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "span_start":
+            if event.get("kind") == "HTTP" and event.get("service") == "nova-api" \
+                    and not event.get("parent_id"):
+                self.request_traces.add(event["trace_id"])
+            if event["trace_id"] in self.request_traces:
+                self.open[event["span_id"]] = event["trace_id"]
+                self.open_req += 1
+        elif kind == "span_end" and self.open.pop(event["span_id"], None) is not None:
+            self.open_req -= 1
+        self.fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self.shared["open"].value = self.open_req
+        self.shared["last_ns"].value = time.monotonic_ns()
+
+
+def _collect(url: str, exchange: str, path: str, shared: dict[str, Any]) -> None:
+    sink = _SharedSink(path, shared)
+    collector = Collector(url, sink, exchange=exchange)
+    collector.on_event = lambda e: (sink(e), _count(shared, collector))
+    collector.start()
+    shared["ready"].set()
+    shared["stop"].wait()
+    collector.stop()
+    _count(shared, collector)
+    sink.fh.close()
+    shared["done"].set()
+
+
+def _count(shared: dict[str, Any], collector: Collector) -> None:
+    shared["received"].value = collector.received
+    shared["dropped"].value = collector.dropped
+
+
+class RemoteCollector:
+    """Collector + Sink in a process of their own, as ``bootflow record`` runs beside the
+    services in a deployment: its CPU still competes for the same cores, but not for the
+    services' GIL (an artifact of this one-process bench). Events go to a JSON Lines
+    file, read back at the end; received / open request spans / last arrival are shared.
+    """
+
+    def __init__(self, url: str, exchange: str, path: str) -> None:
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        self.path = path
+        self.shared = {"received": ctx.Value("q", 0, lock=False),
+                       "dropped": ctx.Value("q", 0, lock=False),
+                       "open": ctx.Value("q", 0, lock=False),
+                       "last_ns": ctx.Value("q", time.monotonic_ns(), lock=False),
+                       "ready": ctx.Event(), "stop": ctx.Event(), "done": ctx.Event()}
+        self.proc = ctx.Process(target=_collect, args=(url, exchange, path, self.shared),
+                                daemon=True)
+
+    def start(self) -> None:
+        self.proc.start()
+        if not self.shared["ready"].wait(60):
+            raise RuntimeError("collector process did not start")
+
+    def stop(self) -> None:
+        self.shared["stop"].set()
+        self.shared["done"].wait(30)
+        self.proc.join(10)
+
+    @property
+    def received(self) -> int:
+        return int(self.shared["received"].value)
+
+    @property
+    def dropped(self) -> int:
+        return int(self.shared["dropped"].value)
+
+    @property
+    def last_ns(self) -> int:
+        return int(self.shared["last_ns"].value)
+
+    def open_request_spans(self) -> int:
+        return int(self.shared["open"].value)
+
+    def events(self) -> list[dict[str, Any]]:
+        with open(self.path, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
 
 
 @dataclasses.dataclass
@@ -238,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--transport", default=RABBIT)
     ap.add_argument("--executor-size", type=int, default=0,
                     help="rpc server worker threads per service (0: the default, 64)")
+    ap.add_argument("--collector-in-process", action="store_true",
+                    help="run the collector as a thread of the services' process (as "
+                         "before 2026-11-26: it then also competes for their GIL)")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = ap.parse_args(argv)
     t_start = time.monotonic()
@@ -255,9 +353,13 @@ def main(argv: list[str] | None = None) -> int:
                          extra={"fake_resources": {"vcpus": per_host,
                                                    "memory_mb": 1024 * per_host,
                                                    "local_gb": 2 * per_host}})
-    sink = Sink()
     exchange = f"bootflow.scale.{tag}.trace"
-    collector = Collector(args.transport, sink, exchange=exchange)
+    if args.collector_in_process:
+        sink: Any = Sink()
+        collector: Any = Collector(args.transport, sink, exchange=exchange)
+    else:
+        collector = sink = RemoteCollector(args.transport, exchange,
+                                           os.path.join(state_dir.name, "events.jsonl"))
     emitter = BrokerEmitter(args.transport, exchange=exchange)
     counter = CountingEmitter(emitter)
     collector.start()
@@ -327,8 +429,10 @@ def main(argv: list[str] | None = None) -> int:
 
     on = [b for b in batches if b.traced]
     off = [b for b in batches if not b.traced]
-    events = list(sink.events)
-    traces = set(sink.request_traces)
+    events = list(sink.events) if args.collector_in_process else sink.events()
+    traces = {e["trace_id"] for e in events if e["type"] == "span_start"
+              and e.get("kind") == "HTTP" and e.get("service") == "nova-api"
+              and not e.get("parent_id")}
     started = {e["span_id"] for e in events if e["type"] == "span_start"
                and e["trace_id"] in traces}
     ended = {e["span_id"] for e in events if e["type"] == "span_end"}
@@ -390,7 +494,10 @@ def main(argv: list[str] | None = None) -> int:
               f"--batch {args.batch}` ({when}, {os.cpu_count()} cores, one process: "
               f"conductor, scheduler and {args.computes} fake computes as threads, "
               f"rpc executor {args.executor_size or 64} workers per service, RabbitMQ, "
-              "every span through BrokerEmitter → RabbitMQ → Collector). Traced and "
+              "every span through BrokerEmitter → RabbitMQ → Collector"
+              + (" in the same process" if args.collector_in_process else
+                 " in a process of its own, as `bootflow record` runs: same cores, not "
+                 "the services' GIL") + "). Traced and "
               "untraced multi-create batches alternate (ABBA); a traced batch is timed to "
               "ACTIVE (flow) and until the collector holds every event (recorded).", "",
               "| measure | value |", "|---|---|"]
