@@ -29,6 +29,16 @@ SHORT_LEGEND = (("call", "━▶", "call blocks"), ("cast", "╌▷", "cast retu
                 ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
 
 
+
+# what an edge label may be written over: blank or a horizontal line, never a box,
+# a corner, an arrow head or a vertical line
+_LABEL_OVER = frozenset(" ━╌┅─")
+
+
+def _free(cv: Canvas, x: int, y: int) -> bool:
+    return 0 <= y < cv.height and 0 <= x < cv.width and cv.chars[y][x] in _LABEL_OVER
+
+
 @dataclass
 class _Edge:
     src: str
@@ -98,13 +108,32 @@ class ServiceGraph(Widget):
         # idle edges first, lit ones on top
         order = sorted(edges.values(), key=lambda e: (e.live, e.error))
         lanes: dict[tuple[int, int], int] = {}
+        labels: list[tuple[int, int, int, str, Style, str]] = []
         for edge in order:
-            self._edge(cv, pal, edge, pos, lanes)
+            self._edge(cv, pal, edge, pos, lanes, labels)
+        heads = [item for item in labels if item[2] == 0]
+        labels = [item for item in labels if item[2] != 0]
+        for hx, hy, _, head, st, tag in heads:
+            cv.put(hx, hy, head, st, tag)
         for node, (x, y) in pos.items():
             self._box(cv, pal, node, x, y, node in waiting, node in busy)
+        # labels last, lit edges' first, each only over plain horizontal line or blank:
+        # a label cut by a box, a vertical line or another label showed fragments
+        # ("exte", "PO") that read as garbage
+        taken: set[tuple[int, int]] = set()
+        for lx, ly, span, label, st, tag in reversed(labels):
+            room = 0
+            while room < span and _free(cv, lx + room, ly) and (lx + room, ly) not in taken:
+                room += 1
+            shown = label if len(label) <= room else label[:room - 1] + "…"
+            if room < 6 or len(shown) < 6:
+                continue
+            cv.text(lx, ly, shown, st, tag)
+            taken.update((lx + i, ly) for i in range(-1, len(shown) + 1))
 
     def _edge(self, cv: Canvas, pal: Palette, e: _Edge, pos: dict[str, tuple[int, int]],
-              lanes: dict[tuple[int, int], int]) -> None:
+              lanes: dict[tuple[int, int], int],
+              labels: list[tuple[int, int, int, str, Style, str]]) -> None:
         style_name = pal.style_for(e.style)
         gl = GLYPHS[style_name]
         if e.error:
@@ -150,7 +179,7 @@ class ServiceGraph(Widget):
         head = gl.right if x1 > mid or (x1 == mid and x0 < x1) else gl.left
         if x0 == x1:
             head = gl.left
-        cv.put(x1, y1, head, st, tag)
+        labels.append((x1, y1, 0, head, st, tag))  # drawn after every line: never lost
         label = latest.method if len(e.hops) == 1 else f"{latest.method} ×{len(e.hops)}"
         if held is not None:
             label = f"⏸ {latest.method}"
@@ -160,7 +189,7 @@ class ServiceGraph(Widget):
         if span < 6:
             span, lx, ly = abs(x1 - mid) - 1, min(mid, x1) + 1, y1
         if span >= 6:
-            cv.text(lx, ly, label[:span], st, tag)
+            labels.append((lx, ly, span, label, st, tag))
 
     def _box(self, cv: Canvas, pal: Palette, node: str, x: int, y: int, waiting: bool,
              busy: bool) -> None:
