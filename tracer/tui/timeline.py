@@ -261,6 +261,8 @@ class Timeline(ScrollView, can_focus=True):
         step = 16
         for x in range(0, w, step):
             label = "┬" + fmt_ns((sx + x) * self.ns_per_cell)
+            if x + len(label) > w:  # a cut label ("3.68" of "3.68s") misreads: leave it out
+                break
             for k, c in enumerate(label):
                 if x + k < w:
                     chars[x + k] = c
