@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "Jaeger or an OpenTelemetry collector, Mermaid and DOT draw the "
                        "sequence and the service graph, HTML is one self-contained page.")
     p.add_argument("file", type=Path, help="a recording (JSON Lines)")
-    p.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+    p.add_argument("--format", required=True, choices=FORMATS, dest="fmt",
+                   help="chrome (Perfetto), otlp (Jaeger, OTel), mermaid, dot (Graphviz), html")
     p.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
     p.set_defaults(func=cmd_export)
 

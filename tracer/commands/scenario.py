@@ -18,7 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ssub = p.add_subparsers(dest="scenario_cmd", metavar="list|run", required=True)
     lp = ssub.add_parser("list", help="name and title of every scenario")
     lp.set_defaults(func=cmd_list)
-    rp = ssub.add_parser("run", help="run one on the embedded cloud and check its trace")
+    rp = ssub.add_parser("run", help="run one and check its trace (embedded cloud; "
+                         "[processes] ones start their own)")
     rp.add_argument("name", help="a scenario name (see `bootflow scenario list`) or a file")
     rp.add_argument("--record", metavar="FILE", type=Path,
                     help="write every event to FILE (JSON Lines)")
