@@ -101,8 +101,8 @@ def is_valid(event: Any) -> bool:
     return True
 
 
-def dumps(event: Mapping[str, Any]) -> str:
-    """Compact one-line JSON (no newline inside: JSON Lines and AMQP bodies)."""
+def dumps(event: Mapping[str, Any] | list[Event]) -> str:
+    """Compact one-line JSON of an event or a batch of them (JSON Lines, AMQP bodies)."""
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
 
 

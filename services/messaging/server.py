@@ -184,9 +184,10 @@ class RPCServer:
         try:
             while not self._stopping.is_set():
                 if not leading:
-                    leading = self._follow()
-                    if leading is None:
+                    taken = self._follow()
+                    if taken is None:
                         return  # retired
+                    leading = taken
                     if not leading:
                         continue
                 batch: list[_Incoming] = []
@@ -346,7 +347,7 @@ class RPCServer:
 
     def _dispatch(self, inc: _Incoming) -> None:
         msg = inc.msg
-        method = msg.get("method")
+        method = str(msg.get("method") or "")  # "" is no method: NoSuchMethod
         endpoint: Any = None
         failure: BaseException | None = None
         result: Any = None
