@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from tracer.session import DemoRun
 
 DEFAULT_TRANSPORT = "memory://"
+BIG_RECORDING = 20_000  # events: above this, replay opens at the start (first screen < 3 s)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("replay", help="open a recording (TUI, or --headless to print it)")
     r.add_argument("file", type=Path, help="a recording (JSON Lines, bootflow-trace header)")
     r.add_argument("--headless", action="store_true", help="print the trace tree instead")
+    r.add_argument("--at", choices=("start", "end"), default=None,
+                   help="open at the first event or on the final picture (default: the "
+                   f"final picture, or the start for recordings over {BIG_RECORDING:,} "
+                   "events so the first screen comes at once; End/Home jump)")
     r.add_argument("--all", action="store_true", help="also print the start-up traces")
     r.set_defaults(func=cmd_replay)
 
@@ -115,7 +120,8 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
         from tracer.tui.app import BootflowApp
         from tracer.tui.sources import ReplaySource
 
-        source = ReplaySource(events, start_at_end=True, name=str(args.file))
+        at_end = args.at == "end" or (args.at is None and len(events) <= BIG_RECORDING)
+        source = ReplaySource(events, start_at_end=at_end, name=str(args.file))
         BootflowApp(source, mode="replay", title=f"bootflow replay — {args.file.name}").run()
         return 0
     _print(console, events, show_all=args.all)
