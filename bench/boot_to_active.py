@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.benchmarks_md import write_section  # noqa: E402
 from bench.guest_boot import DEFAULT_GUEST_DIR, measure_bare_boot  # noqa: E402
 from services.deploy import DeployError, Deployment, free_port  # noqa: E402
 from tracer.commands.deploy import APIClient  # noqa: E402
@@ -55,13 +55,6 @@ def boot_to_active(api: APIClient, timeout: float = 120.0) -> float:
     while api.request("GET", f"/v2.1/servers/{sid}")[0] != 404:
         time.sleep(0.05)
     return elapsed
-
-
-def write_section(text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(text, old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{f:.2f}s; ratio {ratio:.2f}x (goal <= 1.5x: {verdict})")
     if not args.no_write:
         write_section(
-            f"{SECTION}\n\n"
+            SECTION.removeprefix("## "), f"{SECTION}\n\n"
             f"`bench/boot_to_active.py --runs {args.runs}` ({dt.date.today()}, 2 cores, TCG, "
             "128 MiB, 1 vCPU): a process deployment (api, conductor, scheduler, 1 compute "
             "over RabbitMQ, `--virt qemu`, BrokerEmitter on) vs the bare libvirt boot of the "

@@ -12,7 +12,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import statistics
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import kombu
+from benchmarks_md import write_section
 from rich.console import Console
 from rich.table import Table
 
@@ -245,12 +245,7 @@ def write_markdown(rows: dict[str, Result], n: int, casts: int, rounds: int) -> 
         "2026-11-26).", "", "",
     ]
     section = "\n".join(lines)
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## RPC latency\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else (
-        text.rstrip("\n") + "\n\n" + section)
-    path.write_text(text)
+    write_section("RPC latency", section)
     return section
 
 

@@ -32,7 +32,6 @@ import datetime as dt
 import itertools
 import json
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -50,6 +49,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bench.benchmarks_md import write_section  # noqa: E402
 from services.conf import Config  # noqa: E402
 from services.context import get_admin_context  # noqa: E402
 from services.db import api as db  # noqa: E402
@@ -316,14 +316,6 @@ def memory_per_event(events: list[dict[str, Any]]) -> tuple[float, float]:
     return kept_bytes / n, reducer_bytes / n
 
 
-def write_section(text: str, path: Path = REPO / "BENCHMARKS.md") -> None:
-    old = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _m: text, old) if pattern.search(old) \
-        else old.rstrip("\n") + "\n\n" + text
-    path.write_text(new)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=1000, help="traced instances")
@@ -512,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
                    "alone."]
         if note:
             md += ["", f"Note: {note}."]
-        write_section("\n".join(md) + "\n\n")
+        write_section(SECTION.removeprefix("## "), "\n".join(md) + "\n\n")
     state_dir.cleanup()
     ok = lost == 0 and counter.emitted == collector.received and not note
     return 0 if ok else 1
