@@ -43,7 +43,7 @@ from tracer.api import Event
 from tracer.redact import redact_url
 from tracer.scenario_run import ScenarioRunError, _fault
 from tracer.scenarios import Scenario, ScenarioResult, check_trace
-from tracer.session import CollectedEvents, open_spans, request_trace_ids
+from tracer.session import CollectedEvents, request_trace_ids, wait_quiet
 
 DEFAULT_RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 ADMIN_TOKEN = "admin:admin"
@@ -319,17 +319,7 @@ class DeploymentRun:
 
     def wait_quiet(self, timeout: float, settle: float = 0.3) -> bool:
         """Until every span of the request traces has ended and nothing new arrives."""
-        deadline = time.monotonic() + timeout
-        last, since = -1, time.monotonic()
-        while time.monotonic() < deadline:
-            events = self.sink.events
-            if len(events) != last:
-                last, since = len(events), time.monotonic()
-            elif (open_spans(events, request_trace_ids(events)) == 0
-                  and time.monotonic() - since >= settle):
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_quiet(lambda: self.sink.events, timeout, settle, poll=0.05)
 
     # ---- stop ----------------------------------------------------------------------
     def stop(self) -> None:

@@ -86,6 +86,23 @@ def open_spans(events: Iterable[Event], trace_ids: set[str]) -> int:
     return len(started - ended)
 
 
+def wait_quiet(events: Callable[[], list[Event]], timeout: float, settle: float,
+               poll: float) -> bool:
+    """Poll *events* until every span of the request traces has ended and no event has
+    arrived for *settle* seconds; False if *timeout* passes first."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        current = events()
+        if len(current) != last:
+            last, since = len(current), time.monotonic()
+        elif (open_spans(current, request_trace_ids(current)) == 0
+              and time.monotonic() - since >= settle):
+            return True
+        time.sleep(poll)
+    return False
+
+
 class EventPipe:
     """Emitter and collector on one transport, installed as this process's trace sink."""
 
@@ -164,18 +181,7 @@ class DemoRun:
 
     def wait_quiet(self, timeout: float, settle: float = 0.2) -> bool:
         """Wait until every span of the request traces has ended and nothing new arrives."""
-        deadline = time.monotonic() + timeout
-        last_count = -1
-        quiet_since = time.monotonic()
-        while time.monotonic() < deadline:
-            events = self.sink.events
-            if len(events) != last_count:
-                last_count, quiet_since = len(events), time.monotonic()
-            elif (open_spans(events, request_trace_ids(events)) == 0
-                  and time.monotonic() - quiet_since >= settle):
-                return True
-            time.sleep(0.02)
-        return False
+        return wait_quiet(lambda: self.sink.events, timeout, settle, poll=0.02)
 
     def stop(self) -> None:
         if self.cloud is not None:
