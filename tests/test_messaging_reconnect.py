@@ -1,21 +1,22 @@
 """A broker that goes away and comes back: nothing lost, nothing broken.
 
-A small TCP proxy on loopback sits between our transports and the shared RabbitMQ; the
-test cuts every connection through it (and refuses new ones) for a while, then lets them
-through again. Other developers' connections to the broker are never touched.
+A TCP forwarder on loopback (``services.netfault.Forwarder``, the one the scenario
+runner breaks a deployment's broker path with) sits between our transports and the
+shared RabbitMQ; the test cuts every connection through it (and refuses new ones) for a
+while, then lets them through again. Other developers' connections to the broker are
+never touched.
 """
 
 from __future__ import annotations
 
 import queue
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from rabbit import HOST, PORT
+from rabbit import HOST, PORT, RABBIT_URL
 
 from services.messaging import (
     MessagingException,
@@ -27,92 +28,7 @@ from services.messaging import (
     get_transport,
     wire,
 )
-
-
-class CutProxy:
-    """127.0.0.1:<port> -> RabbitMQ. ``cut()``: close every connection and refuse new
-    ones (accept, then close at once); ``restore()``: pass them through again."""
-
-    def __init__(self, upstream: tuple[str, int] = (HOST, PORT)) -> None:
-        self.upstream = upstream
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._lock = threading.Lock()
-        self._socks: set[socket.socket] = set()
-        self._up = True
-        self._closed = False
-        self.accepted = 0
-        threading.Thread(target=self._accept, name="cut-proxy", daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"rabbit://guest:guest@127.0.0.1:{self.port}/"
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                up = self._up and not self._closed
-            if not up:
-                _close(client)
-                continue
-            try:
-                server = socket.create_connection(self.upstream, timeout=5)
-                server.settimeout(None)
-            except OSError:
-                _close(client)
-                continue
-            for s in (client, server):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._lock:
-                self._socks |= {client, server}
-                self.accepted += 1
-            for a, b in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            _close(s)
-        with self._lock:
-            self._socks -= {src, dst}
-
-    def cut(self) -> None:
-        with self._lock:
-            self._up = False
-            socks, self._socks = list(self._socks), set()
-        for s in socks:
-            _close(s)
-
-    def restore(self) -> None:
-        with self._lock:
-            self._up = True
-
-    def close(self) -> None:
-        self._closed = True
-        self.cut()
-        _close(self._listener)
-
-
-def _close(s: socket.socket) -> None:
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        s.close()
-    except OSError:
-        pass
+from services.netfault import Forwarder
 
 
 class Manager:
@@ -129,17 +45,17 @@ class Manager:
 
 
 @pytest.fixture
-def proxy(rabbit_url: str) -> Iterator[CutProxy]:
-    p = CutProxy()
+def proxy(rabbit_url: str) -> Iterator[Forwarder]:
+    p = Forwarder((HOST, PORT))
     yield p
     p.close()
 
 
 @pytest.fixture
-def transports(proxy: CutProxy, control_exchange: str) -> Iterator[tuple[Transport, Transport]]:
+def transports(proxy: Forwarder, control_exchange: str) -> Iterator[tuple[Transport, Transport]]:
     """(server side, client side): two transports, as two services would have."""
-    server_tr = get_transport(proxy.url, control_exchange=control_exchange)
-    client_tr = get_transport(proxy.url, control_exchange=control_exchange)
+    server_tr = get_transport(proxy.url(RABBIT_URL), control_exchange=control_exchange)
+    client_tr = get_transport(proxy.url(RABBIT_URL), control_exchange=control_exchange)
     yield server_tr, client_tr
     client_tr.cleanup()
     server_tr.cleanup()
@@ -156,7 +72,7 @@ def _drain(q: queue.Queue[Any], n: int, timeout: float) -> list[Any]:
     return got
 
 
-def test_broker_connections_cut_and_restored(proxy: CutProxy,
+def test_broker_connections_cut_and_restored(proxy: Forwarder,
                                              transports: tuple[Transport, Transport]) -> None:
     server_tr, client_tr = transports
     topic = f"rc_{wire.new_id()[:8]}"
@@ -221,8 +137,8 @@ def test_broker_connections_cut_and_restored(proxy: CutProxy,
         srv.wait()
 
 
-def test_cast_while_broker_stays_away_raises(proxy: CutProxy, control_exchange: str) -> None:
-    tr = get_transport(proxy.url, control_exchange=control_exchange)
+def test_cast_while_broker_stays_away_raises(proxy: Forwarder, control_exchange: str) -> None:
+    tr = get_transport(proxy.url(RABBIT_URL), control_exchange=control_exchange)
     tr.publish_retry_timeout = 1.0
     try:
         c = RPCClient(tr, Target(topic=f"rc_{wire.new_id()[:8]}", version="1.0"), timeout=1)
