@@ -25,7 +25,7 @@ import kombu
 
 from services.messaging import gate, wire
 from services.messaging.exceptions import MessagingTimeout
-from services.messaging.transport import Transport
+from services.messaging.transport import Transport, release
 
 LOG = logging.getLogger(__name__)
 GATE_SLICE = 0.2  # while a gate is set, wait in slices to notice a held clock
@@ -69,21 +69,12 @@ class ReplyWaiter:
                             queue_arguments={"x-expires": wire.TRANSIENT_QUEUE_TTL_MS})]
 
     def _connect(self) -> None:
-        conn = self.transport.connection()
-        try:
-            conn.ensure_connection(max_retries=1, interval_start=0.1, interval_step=0.1)
-            consumer = kombu.Consumer(conn.channel(), queues=self._queues(),
-                                      on_message=self._on_message, no_ack=True)
-            consumer.consume()
-        except BaseException:
-            _release(conn)
-            raise
-        self._conn = conn
+        self._conn = self.transport.consume(self._queues(), self._on_message, no_ack=True)
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            _release(conn)
+            release(conn)
 
     def _ensure(self, budget: float) -> bool:
         """Have a live connection (reconnecting if it is known lost); False if not now."""
@@ -298,10 +289,3 @@ def _readable(sock: socket.socket) -> bool:
         return bool(p.poll(0))
     except (OSError, ValueError):
         return True
-
-
-def _release(conn: kombu.Connection) -> None:
-    try:
-        conn.release()
-    except Exception:  # noqa: BLE001 - already broken
-        pass

@@ -22,7 +22,7 @@ from services.messaging.dispatcher import RPCDispatcher
 from services.messaging.exceptions import ExpectedException
 from services.messaging.serializer import Serializer
 from services.messaging.target import Target
-from services.messaging.transport import DRAIN_TIMEOUT, Transport
+from services.messaging.transport import DRAIN_TIMEOUT, Transport, release
 from tracer import api as trace
 from tracer.redact import redact_json
 
@@ -143,21 +143,12 @@ class RPCServer:
 
     # -- the connection (used only by the thread holding _lead_lock) ----------------
     def _connect(self) -> None:
-        conn = self.transport.connection()
-        try:
-            conn.ensure_connection(max_retries=1, interval_start=0.1, interval_step=0.1)
-            consumer = kombu.Consumer(conn.channel(), queues=self._queues(),
-                                      on_message=self._on_message, no_ack=False)
-            consumer.consume()
-        except BaseException:
-            _release(conn)
-            raise
-        self._conn = conn
+        self._conn = self.transport.consume(self._queues(), self._on_message, no_ack=False)
 
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            _release(conn)
+            release(conn)
 
     # -- leader/follower pool ----------------------------------------------------------
     # One worker at a time holds _lead_lock and drains the connection. The leader that
@@ -484,13 +475,6 @@ class _StallWatch:
 
 
 _WATCH = _StallWatch()
-
-
-def _release(conn: kombu.Connection) -> None:
-    try:
-        conn.release()
-    except Exception:  # noqa: BLE001 - already broken
-        pass
 
 
 def get_rpc_server(transport: Transport, target: Target, endpoints: list[Any],

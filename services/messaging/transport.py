@@ -71,6 +71,20 @@ class Transport:
         """A new connection, for a thread that will own it."""
         return kombu.Connection(self._kombu_url, transport_options=self._transport_options)
 
+    def consume(self, queues: list[kombu.Queue], on_message: Callable[[Any], None], *,
+                no_ack: bool) -> kombu.Connection:
+        """A new connection (one attempt) consuming *queues*; released if any step fails."""
+        conn = self.connection()
+        try:
+            conn.ensure_connection(max_retries=1, interval_start=0.1, interval_step=0.1)
+            consumer = kombu.Consumer(conn.channel(), queues=queues, on_message=on_message,
+                                      no_ack=no_ack)
+            consumer.consume()
+        except BaseException:
+            release(conn)
+            raise
+        return conn
+
     def _channel(self) -> Any:
         if self._pub_channel is None:
             conn = self.connection()
@@ -78,10 +92,7 @@ class Transport:
                 conn.ensure_connection(max_retries=1, interval_start=0.1,
                                        interval_step=0.1)
             except BaseException:
-                try:
-                    conn.release()
-                except Exception:  # noqa: BLE001
-                    pass
+                release(conn)
                 raise
             self._pub_conn = conn
             self._pub_channel = conn.default_channel
@@ -92,10 +103,7 @@ class Transport:
         conn, self._pub_conn, self._pub_channel = self._pub_conn, None, None
         self._declared.clear()
         if conn is not None:
-            try:
-                conn.release()
-            except Exception:  # noqa: BLE001 - already broken
-                pass
+            release(conn)
 
     def publish(self, exchange: str, routing_key: str, body: str, *,
                 exchange_type: str = "topic", declare: bool = True,
@@ -179,6 +187,14 @@ class Transport:
             self._reset_publisher()
 
 
+def release(conn: kombu.Connection) -> None:
+    """Release *conn*, ignoring the errors of one already broken."""
+    try:
+        conn.release()
+    except Exception:  # noqa: BLE001 - already broken
+        pass
+
+
 def get_transport(url: str, control_exchange: str = "nova", **kwargs: Any) -> Transport:
     """``memory://`` or ``rabbit://user:pw@host:port/``; control_exchange as Nova sets it."""
     if not (url.startswith("memory://") or url.startswith("rabbit://")
@@ -240,10 +256,7 @@ class ConsumerThread(threading.Thread):
     def _close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
-                conn.release()
-            except Exception:  # noqa: BLE001
-                pass
+            release(conn)
 
     def stop(self, join: bool = True) -> None:
         self._stop_flag.set()
