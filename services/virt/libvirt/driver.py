@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -213,22 +214,30 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def _wait_for_boot(self, instance: Any, console: Path) -> None:
         """Poll every 0.5 s: running (test) / the guest's own boot line (qemu)."""
+        self._wait_running("_wait_for_boot", instance, console,
+                           lambda: BOOT_LINE in _tail(console), "")
+
+    def _wait_running(self, step: str, instance: Any, console: Path,
+                      booted: Callable[[], bool], when: str) -> None:
+        """The *step* span around polling every ``boot_poll`` s until the domain runs and,
+        under qemu, *booted()* (the guest's boot line is on the console); its ``polls``
+        attribute counts the polls. InstanceBootTimeout after ``boot_timeout`` s."""
         libvirt = _libvirt()
         deadline = time.monotonic() + float(self.config.boot_timeout)
-        with _step("_wait_for_boot", poll_interval=self.boot_poll) as sp:
+        with _step(step, poll_interval=self.boot_poll) as sp:
             polls = 0
             while True:
                 polls += 1
                 dom = self.conn.lookupByUUIDString(instance.uuid)
                 running = dom.info()[0] == libvirt.VIR_DOMAIN_RUNNING
-                if running and (self.virt_type != "qemu" or BOOT_LINE in _tail(console)):
+                if running and (self.virt_type != "qemu" or booted()):
                     sp.set_attr("polls", polls)
                     return
                 if time.monotonic() > deadline:
                     sp.set_attr("polls", polls)
                     raise exception.InstanceBootTimeout(
                         instance_uuid=instance.uuid,
-                        reason=f"{self.config.boot_timeout}s, console tail: "
+                        reason=f"{self.config.boot_timeout}s{when}, console tail: "
                                f"{_tail(console)[-200:]!r}")
                 time.sleep(self.boot_poll)
 
@@ -306,28 +315,11 @@ class LibvirtDriver(driver.ComputeDriver):
         libvirt truncates a file serial console when the domain starts; the offset only
         matters if it did not.
         """
-        libvirt = _libvirt()
         console = self._instance_dir(instance) / "console.log"
         if _size(console) < offset:
             offset = 0
-        deadline = time.monotonic() + float(self.config.boot_timeout)
-        with _step("_wait_for_reboot", poll_interval=self.boot_poll) as sp:
-            polls = 0
-            while True:
-                polls += 1
-                dom = self.conn.lookupByUUIDString(instance.uuid)
-                running = dom.info()[0] == libvirt.VIR_DOMAIN_RUNNING
-                if running and (self.virt_type != "qemu"
-                                or BOOT_LINE in _read_from(console, offset)):
-                    sp.set_attr("polls", polls)
-                    return
-                if time.monotonic() > deadline:
-                    sp.set_attr("polls", polls)
-                    raise exception.InstanceBootTimeout(
-                        instance_uuid=instance.uuid,
-                        reason=f"{self.config.boot_timeout}s after reboot, console tail: "
-                               f"{_tail(console)[-200:]!r}")
-                time.sleep(self.boot_poll)
+        self._wait_running("_wait_for_reboot", instance, console,
+                           lambda: BOOT_LINE in _read_from(console, offset), " after reboot")
 
     # ---- destroy ------------------------------------------------------------------
     def destroy(self, context: Any, instance: Any, network_info: Any,
