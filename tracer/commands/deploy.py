@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import urllib.error
 import urllib.request
@@ -20,13 +19,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tracer.commands import UserError
+from tracer.commands import UserError, state_dir
 
 DEFAULT_TOKEN = "demo:demo"
-
-
-def _state_dir(args: argparse.Namespace) -> str:
-    return args.state_dir or os.environ.get("BOOTFLOW_STATE_DIR") or "/tmp/bootflow"
 
 
 def _state_arg(p: argparse.ArgumentParser) -> None:
@@ -95,7 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _deployment(args: argparse.Namespace) -> Any:
     from services.deploy import Deployment
 
-    return Deployment(_state_dir(args))
+    return Deployment(state_dir(args))
 
 
 def cmd_up(args: argparse.Namespace, console: Console) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import threading
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from tracer.commands import UserError, check_writable
+from tracer.commands import UserError, add_attach_args, attach_target, check_writable
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,13 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Consumes the deployment's trace exchange into FILE until "
                        "Ctrl-C, --duration, or --until-quiet after the first request.")
     p.add_argument("file", type=Path, help="the recording to write")
-    p.add_argument("--state-dir", default=None,
-                   help="the deployment's state folder (default $BOOTFLOW_STATE_DIR or "
-                   "/tmp/bootflow)")
-    p.add_argument("--transport", metavar="URL", default=None,
-                   help="broker URL (default: the deployment's)")
-    p.add_argument("--trace-exchange", default=None,
-                   help="trace exchange (default: the deployment's, else bootflow.trace)")
+    add_attach_args(p)
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS",
                    help="stop after this long")
     p.add_argument("--until-quiet", type=float, default=None, metavar="SECONDS",
@@ -35,21 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_record(args: argparse.Namespace, console: Console) -> int:
-    from services.deploy import DeployError, Deployment
     from tracer.collector import Collector, CollectorError
     from tracer.recording import RecordingWriter
     from tracer.redact import redact_url
 
     check_writable(args.file)
-    state_dir = args.state_dir or os.environ.get("BOOTFLOW_STATE_DIR") or "/tmp/bootflow"
-    deployment = Deployment(state_dir)
-    try:
-        config = deployment.config()
-    except DeployError as exc:
-        raise UserError(str(exc)) from exc
-    url = args.transport or config.transport_url
-    exchange = (args.trace_exchange or deployment.meta().get("trace_exchange")
-                or "bootflow.trace")
+    _deployment, _config, url, exchange = attach_target(args)
     stop = threading.Event()
     requests: set[str] = set()   # trace ids rooted at a REST request
     open_spans: set[str] = set()  # their spans not ended yet

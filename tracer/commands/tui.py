@@ -3,43 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from rich.console import Console
 
-from tracer.commands import UserError
+from tracer.commands import UserError, add_attach_args, attach_target
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("tui", help="watch a running deployment (bootflow up) live",
                        description="Consumes the deployment's trace exchange and shows every "
                        "hop as it happens; boot from another terminal with `bootflow boot`.")
-    p.add_argument("--state-dir", default=None,
-                   help="the deployment's state folder (default $BOOTFLOW_STATE_DIR or "
-                   "/tmp/bootflow)")
-    p.add_argument("--transport", metavar="URL", default=None,
-                   help="broker URL (default: the deployment's)")
-    p.add_argument("--trace-exchange", default=None,
-                   help="trace exchange (default: the deployment's, else bootflow.trace)")
+    add_attach_args(p)
     p.add_argument("--walkthrough", action="store_true",
                    help="hold every hop in the services until you release it (n/space)")
     p.set_defaults(func=cmd_tui)
 
 
 def cmd_tui(args: argparse.Namespace, console: Console) -> int:
-    from services.deploy import DeployError, Deployment
     from tracer.collector import Collector, CollectorError
     from tracer.tui import BootflowApp, PushSource
 
-    state_dir = args.state_dir or os.environ.get("BOOTFLOW_STATE_DIR") or "/tmp/bootflow"
-    deployment = Deployment(state_dir)
-    try:
-        config = deployment.config()
-    except DeployError as exc:
-        raise UserError(str(exc)) from exc
-    url = args.transport or config.transport_url
-    exchange = (args.trace_exchange or deployment.meta().get("trace_exchange")
-                or "bootflow.trace")
+    deployment, config, url, exchange = attach_target(args)
     source = PushSource()
     controller = None
     if args.walkthrough:
