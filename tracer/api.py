@@ -60,10 +60,6 @@ def set_emitter(emitter: Emitter | None) -> None:
     _emitter = emitter
 
 
-def get_emitter() -> Emitter | None:
-    return _emitter
-
-
 def enabled() -> bool:
     return _emitter is not None
 
@@ -76,12 +72,6 @@ def emit(event: Event) -> None:
     if event.get("attrs"):
         event["attrs"] = redact(event["attrs"])
     emitter(event)
-
-
-def set_process_identity(service: str, host: str) -> None:
-    """The service and host of a process that runs one service (``bootflow-conductor``)."""
-    global _process_identity
-    _process_identity = (service, host)
 
 
 @contextlib.contextmanager

@@ -93,14 +93,6 @@ def validate(event: Any) -> Event:
     return event
 
 
-def is_valid(event: Any) -> bool:
-    try:
-        validate(event)
-    except EventError:
-        return False
-    return True
-
-
 def dumps(event: Mapping[str, Any] | list[Event]) -> str:
     """Compact one-line JSON of an event or a batch of them (JSON Lines, AMQP bodies)."""
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)

@@ -55,10 +55,6 @@ class RecordingWriter:
             self._fh.flush()
             self.count += 1
 
-    def write_many(self, events: list[Event]) -> None:
-        for event in events:
-            self(event)
-
     def flush(self, timeout: float | None = None) -> bool:
         return True
 

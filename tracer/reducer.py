@@ -770,13 +770,6 @@ class Replay:
     def seek_fraction(self, fraction: float) -> int:
         return self.seek(round(max(0.0, min(1.0, fraction)) * len(self.events)))
 
-    def next_delay_s(self) -> float:
-        """Wall time to wait before the next event at the current speed (capped)."""
-        if self.at_end or self.position == 0:
-            return 0.0
-        gap = self._times[self.position] - self._times[self.position - 1]
-        return min(1.0, max(0.0, gap / 1e9 / self.speed))
-
     def faster(self) -> float:
         i = self._speed_index()
         self.speed = self.SPEEDS[min(len(self.SPEEDS) - 1, i + 1)]

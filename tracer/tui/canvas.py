@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.strip import Strip
 
 
 class Canvas:
@@ -41,16 +39,6 @@ class Canvas:
               tag: str | None = None) -> None:
         for y in range(min(y0, y1), max(y0, y1) + 1):
             self.put(x, y, ch, style, tag)
-
-    def row_strip(self, y: int) -> Strip:
-        segs = []
-        row, styles = self.chars[y], self.styles[y]
-        start = 0
-        for x in range(1, self.width + 1):
-            if x == self.width or styles[x] != styles[start]:
-                segs.append(Segment("".join(row[start:x]), styles[start]))
-                start = x
-        return Strip(segs, self.width)
 
     def to_text(self) -> Text:
         out = Text(no_wrap=True, overflow="crop")

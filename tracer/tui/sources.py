@@ -115,10 +115,6 @@ class PushSource:
                 return
         sink(event)
 
-    @property
-    def buffered(self) -> int:
-        return len(self._early)
-
     def start(self, on_event: OnEvent) -> None:
         with self._lock:
             self._on_event = on_event
