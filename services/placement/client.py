@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, create_engine, delete, insert, select, update
@@ -92,6 +92,19 @@ class PlacementClient:
             if call.status >= 400:
                 sp.set_status("ERROR", call.detail or f"HTTP {call.status}")
 
+    def _retrying(self, call: _Call, write: Callable[[Connection], bool]) -> bool:
+        """*write* in a transaction, run again (up to _MAX_RETRIES times) when a provider's
+        generation moved under it (_Conflict); 409 placement.concurrent_update if it
+        never got through."""
+        for _ in range(_MAX_RETRIES):
+            try:
+                with self.engine.begin() as conn:
+                    return write(conn)
+            except _Conflict:
+                continue
+        call.status, call.detail = 409, "placement.concurrent_update"
+        return False
+
     # -- resource providers and inventories --------------------------------------
 
     def _rp_row(self, conn: Connection, rp_uuid: str) -> Any:
@@ -122,15 +135,8 @@ class PlacementClient:
         path = f"/resource_providers/{rp_uuid}/inventories"
         with self._lock, self._http("PUT", "/resource_providers/{uuid}/inventories", path,
                                     "1.26", {"inventories": inventory}) as call:
-            for _ in range(_MAX_RETRIES):
-                try:
-                    with self.engine.begin() as conn:
-                        ok = self._put_inventory(conn, rp_uuid, inventory, call)
-                    return ok
-                except _Conflict:
-                    continue
-            call.status, call.detail = 409, "placement.concurrent_update"
-            return False
+            return self._retrying(call, lambda conn: self._put_inventory(
+                conn, rp_uuid, inventory, call))
 
     def _put_inventory(self, conn: Connection, rp_uuid: str,
                        inventory: Mapping[str, Mapping[str, Any]], call: _Call) -> bool:
@@ -301,16 +307,9 @@ class PlacementClient:
         with self._lock, self._http("PUT", "/allocations/{consumer_uuid}",
                                     f"/allocations/{consumer_uuid}",
                                     CONSUMER_GENERATION_VERSION, body) as call:
-            for _ in range(_MAX_RETRIES):
-                try:
-                    with self.engine.begin() as conn:
-                        # every check runs before the first write: False leaves no trace
-                        ok = self._put_allocations(conn, consumer_uuid, body, call)
-                    return ok
-                except _Conflict:
-                    continue
-            call.status, call.detail = 409, "placement.concurrent_update"
-            return False
+            # every check runs before the first write: False leaves no trace
+            return self._retrying(call, lambda conn: self._put_allocations(
+                conn, consumer_uuid, body, call))
 
     def _put_allocations(self, conn: Connection, consumer_uuid: str, body: Mapping[str, Any],
                          call: _Call) -> bool:
@@ -364,28 +363,24 @@ class PlacementClient:
     def delete_allocation_for_instance(self, consumer_uuid: str) -> bool:
         """DELETE /allocations/{consumer_uuid}: free what the consumer holds (404 if none)."""
         al = db.allocations
+
+        def free(conn: Connection) -> bool:
+            rp_ids = set(conn.execute(select(al.c.resource_provider_id).where(
+                al.c.consumer_id == consumer_uuid)).scalars().all())
+            if not rp_ids:
+                call.status = 404
+                call.detail = f"No allocations for consumer '{consumer_uuid}'"
+                return False
+            seen = {rp_id: conn.execute(
+                select(db.resource_providers.c.generation).where(
+                    db.resource_providers.c.id == rp_id)).scalar_one()
+                for rp_id in rp_ids}
+            conn.execute(delete(al).where(al.c.consumer_id == consumer_uuid))
+            conn.execute(delete(db.consumers).where(db.consumers.c.uuid == consumer_uuid))
+            self._bump(conn, seen)
+            call.status = 204
+            return True
+
         with self._lock, self._http("DELETE", "/allocations/{consumer_uuid}",
                                     f"/allocations/{consumer_uuid}") as call:
-            for _ in range(_MAX_RETRIES):
-                try:
-                    with self.engine.begin() as conn:
-                        rp_ids = set(conn.execute(select(al.c.resource_provider_id).where(
-                            al.c.consumer_id == consumer_uuid)).scalars().all())
-                        if not rp_ids:
-                            call.status = 404
-                            call.detail = f"No allocations for consumer '{consumer_uuid}'"
-                            return False
-                        seen = {rp_id: conn.execute(
-                            select(db.resource_providers.c.generation).where(
-                                db.resource_providers.c.id == rp_id)).scalar_one()
-                            for rp_id in rp_ids}
-                        conn.execute(delete(al).where(al.c.consumer_id == consumer_uuid))
-                        conn.execute(delete(db.consumers).where(
-                            db.consumers.c.uuid == consumer_uuid))
-                        self._bump(conn, seen)
-                    call.status = 204
-                    return True
-                except _Conflict:
-                    continue
-            call.status, call.detail = 409, "placement.concurrent_update"
-            return False
+            return self._retrying(call, free)
