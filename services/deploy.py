@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from services.conf import Config
+from services.netfault import broker_address
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIX_RABBIT = "rabbitmq-server -detached"
@@ -117,8 +118,7 @@ def check_rabbit(url: str, timeout: float = 2.0) -> None:
     """Fail with the fix when the broker of a rabbit:// URL does not accept connections."""
     if not url.startswith(("rabbit://", "amqp://")):
         return
-    parsed = urllib.parse.urlparse(url.split(",")[0])
-    host, port = parsed.hostname or "127.0.0.1", parsed.port or 5672
+    host, port = broker_address(url)
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:
