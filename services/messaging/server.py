@@ -9,7 +9,6 @@ queues) when the broker goes away and comes back.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -36,12 +35,12 @@ RECONNECT_DELAY = 1.0  # between attempts to reopen a lost consumer connection
 class _Incoming:
     """One received message, unpacked; what the pool worker needs."""
 
-    __slots__ = ("msg", "inner_json", "ctxt", "msg_id", "reply_q", "client_timeout",
+    __slots__ = ("msg", "envelope", "ctxt", "msg_id", "reply_q", "client_timeout",
                  "headers", "exchange", "routing_key", "size")
 
-    def __init__(self, msg: dict[str, Any], inner_json: str, message: Any) -> None:
+    def __init__(self, msg: dict[str, Any], message: Any) -> None:
         self.msg = msg
-        self.inner_json = inner_json
+        self.envelope = dict(msg)  # as received, before the pops below (for the span)
         self.msg_id: str | None = msg.pop("_msg_id", None)
         self.reply_q: str | None = msg.pop("_reply_q", None)
         self.client_timeout: Any = msg.pop("_timeout", None)
@@ -266,12 +265,12 @@ class RPCServer:
     # -- the leader, inside drain_events -----------------------------------------------
     def _on_message(self, message: Any) -> None:
         try:
-            msg, inner_json = wire.unpack(message.body)
+            msg, _inner_json = wire.unpack(message.body)
         except wire.BadMessage as e:
             LOG.error("%s: dropping a bad message: %s", self.target.topic, e)
             message.ack()
             return
-        inc = _Incoming(msg, inner_json, message)
+        inc = _Incoming(msg, message)
         g = gate.get_gate()
         if g is not None:
             g.hold(self._hop(inc))
@@ -328,10 +327,7 @@ class RPCServer:
         location = getattr(endpoint, "STEIN_LOCATION", None)
         if location:
             attrs["code.location"] = f"{location}.{method}"
-        try:
-            attrs["bootflow.envelope"] = redact_json(json.loads(inc.inner_json))
-        except ValueError:
-            pass
+        attrs["bootflow.envelope"] = redact_json(inc.envelope)
         links = (parent,) if parent is not None and kind == "CONSUMER" else ()
         return trace.start_span(str(method), kind, attrs, parent=parent, links=links,
                                 service=self.service, host=self.host)
