@@ -29,19 +29,13 @@ class ResourceTracker:
         self.compute_nodes: dict[str, ComputeNode] = {}
         self._lock = threading.RLock()  # COMPUTE_RESOURCE_SEMAPHORE
         self._reportclient: Any = None
-        self.placement_note: str | None = None
 
     @property
     def reportclient(self) -> Any:
+        """The placement client, made on first use (it opens the placement database)."""
         if self._reportclient is None:
-            try:
-                from services.placement import PlacementClient
-            except ImportError:
-                try:
-                    from services.placement.client import PlacementClient
-                except ImportError:  # placement is another part; report once
-                    self.placement_note = "services.placement not available: no inventory"
-                    return None
+            from services.placement import PlacementClient
+
             self._reportclient = PlacementClient(self.config.placement_database_connection)
         return self._reportclient
 
@@ -98,8 +92,6 @@ class ResourceTracker:
 
     def _update_to_placement(self, cn: ComputeNode) -> None:
         client = self.reportclient
-        if client is None:
-            return
         client.ensure_resource_provider(cn.uuid, cn.hypervisor_hostname)
         client.set_inventory(cn.uuid, {
             "VCPU": {"total": cn.vcpus, "reserved": 0,
@@ -135,6 +127,4 @@ class ResourceTracker:
         yield
 
     def delete_allocation_for_instance(self, context: Any, instance_uuid: str) -> None:
-        client = self.reportclient
-        if client is not None:
-            client.delete_allocation_for_instance(instance_uuid)
+        self.reportclient.delete_allocation_for_instance(instance_uuid)
