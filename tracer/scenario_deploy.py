@@ -41,7 +41,7 @@ from typing import Any
 
 from tracer.api import Event
 from tracer.redact import redact_url
-from tracer.scenario_run import ScenarioRunError, _fault
+from tracer.scenario_run import ScenarioRunError, _fault, named
 from tracer.scenarios import Scenario, ScenarioResult, check_trace
 from tracer.session import CollectedEvents, request_trace_ids, wait_quiet
 
@@ -291,9 +291,7 @@ class DeploymentRun:
             self._wait(uuids, ("active", "error"))
 
     def _named(self, name: str) -> list[str]:
-        if name not in self.uuids:
-            raise ScenarioRunError(f"request names {name!r}, which no boot request created")
-        return self.uuids[name]
+        return named(self.uuids, name)
 
     def _wait(self, uuids: list[str], states: tuple[str, ...]) -> None:
         deadline = time.monotonic() + self.timeout

@@ -35,6 +35,13 @@ def _fault(scenario: Scenario, kind: str) -> list[dict[str, Any]]:
     return [f[kind] for f in scenario.data.get("faults") or [] if kind in f]
 
 
+def named(uuids: dict[str, list[str]], name: str) -> list[str]:
+    """The instances a scenario's boot request *name* created (by a later request)."""
+    if name not in uuids:
+        raise ScenarioRunError(f"request names {name!r}, which no boot request created")
+    return uuids[name]
+
+
 def deployment_reason(scenario: Scenario) -> str | None:
     """Why this scenario cannot run on the embedded cloud, or None when it can."""
     if scenario.requires == "deployment":
@@ -228,9 +235,7 @@ class ScenarioRun(DemoRun):
                     self._wait(self._named(r["name"]), ("active", "error"))
 
     def _named(self, name: str) -> list[str]:
-        if name not in self.uuids:
-            raise ScenarioRunError(f"request names {name!r}, which no boot request created")
-        return self.uuids[name]
+        return named(self.uuids, name)
 
     def _wait(self, uuids: list[str], states: tuple[str, ...]) -> None:
         try:
