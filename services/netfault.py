@@ -245,11 +245,25 @@ class NetNamespace:
         out = _ip("netns", "pids", self.name, check=False).stdout
         return [int(p) for p in out.split() if p.isdigit()]
 
-    def delete(self) -> None:
-        """Delete the namespace (its veth end goes with it, and so the pair); idempotent."""
-        _ip("link", "del", self.host_if, check=False)
-        if Path(f"/run/netns/{self.name}").exists():
-            _ip("netns", "del", self.name, check=False)
+    def delete(self, timeout: float = 10.0) -> None:
+        """Delete the namespace and the veth pair; idempotent.
+
+        Retried until both are really gone: right after its processes were killed the
+        kernel can refuse for a moment (seen on a loaded machine), and a namespace left
+        behind would hold an address of ours.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            link = _ip("link", "del", self.host_if, check=False)
+            if Path(f"/run/netns/{self.name}").exists():
+                _ip("netns", "del", self.name, check=False)
+            link_gone = _ip("link", "show", self.host_if, check=False).returncode != 0
+            if link_gone and not Path(f"/run/netns/{self.name}").exists():
+                break
+            if time.monotonic() > deadline:
+                raise NetFaultError(f"could not delete {self.host_if} / netns {self.name}: "
+                                    f"{link.stderr.strip()}; fix: ip netns del {self.name}")
+            time.sleep(0.2)
         self.created = False
 
     def __enter__(self) -> NetNamespace:
