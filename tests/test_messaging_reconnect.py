@@ -153,3 +153,25 @@ def test_cast_while_broker_stays_away_raises(proxy: Forwarder, control_exchange:
     finally:
         proxy.restore()
         tr.cleanup()
+
+
+def test_server_started_while_the_broker_is_away_comes_up_when_it_returns(
+        proxy: Forwarder, transports: tuple[Transport, Transport]) -> None:
+    """A service started during a network blip retries (as oslo.messaging does) instead of
+    dying, and serves once the path is back."""
+    server_tr, client_tr = transports
+    topic = f"rc_{wire.new_id()[:8]}"
+    srv = get_rpc_server(server_tr, Target(topic=topic, server="h1"), [Manager()])
+    proxy.cut()
+    starter = threading.Thread(target=srv.start)
+    starter.start()
+    time.sleep(1.0)
+    assert starter.is_alive()  # still trying, not crashed
+    proxy.restore()
+    starter.join(timeout=15)
+    assert not starter.is_alive()
+    try:
+        c = RPCClient(client_tr, Target(topic=topic, version="1.0"), timeout=15)
+        assert c.call({}, "echo", value=7) == 7
+    finally:
+        srv.stop()

@@ -51,7 +51,7 @@ def _leftovers(result: ScenarioResult) -> list[str]:
 def _assert_passed(result: ScenarioResult) -> None:
     failed = [c.line() for c in result.checks if not c.ok]
     assert result.error is None, result.error
-    assert result.checks and not failed, "\n".join(failed)
+    assert result.checks and not failed, "\n".join(failed + result.notes)
     events = result.events
     assert open_spans(events, request_trace_ids(events)) == 0, "a request span never ended"
 

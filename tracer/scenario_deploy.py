@@ -223,6 +223,10 @@ class DeploymentRun:
                 return
             if time.monotonic() > deadline:
                 self.notes.append(f"{host} not back up {self.timeout:g}s after restore")
+                for proc in self.deployment.procs():
+                    if proc.host == host:  # what the service said, for whoever reads this
+                        self.notes.append(f"log {proc.name}:\n"
+                                          + self.deployment.log_tail(proc, 25))
                 return
             time.sleep(0.2)
 

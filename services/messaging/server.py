@@ -18,7 +18,7 @@ import kombu
 
 from services.messaging import gate, wire
 from services.messaging.dispatcher import RPCDispatcher
-from services.messaging.exceptions import ExpectedException
+from services.messaging.exceptions import ExpectedException, MessagingException
 from services.messaging.serializer import Serializer
 from services.messaging.target import Target
 from services.messaging.transport import DRAIN_TIMEOUT, Transport, release
@@ -30,6 +30,7 @@ IDLE_WORKERS = 2      # idle worker threads kept; more retire after DRAIN_TIMEOU
 INLINE_STALL = 0.01   # a leader running one message this long gets a follower promoted
 WATCH_LINGER = 2.0    # the stall watch ticks while there was traffic this recently
 RECONNECT_DELAY = 1.0  # between attempts to reopen a lost consumer connection
+START_CONNECT_TIMEOUT = 60.0  # how long start() keeps trying a broker that is away
 
 
 class _Incoming:
@@ -109,7 +110,7 @@ class RPCServer:
             return
         self._started = True
         self._stopping.clear()
-        self._connect()  # declared and consuming before start() returns
+        self._connect_at_start()  # declared and consuming before start() returns
         _WATCH.add(self)
         for _ in range(IDLE_WORKERS):
             self._spawn()
@@ -139,6 +140,26 @@ class RPCServer:
                 t.join()
             with self._count_lock:
                 self._threads -= set(threads)
+
+    def _connect_at_start(self) -> None:
+        """Like oslo.messaging, a broker that is away at start-up is retried (logged),
+        not fatal: a service started during a network blip comes up when it clears."""
+        deadline = time.monotonic() + START_CONNECT_TIMEOUT
+        delay = 0.2
+        while True:
+            try:
+                self._connect()
+                return
+            except Exception as exc:  # noqa: BLE001 - kombu/socket errors alike
+                if time.monotonic() + delay > deadline:
+                    self._started = False
+                    raise MessagingException(
+                        f"cannot consume {self.target.topic!r} on the broker after "
+                        f"{START_CONNECT_TIMEOUT:g} s: {exc}") from exc
+                LOG.warning("broker unreachable while starting the %s server (%s); "
+                            "trying again in %.1f s", self.target.topic, exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     # -- the connection (used only by the thread holding _lead_lock) ----------------
     def _connect(self) -> None:
