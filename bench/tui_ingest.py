@@ -401,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
                   "< 3 s with read")
     table.add_row("file -> first screen, total", f"{read_s + first_s:.2f} s", "< 3 s")
     table.add_row("file -> final picture, total", f"{read_s + end_s:.2f} s", "")
-    console = Console(record=True)
+    console = Console(record=True, width=110)
     console.print(table)
     if not args.no_write:
         from benchmarks_md import write_section
