@@ -61,6 +61,7 @@ from tracer.emitter import BrokerEmitter  # noqa: E402
 from tracer.events import parse_body, validate  # noqa: E402
 from tracer.redact import redact_url  # noqa: E402
 from tracer.reducer import TraceState  # noqa: E402
+from tracer.session import is_request_root, request_trace_ids  # noqa: E402
 
 SECTION = "## Scale"
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
@@ -101,8 +102,7 @@ class Sink:
             kind = event.get("type")
             if kind == "span_start":
                 self.open[event["span_id"]] = event["trace_id"]
-                if event.get("kind") == "HTTP" and event.get("service") == "nova-api" \
-                        and not event.get("parent_id"):
+                if is_request_root(event):
                     self.request_traces.add(event["trace_id"])
             elif kind == "span_end":
                 self.open.pop(event["span_id"], None)
@@ -124,8 +124,7 @@ class _SharedSink(Sink):
     def __call__(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "span_start":
-            if event.get("kind") == "HTTP" and event.get("service") == "nova-api" \
-                    and not event.get("parent_id"):
+            if is_request_root(event):
                 self.request_traces.add(event["trace_id"])
             if event["trace_id"] in self.request_traces:
                 self.open[event["span_id"]] = event["trace_id"]
@@ -422,9 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     on = [b for b in batches if b.traced]
     off = [b for b in batches if not b.traced]
     events = list(sink.events) if args.collector_in_process else sink.events()
-    traces = {e["trace_id"] for e in events if e["type"] == "span_start"
-              and e.get("kind") == "HTTP" and e.get("service") == "nova-api"
-              and not e.get("parent_id")}
+    traces = request_trace_ids(events)
     started = {e["span_id"] for e in events if e["type"] == "span_start"
                and e["trace_id"] in traces}
     ended = {e["span_id"] for e in events if e["type"] == "span_end"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,13 +58,22 @@ class CollectedEvents:
             self._writer.close()
 
 
+def is_trace_root(event: Mapping[str, Any]) -> bool:
+    """The span_start that opens a trace (no parent)."""
+    return event.get("type") == "span_start" and not event.get("parent_id")
+
+
+def is_request_root(event: Mapping[str, Any]) -> bool:
+    """The root of a trace that starts at the REST API (a boot, a delete), as opposed to
+    start-up, heartbeat and periodic-task traces: the one rule demo, record and the
+    walkthrough gate share."""
+    return (is_trace_root(event) and event.get("kind") == "HTTP"
+            and event.get("service") == "nova-api")
+
+
 def request_trace_ids(events: Iterable[Event]) -> set[str]:
-    """Traces that start at the REST API (a boot), as opposed to service start-up traces."""
-    return {
-        e["trace_id"] for e in events
-        if e.get("type") == "span_start" and e.get("kind") == "HTTP"
-        and e.get("service") == "nova-api" and not e.get("parent_id")
-    }
+    """Traces that start at the REST API, as opposed to service start-up traces."""
+    return {e["trace_id"] for e in events if is_request_root(e)}
 
 
 def request_events(events: list[Event]) -> list[Event]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tracer.session import DemoRun
+from tracer.session import DemoRun, is_request_root, is_trace_root
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ class RequestOnlyGate:
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Feed every collected event (it learns which traces are requests)."""
-        if event.get("type") == "span_start" and not event.get("parent_id"):
+        if is_trace_root(event):
             with self._lock:
-                self._roots[str(event.get("trace_id"))] = event.get("kind") == "HTTP"
+                self._roots[str(event.get("trace_id"))] = is_request_root(event)
 
     def _is_background(self, hop: Mapping[str, Any]) -> bool:
         with self._lock:

@@ -31,6 +31,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     from tracer.collector import Collector, CollectorError
     from tracer.recording import RecordingWriter
     from tracer.redact import redact_url
+    from tracer.session import is_request_root
 
     check_writable(args.file)
     _deployment, _config, url, exchange = attach_target(args)
@@ -44,8 +45,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     def on_event(event: dict) -> None:
         writer(event)
         trace_id = event.get("trace_id")
-        if (event.get("type") == "span_start" and not event.get("parent_id")
-                and event.get("kind") == "HTTP"):
+        if is_request_root(event):
             requests.add(str(trace_id))
         if trace_id not in requests:
             return  # heartbeats and periodic tasks never make a recording "busy"
