@@ -19,7 +19,7 @@ from rabbit import PORT as RABBIT_PORT
 from rabbit import RABBIT_URL, rabbit_reachable, require_rabbit
 
 from tracer import api as trace
-from tracer.collector import Collector, CollectorError, wait_for
+from tracer.collector import Collector, CollectorError, topic_matches, wait_for
 from tracer.emitter import BrokerEmitter, ListEmitter, TeeEmitter, kombu_url
 
 
@@ -164,6 +164,88 @@ def test_malformed_messages_are_dropped(url: str, exchange: str,
     assert [e["ts_ns"] for e in got] == [1, 2, 3]
     drops = [r for r in caplog.records if "dropped" in r.getMessage()]
     assert len(drops) == 4 and all("\n" not in r.getMessage() for r in drops)
+
+
+@pytest.mark.parametrize(("binding", "key", "matches"), [
+    ("#", "nova-compute.compute1", True), ("nova-compute.#", "nova-compute.compute1", True),
+    ("nova-compute.#", "nova-compute", True), ("nova-compute.*", "nova-compute", False),
+    ("*.compute1", "nova-compute.compute1", True), ("*.compute1", "nova-api.api", False),
+    ("#.compute1", "a.b.compute1", True), ("nova-compute.#", "nova-conductor.c", False),
+    ("a.#.z", "a.z", True), ("a.#.z", "a.b.c.z", True), ("a.#.z", "a.b.c", False),
+])
+def test_topic_matching_follows_amqp(binding: str, key: str, matches: bool) -> None:
+    assert topic_matches(binding, key) is matches
+
+
+def test_a_mixed_batch_is_one_message_on_rabbitmq(exchange: str) -> None:
+    """Many services in one process: one message per drain, CC'd to every key, and a
+    consumer bound to one service keeps only its events (sender-selected distribution)."""
+    require_rabbit()
+    from kombu import Connection, Consumer, Exchange, Queue
+
+    raw: list[Any] = []
+    compute_only = Sink()
+    with Connection(kombu_url(RABBIT_URL), connect_timeout=2) as conn, \
+            Collector(RABBIT_URL, compute_only, exchange=exchange, binding="nova-compute.#"):
+        queue = Queue(f"{exchange}.raw", Exchange(exchange, type="topic", durable=False),
+                      routing_key="#", exclusive=True, auto_delete=True)
+        with Consumer(conn.channel(), queues=[queue], no_ack=True,
+                      on_message=raw.append):
+            emitter = BrokerEmitter(RABBIT_URL, exchange=exchange, linger=0.2)
+            try:
+                for i, (service, host) in enumerate([("nova-conductor", "c"),
+                                                     ("nova-compute", "compute1"),
+                                                     ("nova-compute", "compute2"),
+                                                     ("nova-conductor", "c")]):
+                    emitter(_event(i, host, service))
+                assert emitter.flush(10)
+            finally:
+                emitter.close()
+            deadline = time.monotonic() + 5
+            while not raw and time.monotonic() < deadline:
+                try:
+                    conn.drain_events(timeout=0.2)
+                except TimeoutError:
+                    pass
+            time.sleep(0.1)
+            try:
+                conn.drain_events(timeout=0.2)   # a second message would show up now
+            except TimeoutError:
+                pass
+        got = compute_only.wait(2, timeout=5)
+    assert len(raw) == 1
+    message = raw[0]
+    assert message.delivery_info["routing_key"] == "nova-conductor.c"
+    assert message.headers["CC"] == ["nova-compute.compute1", "nova-compute.compute2"]
+    assert message.headers["bootflow-routes"] == [["nova-conductor.c", 1],
+                                                  ["nova-compute.compute1", 1],
+                                                  ["nova-compute.compute2", 1],
+                                                  ["nova-conductor.c", 1]]
+    assert [e["ts_ns"] for e in json.loads(message.body)] == [0, 1, 2, 3]
+    assert [(e["service"], e["ts_ns"]) for e in got] == [("nova-compute", 1),
+                                                         ("nova-compute", 2)]
+
+
+def test_a_malformed_routes_header_loses_nothing(url: str, exchange: str,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    from kombu import Connection, Exchange, Producer
+
+    sink = Sink()
+    caplog.set_level(logging.WARNING, logger="tracer.collector")
+    with Collector(url, sink, exchange=exchange, binding="nova-compute.#"):
+        with Connection(kombu_url(url), transport_options={"polling_interval": 0.01}) as conn:
+            producer = Producer(conn.channel(), exchange=Exchange(exchange, type="topic",
+                                                                  durable=False))
+            for i, runs in enumerate(([["nova-compute.compute1", 5]], "junk",
+                                      [["nova-compute.compute1", "x"]])):
+                producer.publish(json.dumps([_event(2 * i), _event(2 * i + 1)]),
+                                 routing_key="nova-compute.compute1",
+                                 headers={"bootflow-routes": runs},
+                                 content_type="application/json")
+        got = sink.wait(6)
+    assert [e["ts_ns"] for e in got] == [0, 1, 2, 3, 4, 5]
+    warnings = [r.getMessage() for r in caplog.records if "bootflow-routes" in r.getMessage()]
+    assert len(warnings) == 3 and "all its events are kept" in warnings[0]
 
 
 def test_collector_reports_an_unreachable_broker() -> None:

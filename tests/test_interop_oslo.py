@@ -26,6 +26,8 @@ from services.messaging import (
     get_transport,
     wire,
 )
+from tracer import api as trace
+from tracer.emitter import ListEmitter
 
 
 class _Manager:
@@ -190,7 +192,20 @@ def test_oslo_client_to_our_server(oslo: Any, topic: str, our_server: Any) -> No
     m = OurManager()
     our_server([m, OurTaskManager()])
     c = om.get_rpc_client(oslo(), om.Target(topic=topic, version="4.0"), timeout=10)
-    assert c.call({"user_id": "u2"}, "echo", value="x") == {"value": "x", "user_id": "u2"}
+    events = ListEmitter()
+    trace.set_emitter(events)
+    try:
+        assert c.call({"user_id": "u2", "auth_token": "s3cr3t"}, "echo", value="x") == \
+            {"value": "x", "user_id": "u2"}
+    finally:
+        trace.set_emitter(None)
+    # oslo traces nothing: our server span is the only record of the message, so it
+    # carries the envelope (secrets masked)
+    server = next(e for e in events.events if e["type"] == "span_start")
+    assert server["kind"] == "SERVER" and server["parent_id"] is None
+    envelope = json.loads(server["attrs"]["bootflow.envelope"])
+    assert envelope["method"] == "echo" and envelope["_context_auth_token"] == "***"
+    assert "s3cr3t" not in json.dumps(events.events)
     c.cast({}, "record", value="cast")
     assert m.casts.get(timeout=5) == ("ours", "cast")
     c.prepare(fanout=True).cast({}, "record", value="fan")

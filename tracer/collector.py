@@ -13,7 +13,13 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tracer.emitter import DEFAULT_EXCHANGE, _safe, kombu_url, transport_options
+from tracer.emitter import (
+    DEFAULT_EXCHANGE,
+    ROUTES_HEADER,
+    _safe,
+    kombu_url,
+    transport_options,
+)
 from tracer.events import Event, EventError, parse_body, validate
 
 log = logging.getLogger(__name__)
@@ -23,8 +29,27 @@ class CollectorError(RuntimeError):
     """The collector could not start (broker unreachable, declare refused)."""
 
 
+def topic_matches(binding: str, key: str) -> bool:
+    """AMQP topic matching: ``*`` is one word, ``#`` zero or more, words split on dots."""
+    return _match(tuple(binding.split(".")), tuple(key.split(".")))
+
+
+def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    return bool(words) and head in ("*", words[0]) and _match(rest, words[1:])
+
+
 class Collector:
-    """Binds a queue to *exchange* with ``#`` and calls ``on_event(event)`` in its thread.
+    """Binds a queue to *exchange* with *binding* (default ``#``: every event) and calls
+    ``on_event(event)`` in its thread.
+
+    A batch routed to several keys at once (``bootflow-routes`` header, see
+    ``BrokerEmitter``) reaches a narrower binding whole: only the events whose own key
+    matches are passed on.
 
     *queue* ``None`` makes an exclusive, auto-deleted queue with a unique name (a viewer);
     a name makes a shared, non-exclusive one that survives this consumer's restarts
@@ -41,6 +66,7 @@ class Collector:
         self.queue_name = queue or f"{exchange}.collector.{uuid.uuid4().hex[:12]}"
         self._named = queue is not None
         self.binding = binding
+        self._matches: dict[str, bool] = {}   # routing key -> matches binding
         self.options = transport_options(url, options)
         self.options.pop("confirm_publish", None)
         self.reconnect_interval = reconnect_interval
@@ -122,6 +148,8 @@ class Collector:
             log.warning("trace collector dropped a malformed message (routing key %s): %s",
                         key, exc)
             return
+        if self.binding != "#":
+            items = self._mine(items, (message.headers or {}).get(ROUTES_HEADER), key)
         for item in items:
             try:
                 event = validate(item)
@@ -135,6 +163,28 @@ class Collector:
                 self.on_event(event)
             except Exception:  # noqa: BLE001 - a broken consumer callback must not stop us
                 log.exception("trace collector: on_event failed")
+
+
+    def _mine(self, items: list[Any], runs: Any, key: str) -> list[Any]:
+        """The events of a multi-key batch whose own routing key matches our binding."""
+        if runs is None:
+            return items
+        try:
+            pairs = [(str(k), int(n)) for k, n in runs]
+        except (TypeError, ValueError):
+            pairs = []
+        keys = ([k for k, n in pairs for _ in range(n)]
+                if sum(n for _, n in pairs) == len(items) else [])
+        if len(keys) != len(items):
+            log.warning("trace collector: a message (routing key %s) has a malformed %s "
+                        "header; all its events are kept", key, ROUTES_HEADER)
+            return items
+        matches = self._matches
+        for k in set(keys) - matches.keys():
+            if len(matches) > 10_000:
+                matches.clear()
+            matches[k] = topic_matches(self.binding, k)
+        return [item for k, item in zip(keys, items, strict=True) if matches[k]]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 10.0, step: float = 0.01) -> bool:

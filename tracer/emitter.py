@@ -106,6 +106,14 @@ def routing_key(service: str | None, host: str | None) -> str:
     return f"{service or 'unknown'}.{(host or 'unknown').replace('.', '_')}"
 
 
+ROUTES_HEADER = "bootflow-routes"
+
+
+def route_runs(routes: Iterable[str]) -> list[tuple[str, int]]:
+    """``[(key, count), ...]`` for consecutive runs of equal routing keys."""
+    return [(key, sum(1 for _ in group)) for key, group in itertools.groupby(routes)]
+
+
 class _Marker:
     """Put in the queue by ``flush``: set once everything before it reached the broker."""
 
@@ -122,11 +130,20 @@ class BrokerEmitter:
     """Publishes events to a topic exchange from a background thread; spools when down.
 
     Wire format: each AMQP message body is compact JSON, either one event object or an
-    array of consecutive events that share a routing key (a batch; with publisher
-    confirms one round trip per batch instead of per event). ``tracer.collector``
-    accepts both. The thread lets a burst gather for *linger* seconds first: fewer,
-    larger messages (each costs a publish + confirm here and a frame parse in the
-    collector).
+    array of events (a batch; with publisher confirms one round trip per batch instead
+    of per event). ``tracer.collector`` accepts both. The thread lets a burst gather for
+    *linger* seconds, then sends it as one message, in emission order: each message
+    costs a publish + confirm here, broker work and a frame parse in every consumer, and
+    their number, not the bytes, is what tracing costs at scale (BENCHMARKS.md, Scale).
+
+    Every event still has its routing key ``<service>.<host>``. A batch whose events
+    have several (the embedded cloud runs many services in one process) goes out under
+    the first, with the others in RabbitMQ's ``CC`` header (sender-selected
+    distribution: each bound queue gets the message once) and the key of each event in
+    the ``bootflow-routes`` header as ``[[key, count], ...]`` runs, so that a consumer
+    bound to ``nova-compute.#`` keeps only its own events (``Collector`` does). On a
+    transport without ``CC`` (``memory://``) such a batch goes out as one message per
+    run of consecutive events with one key.
 
     When the broker is unreachable, events are appended to *spool_path* (JSON Lines) and
     resent in order once a connection succeeds; a spool left by a previous process on the
@@ -148,6 +165,7 @@ class BrokerEmitter:
         self.linger = linger
         self.retry_interval = retry_interval
         self.options = transport_options(url, options)
+        self._sender_selected = kombu_url(url).startswith("pyamqp://")   # RabbitMQ: CC
         self.published = 0          # events confirmed by the broker (for tests, stats)
         self.spooled = 0            # events that went through the spool file
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -287,24 +305,39 @@ class BrokerEmitter:
         if self._spool_pending() and not self._drain_spool():
             self._spool(events)
             return
-        sent = self._publish(events) if self._ensure_connected() else 0
-        if sent < len(events):
-            self._spool(events[sent:])
+        unsent = self._publish(events) if self._ensure_connected() else events
+        if unsent:
+            self._spool(unsent)
 
-    def _publish(self, events: list[Event]) -> int:
-        """Publish in routing-key groups; return how many events the broker confirmed."""
-        sent = 0
+    def _publish(self, events: list[Event]) -> list[Event]:
+        """Publish *events*; return those the broker did not confirm, in order."""
+        routes = [self._route(e) for e in events]
+        runs = route_runs(routes)
+        if len(runs) == 1 or self._sender_selected:
+            return [] if self._send(events, runs) else events
+        start = 0
+        for run in runs:  # no CC: a message per run of one key
+            if not self._send(events[start:start + run[1]], [run]):
+                return events[start:]
+            start += run[1]
+        return []
+
+    def _send(self, events: list[Event], runs: list[tuple[str, int]]) -> bool:
+        """One message: routed by the first key, ``CC`` the others (see the class doc)."""
+        headers: dict[str, Any] = {}
+        keys = list(dict.fromkeys(key for key, _ in runs))
+        if len(keys) > 1:
+            headers = {"CC": keys[1:], ROUTES_HEADER: [[key, n] for key, n in runs]}
+        body = dumps(events[0]) if len(events) == 1 else dumps(events)
         try:
-            for key, group in itertools.groupby(events, key=self._route):
-                batch = list(group)
-                body = dumps(batch[0]) if len(batch) == 1 else dumps(batch)
-                self._producer.publish(body, routing_key=key, content_type="application/json",
-                                       content_encoding="utf-8", retry=False)
-                sent += len(batch)
+            self._producer.publish(body, routing_key=keys[0], headers=headers,
+                                   content_type="application/json",
+                                   content_encoding="utf-8", retry=False)
         except Exception as exc:  # noqa: BLE001 - any broker failure means: spool
             self._broker_failed(exc)
-        self.published += sent
-        return sent
+            return False
+        self.published += len(events)
+        return True
 
     def _route(self, event: Event) -> str:
         """Routing key; ``span_end`` has no service/host, so remember them per span.
@@ -390,10 +423,9 @@ class BrokerEmitter:
                 except ValueError:
                     log.warning("dropping corrupt line %d of spool %s", number, self.spool_path)
         for start in range(0, len(events), self.max_batch):
-            chunk = events[start:start + self.max_batch]
-            done = self._publish(chunk)
-            if done < len(chunk):
-                self._rewrite_spool(events[start + done:])
+            unsent = self._publish(events[start:start + self.max_batch])
+            if unsent:
+                self._rewrite_spool(unsent + events[start + self.max_batch:])
                 return False
         self.spool_path.unlink(missing_ok=True)
         self._has_spool = False

@@ -348,7 +348,10 @@ class RPCServer:
         location = getattr(endpoint, "STEIN_LOCATION", None)
         if location:
             attrs["code.location"] = f"{location}.{method}"
-        attrs["bootflow.envelope"] = redact_json(inc.envelope)
+        if parent is None:
+            # A traced sender put the same message in its client span already; record it
+            # here only for a sender that traces nothing (plain oslo.messaging).
+            attrs["bootflow.envelope"] = redact_json(inc.envelope)
         links = (parent,) if parent is not None and kind == "CONSUMER" else ()
         return trace.start_span(str(method), kind, attrs, parent=parent, links=links,
                                 service=self.service, host=self.host)
