@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import pytest
+
 from tracer import api as trace
 from tracer.emitter import ListEmitter
-from tracer.redact import MASK, is_secret_key, redact, redact_url
+from tracer.redact import MASK, is_secret_key, redact, redact_json, redact_url
 
 
 def test_secret_keys_masked() -> None:
@@ -54,3 +59,25 @@ def test_api_redacts_before_emitting() -> None:
     assert "tk-9f8e7d" not in text and ":pw@" not in text and "'pw'" not in text
     assert sink.events[0]["attrs"]["auth_token"] == MASK
     assert sink.events[-1]["attrs"]["nested"] == {"secret": MASK}
+
+
+@pytest.mark.parametrize("message", [
+    # an oslo message: the secret in a top-level context key (the fast path)
+    {"method": "echo", "args": {"value": "x"}, "_context_auth_token": "gAAAA",
+     "_context_user_id": "u"},
+    # nested secret keys, a URL with a password, a secret word only in a value
+    {"method": "m", "args": {"instance": {"admin_password": "pw", "name": "vm"}},
+     "_context_auth_token": "t"},
+    {"method": "m", "args": {"url": "rabbit://nova:s3cr3t@broker:5672/"}},
+    {"method": "m", "args": {"note": "my token is abc"}, "_context_auth_token": None},
+    # a key that is secret only once case-folded beyond ASCII (KELVIN SIGN is 'k')
+    {"method": "m", "args": {"to\u212aen": "hidden", "name": "caf\u00e9"}},
+    # what orjson refuses (an int beyond 64 bits) and a non-string key
+    {"method": "m", "args": {"big": 2 ** 70, 1: "one"}, "_context_auth_token": "t"},
+    ["not", "a", "dict", {"password": "pw"}],
+])
+def test_redact_json_masks_what_redact_masks(message: Any) -> None:
+    text = redact_json(message)
+    assert json.loads(text) == json.loads(json.dumps(redact(message)))
+    for secret in ("gAAAA", "pw", "s3cr3t", "hidden"):
+        assert secret not in text

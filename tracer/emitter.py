@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from tracer.events import Event, dumps
+from tracer.events import Event, dumpb, dumps
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class BrokerEmitter:
 
     def __init__(self, url: str, exchange: str = DEFAULT_EXCHANGE,
                  spool_path: str | os.PathLike[str] | None = None, *,
-                 max_batch: int = 512, retry_interval: float = 0.5, linger: float = 0.02,
+                 max_batch: int = 512, retry_interval: float = 0.5, linger: float = 0.05,
                  options: dict[str, Any] | None = None) -> None:
         self.url = url
         self.exchange_name = exchange
@@ -328,7 +328,7 @@ class BrokerEmitter:
         keys = list(dict.fromkeys(key for key, _ in runs))
         if len(keys) > 1:
             headers = {"CC": keys[1:], ROUTES_HEADER: [[key, n] for key, n in runs]}
-        body = dumps(events[0]) if len(events) == 1 else dumps(events)
+        body = dumpb(events[0]) if len(events) == 1 else dumpb(events)
         try:
             self._producer.publish(body, routing_key=keys[0], headers=headers,
                                    content_type="application/json",

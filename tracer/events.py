@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 FORMAT = "bootflow-trace"
 VERSION = 1
 EVENT_TYPES = ("span_start", "span_end", "annotate")
@@ -93,26 +95,41 @@ def validate(event: Any) -> Event:
     return event
 
 
+def dumpb(event: Mapping[str, Any] | list[Event]) -> bytes:
+    """Compact UTF-8 JSON of an event or a batch of them (AMQP bodies, JSON Lines).
+
+    orjson: the emitter serializes every event on the traced services' own cores, and
+    this is about six times cheaper than ``json.dumps`` there (BENCHMARKS.md, Scale).
+    What orjson refuses (an int beyond 64 bits) takes the standard library's path.
+    """
+    try:
+        return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=False,
+                          default=str).encode()
+
+
 def dumps(event: Mapping[str, Any] | list[Event]) -> str:
-    """Compact one-line JSON of an event or a batch of them (JSON Lines, AMQP bodies)."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, default=str)
+    """``dumpb`` as text."""
+    return dumpb(event).decode()
+
+
+def parse_json(text: str | bytes) -> Any:
+    """Parse untrusted JSON (RFC 8259: no NaN); ``EventError`` naming what is wrong."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise EventError(f"not JSON: {exc}") from None
 
 
 def loads(text: str | bytes) -> Event:
     """Parse and validate one event; ``EventError`` for bad JSON too."""
-    try:
-        value = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
-    return validate(value)
+    return validate(parse_json(text))
 
 
 def parse_body(body: str | bytes) -> list[Any]:
     """A broker message body: one event object or a batch array; items not yet validated."""
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventError(f"not JSON: {exc}") from None
+    value = parse_json(body)
     if isinstance(value, list):
         return value
     if isinstance(value, dict):

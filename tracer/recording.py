@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 from tracer.events import FORMAT, VERSION, Event, EventError, dumps, header, validate
 
 SUPPORTED_VERSIONS = (VERSION,)
@@ -99,7 +101,7 @@ def _events(path: Path, fh: TextIO) -> Iterator[Event]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = orjson.loads(line)
         except ValueError as exc:
             raise RecordingError(path, number, f"not JSON ({exc})") from None
         try:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 MASK = "***"
 _SECRET_KEY = re.compile(
@@ -64,30 +67,38 @@ def _secret_words(text: str) -> int:
     return sum(low.count(w) for w in _SECRET_WORDS)
 
 
-def redact_json(value: Any, default: Any = None) -> str:
-    """``json.dumps(redact(value), default=default)``, cheaper for a message dict.
+def _dumps(value: Any, default: Callable[[Any], Any] | None) -> str:
+    """JSON text, by orjson where it can (several times cheaper on the traced path)."""
+    try:
+        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson refuses an int beyond 64 bits, say
+        return json.dumps(value, default=default, ensure_ascii=False)
+
+
+def redact_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+    """JSON text of ``redact(value)``, cheaper for a message dict.
 
     An oslo message carries its secrets in top-level keys (``_context_auth_token``…):
     those are masked in a shallow copy that is dumped once. The full recursive walk runs
     only if the dumped text holds a secret-looking word outside those key names (a
-    nested secret key, or such a word in any value), a URL, or a ``\\u`` escape (the
-    text is then plain ASCII, where ``str.lower`` folds case as the key regex does;
-    JSON escaping adds no letters, ``:``, ``/`` or ``@``, so nothing can hide).
+    nested secret key, or such a word in any value), a URL, or any non-ASCII character
+    (in plain ASCII ``str.lower`` folds case as the key regex does; JSON escaping adds
+    no letters, ``:``, ``/`` or ``@``, so nothing can hide).
     """
     if type(value) is not dict:
-        return json.dumps(redact(value), default=default)
+        return _dumps(redact(value), default)
     masked: dict[str, Any] | None = None
     expected = 0
     for k, v in value.items():
         if isinstance(k, str) and is_secret_key(k):
             if not (k.isascii() and k.isprintable()) or '"' in k or "\\" in k:
-                return json.dumps(redact(value), default=default)
+                return _dumps(redact(value), default)
             expected += _secret_words(k)
             if v is not None:
                 if masked is None:
                     masked = dict(value)
                 masked[k] = MASK
-    text = json.dumps(value if masked is None else masked, default=default)
-    if "://" not in text and "\\u" not in text and _secret_words(text) == expected:
+    text = _dumps(value if masked is None else masked, default)
+    if "://" not in text and text.isascii() and _secret_words(text) == expected:
         return text
-    return json.dumps(redact(value), default=default)
+    return _dumps(redact(value), default)
