@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rabbit import unique_exchange
@@ -138,6 +139,11 @@ def test_reschedule_exhausted_goes_error(tmp_path: Path) -> None:
         uuid = cloud.boot("doomed")[0]["id"]
         final = cloud.wait_for_instances([uuid], timeout=30)[0]
         assert final["vm_state"] == "error"
+        # as Stein's set_vm_state_and_notify: ERROR is saved first, the fault right after
+        deadline = time.monotonic() + 5
+        while "retr" not in final["fault"]["message"].lower() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            final = cloud.instance_state(uuid)
         assert "retr" in final["fault"]["message"].lower()
         spans = Spans(events)
         assert len(spans.find("select_destinations", "CLIENT")) == 1

@@ -191,7 +191,7 @@ def test_a_mixed_batch_is_one_message_on_rabbitmq(exchange: str) -> None:
                       routing_key="#", exclusive=True, auto_delete=True)
         with Consumer(conn.channel(), queues=[queue], no_ack=True,
                       on_message=raw.append):
-            emitter = BrokerEmitter(RABBIT_URL, exchange=exchange, linger=0.2)
+            emitter = BrokerEmitter(RABBIT_URL, exchange=exchange)
             try:
                 for i, (service, host) in enumerate([("nova-conductor", "c"),
                                                      ("nova-compute", "compute1"),

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from tracer.commands import COMMAND_MODULES, UserError
 
@@ -34,8 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, Console()))
     except UserError as exc:
-        Console(stderr=True).print(f"[red]bootflow {args.command}:[/] {exc}",
-                                   highlight=False)
+        # one line however long (a path, a command to run): no wrapping, no markup from exc
+        Console(stderr=True).print(f"[red]bootflow {args.command}:[/] {escape(str(exc))}",
+                                   highlight=False, soft_wrap=True)
         return 2
 
 
