@@ -21,6 +21,7 @@ test: setup
 lint: setup
 	.venv/bin/ruff check services tracer tests bench
 	.venv/bin/mypy services tracer
+	for f in bench/*.py; do .venv/bin/mypy "$$f" || exit 1; done
 
 bench: setup
 	$(PY) bench/rpc_latency.py

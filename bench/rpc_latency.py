@@ -188,8 +188,12 @@ def bench_kombu(n: int, casts: int, warmup: int) -> Raw:
     ch = conn.channel()
     got: list[Any] = []
     rq = kombu.Queue(reply_q, auto_delete=True, durable=False)
-    kombu.Consumer(conn.channel(), [rq], on_message=lambda m: (m.ack(), got.append(m.body)),
-                   ).consume()
+
+    def on_reply(message: Any) -> None:
+        message.ack()
+        got.append(message.body)
+
+    kombu.Consumer(conn.channel(), [rq], on_message=on_reply).consume()
 
     def publish(body: dict[str, Any]) -> None:
         msg = ch.prepare_message(json.dumps(body), None, "application/json", "utf-8", {}, {})

@@ -15,13 +15,14 @@ GIL), unless ``--collector-in-process`` (the setup of the runs before 2026-11-26
 
 Each batch is timed from the POST to every instance ACTIVE ("flow"); a traced batch also
 until the collector holds every emitted event and every span of the batch has ended
-("recorded": the arrival of the batch's last event at the collector). Between batches the flow settles untimed, so tracing is only switched when
-nothing is in flight. Reported: instances/s, hops/s (rpc client spans), p50/p99 client
-span duration per rpc method and style, spans lost (span_start without span_end in the
-request traces; emitted vs collected), collector memory per event (tracemalloc, the
-collected events parsed and kept as the collector's sink keeps them, and fed to the TUI's
-reducer), RSS growth, and the tracing overhead ratios. Replaces the "Scale" section of
-BENCHMARKS.md.
+("recorded": the arrival of the batch's last event at the collector). Between batches
+the flow settles untimed, so tracing is only switched when nothing is in flight. The run
+has a RabbitMQ vhost of its own unless ``--transport`` names one. Reported: instances/s,
+hops/s (rpc client spans), p50/p99 client span duration per rpc method and style, spans
+lost (span_start without span_end in the request traces; emitted vs collected),
+collector memory per event (tracemalloc, the collected events parsed and kept as the
+collector's sink keeps them, and fed to the TUI's reducer), RSS growth, and the tracing
+overhead ratios. Replaces the "Scale" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from tracer.emitter import BrokerEmitter  # noqa: E402
 from tracer.events import parse_body, validate  # noqa: E402
 from tracer.redact import redact_url  # noqa: E402
 from tracer.reducer import TraceState  # noqa: E402
+from tracer.scenario_deploy import own_vhost  # noqa: E402
 from tracer.session import is_request_root, request_trace_ids  # noqa: E402
 
 SECTION = "## Scale"
@@ -145,7 +147,12 @@ class _SharedSink(Sink):
 def _collect(url: str, exchange: str, path: str, shared: dict[str, Any]) -> None:
     sink = _SharedSink(path, shared)
     collector = Collector(url, sink, exchange=exchange)
-    collector.on_event = lambda e: (sink(e), _count(shared, collector))
+
+    def on_event(event: dict[str, Any]) -> None:
+        sink(event)
+        _count(shared, collector)
+
+    collector.on_event = on_event
     collector.start()
     shared["ready"].set()
     shared["stop"].wait()
@@ -332,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--computes", type=int, default=50)
     ap.add_argument("--batch", type=int, default=50, help="instances per multi-create")
     ap.add_argument("--time-limit", type=float, default=900.0, help="seconds, whole run")
-    ap.add_argument("--transport", default=RABBIT)
+    ap.add_argument("--transport", default=None,
+                    help="default: a fresh vhost on the local RabbitMQ, deleted after (an "
+                         "earlier run's fanout queues live on for 30 minutes, as oslo's "
+                         "do, and would be sent a copy of every update_instance_info)")
     ap.add_argument("--executor-size", type=int, default=0,
                     help="rpc server worker threads per service (0: the default, 64)")
     ap.add_argument("--collector-in-process", action="store_true",
@@ -340,6 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                          "before 2026-11-26: it then also competes for their GIL)")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = ap.parse_args(argv)
+    if args.transport is not None:
+        return run(args)
+    with own_vhost(RABBIT, "bootflow-scale") as url:
+        args.transport = url
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
     t_start = time.monotonic()
     deadline = t_start + args.time_limit
     console = Console()

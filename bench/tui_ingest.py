@@ -139,7 +139,7 @@ def boot(n: int = 0, t0_ns: int = T0_NS, compute: str = "compute1") -> list[dict
     b.tick(0.3)
     b.end(p)
     b.tick(0.5)
-    b.end(http, **{"http.response.status_code": 202})
+    b.end(http, "OK", **{"http.response.status_code": 202})
     b.tick(1.5)
     c1 = b.serve(p, "schedule_and_build_instances", "cast", cond,
                  "nova/conductor/manager.py:ComputeTaskManager.schedule_and_build_instances")

@@ -27,6 +27,7 @@ state folder) is in finally.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -35,7 +36,7 @@ import threading
 import time
 import urllib.parse
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -356,6 +357,22 @@ class DeploymentRun:
         self.notes.append(f"vhost {self.vhost}")
         user = urllib.parse.urlsplit(self.transport_url).username or "guest"
         _rabbitmqctl("set_permissions", "-p", self.vhost, user, ".*", ".*", ".*")
+
+
+@contextlib.contextmanager
+def own_vhost(transport_url: str, prefix: str) -> Iterator[str]:
+    """*transport_url* moved to a fresh vhost for the block, deleted after with all its
+    queues (oslo's fanout and reply queues outlive their consumer by 30 minutes, and a
+    fanout queue left bound gets a copy of every later message on the same topic)."""
+    parts = urllib.parse.urlsplit(transport_url)
+    vhost = f"{prefix}-{uuidlib.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, parts.username or "guest",
+                     ".*", ".*", ".*")
+        yield urllib.parse.urlunsplit(parts._replace(path="/" + vhost))
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
 
 
 def _rabbitmqctl(*args: str) -> None:
