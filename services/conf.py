@@ -67,6 +67,9 @@ class Config:
     reserved_host_disk_mb: int = 0
     # embedded transport tuning (kombu memory:// polls; see DESIGN.md)
     polling_interval: float = 0.001
+    # bootflow's own: seconds a service's trace emitter lets events gather into one
+    # message (fewer messages under load; a viewer sees an event that much later)
+    trace_linger: float = 0.05
     # [upgrade_levels]: rpcapi version caps during a rolling upgrade, per API
     # (compute, conductor, scheduler as Nova; compute_task caps the conductor's
     # compute_task 1.x namespace alone). A value is a version or a release alias.

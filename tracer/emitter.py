@@ -123,9 +123,6 @@ class _Marker:
 
 
 _STOP = object()
-# A drain this big (or bigger) lingers the full *linger*; a smaller one proportionally
-# less, so a lone event (a demo, a scenario waiting for one span) goes out at once.
-BUSY_BATCH = 64
 _MAX_ROUTES = 100_000
 
 
@@ -134,9 +131,9 @@ class BrokerEmitter:
 
     Wire format: each AMQP message body is compact JSON, either one event object or an
     array of events (a batch; with publisher confirms one round trip per batch instead
-    of per event). ``tracer.collector`` accepts both. Under load the thread lets a burst
-    gather for up to *linger* seconds (scaled by how big the last drain was, so a quiet
-    process sends at once), then sends it as one message, in emission order: each message
+    of per event). ``tracer.collector`` accepts both. The thread lets a burst gather for
+    *linger* seconds (a service's ``trace_linger``), then sends it as one message, in
+    emission order: each message
     costs a publish + confirm here, broker work and a frame parse in every consumer, and
     their number, not the bytes, is what tracing costs at scale (BENCHMARKS.md, Scale).
 
@@ -248,7 +245,6 @@ class BrokerEmitter:
 
     # -- background thread -----------------------------------------------------------
     def _run(self) -> None:
-        busy = 0    # events in the last message: the load the linger adapts to
         try:
             while True:
                 try:
@@ -260,14 +256,12 @@ class BrokerEmitter:
                     continue
                 items = [first]
                 self._take(items)
-                linger = self.linger * min(1.0, busy / BUSY_BATCH)
-                if linger and isinstance(first, dict) and len(items) < self.max_batch \
+                if self.linger and isinstance(first, dict) and len(items) < self.max_batch \
                         and isinstance(items[-1], dict):
                     # Let a burst gather: far fewer, larger messages (each costs a
                     # publish + confirm here, a frame parse in the collector).
-                    time.sleep(linger)
+                    time.sleep(self.linger)
                     self._take(items)
-                busy = len(items)
                 if self._handle(items):
                     break
         finally:

@@ -42,7 +42,7 @@ SCHEMA: dict[str, Any] = _obj({
     "requires": {"enum": ["embedded", "deployment"]},
     "config": _obj({k: {"type": "number", "minimum": 0} for k in (
         "rpc_response_timeout", "long_rpc_timeout", "early_timeout", "early_attempts",
-        "max_attempts", "report_interval", "service_down_time")}),
+        "max_attempts", "report_interval", "service_down_time", "trace_linger")}),
     "topology": _obj({
         "virt_type": {"enum": ["fake", "test"]},
         "computes": {"type": "array", "minItems": 0, "items": _obj({

@@ -64,7 +64,8 @@ def setup_emitter(config: Config, args: argparse.Namespace, binary: str, host: s
                 or DEFAULT_TRACE_EXCHANGE)
     spool = Path(config.state_dir) / "spool" / f"{binary}-{host}.jsonl"
     spool.parent.mkdir(parents=True, exist_ok=True)
-    emitter = BrokerEmitter(config.transport_url, exchange=exchange, spool_path=spool)
+    emitter = BrokerEmitter(config.transport_url, exchange=exchange, spool_path=spool,
+                            linger=config.trace_linger)
     trace.set_emitter(emitter)
     return emitter
 
