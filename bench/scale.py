@@ -59,7 +59,7 @@ from services.launcher import EmbeddedCloud  # noqa: E402
 from tracer import api as trace  # noqa: E402
 from tracer.collector import Collector  # noqa: E402
 from tracer.emitter import BrokerEmitter  # noqa: E402
-from tracer.events import parse_body, validate  # noqa: E402
+from tracer.events import dumps, parse_body, validate  # noqa: E402
 from tracer.redact import redact_url  # noqa: E402
 from tracer.reducer import TraceState  # noqa: E402
 from tracer.scenario_deploy import own_vhost  # noqa: E402
@@ -136,7 +136,7 @@ class _SharedSink(Sink):
                 self.open_req += 1
         elif kind == "span_end" and self.open.pop(event["span_id"], None) is not None:
             self.open_req -= 1
-        self.fh.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self.fh.write(dumps(event) + "\n")   # as RecordingWriter writes a line
         self.shared["open"].value = self.open_req
         now = time.monotonic_ns()   # CLOCK_MONOTONIC: one clock for both processes
         self.shared["last_ns"].value = now
