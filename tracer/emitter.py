@@ -154,7 +154,7 @@ class BrokerEmitter:
 
     def __init__(self, url: str, exchange: str = DEFAULT_EXCHANGE,
                  spool_path: str | os.PathLike[str] | None = None, *,
-                 max_batch: int = 512, retry_interval: float = 0.5, linger: float = 0.05,
+                 max_batch: int = 512, retry_interval: float = 0.5, linger: float = 0.1,
                  options: dict[str, Any] | None = None) -> None:
         self.url = url
         self.exchange_name = exchange
