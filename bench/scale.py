@@ -58,6 +58,7 @@ from services.db import models  # noqa: E402
 from services.launcher import EmbeddedCloud  # noqa: E402
 from tracer import api as trace  # noqa: E402
 from tracer.collector import Collector  # noqa: E402
+from tracer.commands.record import RECORD_NICE  # noqa: E402
 from tracer.emitter import BrokerEmitter  # noqa: E402
 from tracer.events import dumps, parse_body, validate  # noqa: E402
 from tracer.redact import redact_url  # noqa: E402
@@ -145,6 +146,7 @@ class _SharedSink(Sink):
 
 
 def _collect(url: str, exchange: str, path: str, shared: dict[str, Any]) -> None:
+    os.nice(RECORD_NICE)   # as `bootflow record` runs: the cloud comes first
     sink = _SharedSink(path, shared)
     collector = Collector(url, sink, exchange=exchange)
 

@@ -396,6 +396,9 @@ def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str
     watcher.start()
     try:
         _wait(lambda: record.is_file(), 10, "the recorder to start")
+        # the recorder yields the CPU to the cloud it watches (record --nice, default 10)
+        stat = Path(f"/proc/{recorder.pid}/stat").read_text()
+        assert int(stat.rsplit(")", 1)[1].split()[16]) == min(19, os.nice(0) + 10)
         gate.set_enabled(True)
         time.sleep(0.5)  # the "on" crosses the control exchange to every process
         api = APIClient(d.endpoint())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 import time
@@ -11,6 +12,8 @@ from pathlib import Path
 from rich.console import Console
 
 from tracer.commands import UserError, add_attach_args, attach_target, check_writable
+
+RECORD_NICE = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--until-quiet", type=float, default=None, metavar="SECONDS",
                    help="stop once a request has been seen, all its spans ended and none "
                    "of its events arrived for this long (heartbeats don't count)")
+    p.add_argument("--nice", type=int, default=RECORD_NICE, metavar="N",
+                   help="lower the recorder's CPU priority by N (default %(default)s): on a "
+                   "busy machine the cloud it watches comes first and its queue holds the "
+                   "events meanwhile; 0 keeps the priority")
     p.set_defaults(func=cmd_record)
 
 
@@ -34,7 +41,11 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     from tracer.session import is_request_root
 
     check_writable(args.file)
+    if args.nice < 0:
+        raise UserError("--nice must be 0 or more (only root may raise a priority)")
     _deployment, _config, url, exchange = attach_target(args)
+    if args.nice:
+        os.nice(args.nice)
     stop = threading.Event()
     requests: set[str] = set()   # trace ids rooted at a REST request
     open_spans: set[str] = set()  # their spans not ended yet
