@@ -164,7 +164,6 @@ class Collector:
             except Exception:  # noqa: BLE001 - a broken consumer callback must not stop us
                 log.exception("trace collector: on_event failed")
 
-
     def _mine(self, items: list[Any], runs: Any, key: str) -> list[Any]:
         """The events of a multi-key batch whose own routing key matches our binding."""
         if runs is None:

@@ -133,9 +133,9 @@ class BrokerEmitter:
     array of events (a batch; with publisher confirms one round trip per batch instead
     of per event). ``tracer.collector`` accepts both. The thread lets a burst gather for
     *linger* seconds (a service's ``trace_linger``), then sends it as one message, in
-    emission order: each message
-    costs a publish + confirm here, broker work and a frame parse in every consumer, and
-    their number, not the bytes, is what tracing costs at scale (BENCHMARKS.md, Scale).
+    emission order: each message costs a publish + confirm here, broker work and a frame
+    parse in every consumer, and their number, not the bytes, is what tracing costs at
+    scale (BENCHMARKS.md, Scale).
 
     Every event still has its routing key ``<service>.<host>``. A batch whose events
     have several (the embedded cloud runs many services in one process) goes out under

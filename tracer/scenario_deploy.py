@@ -92,10 +92,8 @@ class DeploymentRun:
         self.vhost = f"bootflow_scenario_{self.tag}"
         self.broker_url = transport_url  # the default vhost: only to manage ours
         self._vhost_made = False
-        p = urllib.parse.urlsplit(transport_url)
-        transport_url = urllib.parse.urlunsplit((p.scheme, p.netloc, "/" + self.vhost,
-                                                 p.query, p.fragment))
-        self.transport_url = transport_url  # every service and the collector: our vhost
+        # every service and the collector: our vhost
+        self.transport_url = in_vhost(transport_url, self.vhost)
         self.control_exchange = f"scenario_{self.tag}"
         self.trace_exchange = f"bootflow.trace.scenario_{self.tag}"
         self.sink = CollectedEvents(record, source="scenario", scenario=scenario.name,
@@ -352,11 +350,9 @@ class DeploymentRun:
             raise errors[0]
 
     def _make_vhost(self) -> None:
-        _rabbitmqctl("add_vhost", self.vhost)
+        _add_vhost(self.transport_url, self.vhost)
         self._vhost_made = True
         self.notes.append(f"vhost {self.vhost}")
-        user = urllib.parse.urlsplit(self.transport_url).username or "guest"
-        _rabbitmqctl("set_permissions", "-p", self.vhost, user, ".*", ".*", ".*")
 
 
 @contextlib.contextmanager
@@ -364,15 +360,29 @@ def own_vhost(transport_url: str, prefix: str) -> Iterator[str]:
     """*transport_url* moved to a fresh vhost for the block, deleted after with all its
     queues (oslo's fanout and reply queues outlive their consumer by 30 minutes, and a
     fanout queue left bound gets a copy of every later message on the same topic)."""
-    parts = urllib.parse.urlsplit(transport_url)
     vhost = f"{prefix}-{uuidlib.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
+    _add_vhost(transport_url, vhost)
     try:
-        _rabbitmqctl("set_permissions", "-p", vhost, parts.username or "guest",
-                     ".*", ".*", ".*")
-        yield urllib.parse.urlunsplit(parts._replace(path="/" + vhost))
+        yield in_vhost(transport_url, vhost)
     finally:
         _rabbitmqctl("delete_vhost", vhost)
+
+
+def in_vhost(transport_url: str, vhost: str) -> str:
+    """*transport_url* with its path set to *vhost*."""
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(transport_url)._replace(
+        path="/" + vhost))
+
+
+def _add_vhost(transport_url: str, vhost: str) -> None:
+    """Create *vhost* and give the URL's user (guest by default) every right in it."""
+    _rabbitmqctl("add_vhost", vhost)
+    user = urllib.parse.urlsplit(transport_url).username or "guest"
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    except ScenarioRunError:
+        _rabbitmqctl("delete_vhost", vhost)
+        raise
 
 
 def _rabbitmqctl(*args: str) -> None:
