@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,23 +95,24 @@ def validate(event: Any) -> Event:
     return event
 
 
-def dumpb(event: Mapping[str, Any] | list[Event]) -> bytes:
-    """Compact UTF-8 JSON of an event or a batch of them (AMQP bodies, JSON Lines).
+def dumpb(event: Any, default: Callable[[Any], Any] = str) -> bytes:
+    """Compact UTF-8 JSON of an event or a batch of them (AMQP bodies, JSON Lines, and
+    the envelopes inside rpc spans); *default* turns what JSON lacks into something.
 
-    orjson: the emitter serializes every event on the traced services' own cores, and
-    this is about six times cheaper than ``json.dumps`` there (BENCHMARKS.md, Scale).
-    What orjson refuses (an int beyond 64 bits) takes the standard library's path.
+    orjson: tracing serializes every event on the traced services' own cores, and this
+    is about six times cheaper than ``json.dumps`` there (BENCHMARKS.md, Scale). What
+    orjson refuses (an int beyond 64 bits) takes the standard library's path.
     """
     try:
-        return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
         return json.dumps(event, separators=(",", ":"), ensure_ascii=False,
-                          default=str).encode()
+                          default=default).encode()
 
 
-def dumps(event: Mapping[str, Any] | list[Event]) -> str:
+def dumps(event: Any, default: Callable[[Any], Any] = str) -> str:
     """``dumpb`` as text."""
-    return dumpb(event).decode()
+    return dumpb(event, default).decode()
 
 
 def parse_json(text: str | bytes) -> Any:

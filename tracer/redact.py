@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import Any
 
-import orjson
+from tracer.events import dumps
 
 MASK = "***"
 _SECRET_KEY = re.compile(
@@ -67,15 +66,7 @@ def _secret_words(text: str) -> int:
     return sum(low.count(w) for w in _SECRET_WORDS)
 
 
-def _dumps(value: Any, default: Callable[[Any], Any] | None) -> str:
-    """JSON text, by orjson where it can (several times cheaper on the traced path)."""
-    try:
-        return orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:  # orjson refuses an int beyond 64 bits, say
-        return json.dumps(value, default=default, ensure_ascii=False)
-
-
-def redact_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
+def redact_json(value: Any, default: Callable[[Any], Any] = str) -> str:
     """JSON text of ``redact(value)``, cheaper for a message dict.
 
     An oslo message carries its secrets in top-level keys (``_context_auth_token``…):
@@ -86,19 +77,19 @@ def redact_json(value: Any, default: Callable[[Any], Any] | None = None) -> str:
     no letters, ``:``, ``/`` or ``@``, so nothing can hide).
     """
     if type(value) is not dict:
-        return _dumps(redact(value), default)
+        return dumps(redact(value), default)
     masked: dict[str, Any] | None = None
     expected = 0
     for k, v in value.items():
         if isinstance(k, str) and is_secret_key(k):
             if not (k.isascii() and k.isprintable()) or '"' in k or "\\" in k:
-                return _dumps(redact(value), default)
+                return dumps(redact(value), default)
             expected += _secret_words(k)
             if v is not None:
                 if masked is None:
                     masked = dict(value)
                 masked[k] = MASK
-    text = _dumps(value if masked is None else masked, default)
+    text = dumps(value if masked is None else masked, default)
     if "://" not in text and text.isascii() and _secret_words(text) == expected:
         return text
-    return _dumps(redact(value), default)
+    return dumps(redact(value), default)
