@@ -109,9 +109,6 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
     parts: list[RenderableType] = [head, narration_block(hop.key, lang),
                                    Text("\n── on the wire ──", style="dim"), grid]
     env = _envelope(attrs)
-    for sid in hop.server_span_ids[:1] if env is None else ():
-        server = snap.spans.get(sid)  # an untraced sender: only the server has it
-        env = _envelope(server.attrs) if server is not None else None
     if env is not None:
         parts.append(Text("\nenvelope (oslo.message, secrets redacted)", style="bold"))
         parts.append(Text(json.dumps(env, indent=1, ensure_ascii=False)[:1500]))
