@@ -518,10 +518,11 @@ def run(args: argparse.Namespace) -> int:
               f"rpc executor {args.executor_size or 64} workers per service, RabbitMQ, "
               "every span through BrokerEmitter → RabbitMQ → Collector"
               + (" in the same process" if args.collector_in_process else
-                 " in a process of its own, as `bootflow record` runs: same cores, not "
-                 "the services' GIL") + "). Traced and "
+                 " in a process of its own at nice 10, as `bootflow record` runs: same "
+                 "cores, not the services' GIL") + "; services emit with "
+              "`trace_linger` 0.1 s; a RabbitMQ vhost of the run's own). Traced and "
               "untraced multi-create batches alternate (ABBA); a traced batch is timed to "
-              "ACTIVE (flow) and until the collector holds every event (recorded).", "",
+              "ACTIVE (flow) and until its last event reached the collector (recorded).", "",
               "| measure | value |", "|---|---|"]
         md += [f"| {a} | {b} |" for a, b in rows]
         md += ["", "| rpc method | style | n | p50 ms | p99 ms |", "|---|---|---|---|---|"]
