@@ -250,6 +250,11 @@ def test_narration_covers_the_boot_hops(boot: list[dict[str, Any]]) -> None:
         entry = nar.lookup(hop.key)
         assert entry is not None, hop.key
         assert entry.lines("en") and entry.lines("zh")
+    # every entry speaks both languages, its title too (the TUI's `l`)
+    for entry in nar.entries.values():
+        assert entry.lines("zh") != entry.lines("en"), entry.key
+        assert entry.heading("zh") != entry.heading("en") or "->" in entry.title, entry.key
+        assert entry.heading("fr") == entry.title
     for key in ("cast:terminate_instance", "call:ping", "cast:build_instances",
                 "call:object_class_action_versions", "internal:driver.spawn",
                 "internal:filter.RetryFilter"):

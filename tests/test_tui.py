@@ -110,6 +110,7 @@ async def test_live_feeds_everything_and_keys_work() -> None:
         assert "fanout" in detail_text(app)
         await pilot.press("l")
         assert app.lang == "zh" and "交换机" in detail_text(app)
+        assert "所有 scheduler" in detail_text(app)  # the hop's title in Chinese too
         await pilot.press("l")
         assert app.lang == "en"
         # views, theme, help

@@ -7,7 +7,7 @@ matches by prefix, so ``call:*`` explains any call nobody wrote a line for.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,6 +27,11 @@ class Entry:
     title: str
     location: str
     text: Mapping[str, str]
+    titles: Mapping[str, str] = field(default_factory=dict)   # lang -> title (title_zh)
+
+    def heading(self, lang: str = "en") -> str:
+        """The title in *lang* where the file has one (``title_zh``), else English."""
+        return self.titles.get(lang) or self.title
 
     def lines(self, lang: str = "en") -> str:
         """The text as one paragraph: the file's line breaks are for editing only."""
@@ -66,7 +71,9 @@ def parse(text: str) -> Narration:
             raise NarrationError(f"narration: {key!r} needs at least an 'en' text")
         entries[str(key)] = Entry(str(key), str(raw.get("title", key)),
                                   str(raw.get("location", "")),
-                                  {lang: str(raw[lang]) for lang in LANGS if lang in raw})
+                                  {lang: str(raw[lang]) for lang in LANGS if lang in raw},
+                                  {lang: str(raw[f"title_{lang}"]) for lang in LANGS
+                                   if f"title_{lang}" in raw})
     return Narration(entries)
 
 

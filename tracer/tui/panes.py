@@ -59,7 +59,7 @@ def narration_block(key: str, lang: str) -> RenderableType:
     if entry is None:
         return Text(f"(no narration for {key})", style="dim")
     text = Text()
-    text.append(f"{entry.title}  ", style="bold")
+    text.append(f"{entry.heading(lang)}  ", style="bold")
     text.append(f"[{lang}]\n", style="dim")
     text.append(entry.lines(lang) + "\n")
     if entry.location:
