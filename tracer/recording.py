@@ -2,21 +2,27 @@
 
 A recording is opened by people long after it was made, perhaps truncated or edited by
 hand; every problem is reported as ``RecordingError`` naming the file and the line.
-Only ``json`` ever reads these bytes.
+Only a JSON parser (``tracer.events.parse_json``) ever reads these bytes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
-from tracer.events import FORMAT, VERSION, Event, EventError, dumps, header, validate
+from tracer.events import (
+    FORMAT,
+    VERSION,
+    Event,
+    EventError,
+    dumps,
+    header,
+    parse_json,
+    validate,
+)
 
 SUPPORTED_VERSIONS = (VERSION,)
 
@@ -77,9 +83,9 @@ def _read_header(path: Path, first: str | None) -> dict[str, Any]:
     if first is None or not first.strip():
         raise RecordingError(path, 1, "empty file, expected a bootflow-trace header line")
     try:
-        head = json.loads(first)
-    except ValueError as exc:
-        raise RecordingError(path, 1, f"header is not JSON ({exc})") from None
+        head = parse_json(first)
+    except EventError as exc:
+        raise RecordingError(path, 1, f"header is {exc}") from None
     if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise RecordingError(path, 1, f"not a bootflow recording: the header must have "
                                       f'"format": "{FORMAT}"')
@@ -101,9 +107,9 @@ def _events(path: Path, fh: TextIO) -> Iterator[Event]:
         if not line.strip():
             continue
         try:
-            value = orjson.loads(line)
-        except ValueError as exc:
-            raise RecordingError(path, number, f"not JSON ({exc})") from None
+            value = parse_json(line)
+        except EventError as exc:
+            raise RecordingError(path, number, str(exc)) from None
         try:
             yield validate(value)
         except EventError as exc:
