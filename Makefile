@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SETUP := .venv/.bootflow-installed
 
-.PHONY: setup demo demo-headless test lint bench bench-scale bench-guest guest-image libvirt clean
+.PHONY: rabbitmq setup demo demo-headless test test-unit test-functional test-integration lint bench bench-scale bench-guest guest-image libvirt clean
 
 setup: $(SETUP)
 
@@ -15,12 +15,24 @@ demo: setup
 demo-headless: setup
 	$(PY) -m tracer.cli demo --headless
 
-test: setup
+# The whole suite needs RabbitMQ (started before the session here), libvirtd and the
+# guest image: each is brought up here, idempotently. `make demo` needs neither.
+test: setup rabbitmq libvirt guest-image
 	$(PY) -m pytest
+
+test-unit: setup
+	$(PY) -m pytest -m unit
+
+test-functional: setup rabbitmq
+	$(PY) -m pytest -m functional
+
+test-integration: setup rabbitmq libvirt guest-image
+	$(PY) -m pytest -m integration
 
 lint: setup
 	.venv/bin/ruff check services tracer tests bench
 	.venv/bin/mypy services tracer
+	.venv/bin/lint-imports
 	for f in bench/*.py; do .venv/bin/mypy "$$f" || exit 1; done
 
 bench: setup
@@ -39,6 +51,9 @@ guest-image:
 
 libvirt:
 	bash scripts/libvirt-up.sh
+
+rabbitmq:
+	bash scripts/rabbitmq-up.sh
 
 clean:
 	rm -rf .venv build state

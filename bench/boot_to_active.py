@@ -27,8 +27,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.benchmarks_md import write_section  # noqa: E402
 from bench.guest_boot import DEFAULT_GUEST_DIR, measure_bare_boot  # noqa: E402
-from services.deploy import DeployError, Deployment, free_port  # noqa: E402
-from tracer.commands.deploy import APIClient  # noqa: E402
+from tracer.cloud.api_client import APIClient  # noqa: E402
+from tracer.cloud.processes import DeployError, Deployment, free_port  # noqa: E402
 
 SECTION = "## Real guest boot"
 

@@ -81,8 +81,8 @@ def summarize(parts: list[dict[str, Any]]) -> Result:
 def bench_bootflow(n: int, casts: int, warmup: int, traced: bool = False) -> Raw:
     """bootflow with tracing off (as the other stacks), or with a ListEmitter on."""
     from services.messaging import RPCClient, Target, get_rpc_server, get_transport
-    from tracer import api as trace
-    from tracer.emitter import ListEmitter
+    from tracer.instrument import api as trace
+    from tracer.instrument.emitter import ListEmitter
 
     trace.set_emitter(ListEmitter() if traced else None)
     tag = uuid.uuid4().hex[:8]  # queues are per vhost, not per exchange: unique names

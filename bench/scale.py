@@ -8,7 +8,7 @@ One process runs nova-conductor, nova-scheduler and N nova-compute services as t
 a control exchange of its own; nova-api is called in-process. Multi-create batches
 (``min_count = max_count = --batch``) alternate between tracing on and off, ABBA order,
 so that the database's growth weighs on both alike: ``--instances`` are booted traced and
-as many again untraced. Traced events take the real path: ``tracer.api`` → BrokerEmitter
+as many again untraced. Traced events take the real path: ``tracer.instrument.api`` → BrokerEmitter
 → RabbitMQ → Collector; the Collector and its sink run in a process of their own (as
 ``bootflow record`` would: its CPU competes for the same cores, not for the services'
 GIL), unless ``--collector-in-process`` (the setup of the runs before 2026-11-26).
@@ -55,15 +55,15 @@ from services.conf import Config  # noqa: E402
 from services.context import get_admin_context  # noqa: E402
 from services.db import api as db  # noqa: E402
 from services.db import models  # noqa: E402
-from services.launcher import EmbeddedCloud  # noqa: E402
-from tracer import api as trace  # noqa: E402
+from tracer.cloud.embedded import EmbeddedCloud  # noqa: E402
+from tracer.cloud.vhost import own_vhost  # noqa: E402
 from tracer.collector import Collector  # noqa: E402
 from tracer.commands.record import RECORD_NICE  # noqa: E402
-from tracer.emitter import BrokerEmitter  # noqa: E402
-from tracer.events import dumps, parse_body, validate  # noqa: E402
-from tracer.redact import redact_url  # noqa: E402
-from tracer.reducer import TraceState  # noqa: E402
-from tracer.scenario_deploy import own_vhost  # noqa: E402
+from tracer.instrument import api as trace  # noqa: E402
+from tracer.instrument.emitter import BrokerEmitter  # noqa: E402
+from tracer.instrument.events import dumps, parse_body, validate  # noqa: E402
+from tracer.instrument.redact import redact_url  # noqa: E402
+from tracer.model import TraceState  # noqa: E402
 from tracer.session import is_request_root, request_trace_ids  # noqa: E402
 
 SECTION = "## Scale"

@@ -286,7 +286,7 @@ def write(path: Path, events: list[dict[str, Any]]) -> None:
 
 
 def bench_reducer(events: list[dict[str, Any]]) -> tuple[float, float]:
-    from tracer.reducer import TraceState
+    from tracer.model import TraceState
 
     state = TraceState()
     t = time.perf_counter()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from tracer.redact import redact_url
+from tracer.instrument.redact import redact_url
 
 DEFAULT_STATE_DIR = Path(os.environ.get("BOOTFLOW_STATE_DIR", "/tmp/bootflow"))
 

@@ -17,9 +17,9 @@ from services.conductor import rpcapi as conductor_rpcapi
 from services.context import get_admin_context
 from services.objects import Service as ServiceObj
 from services.objects import base as objects_base
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-LOC = "nova/service.py:Service"
+STEIN_LOCATION = "nova/service.py:Service"
 
 SERVICE_MANAGERS = {
     "nova-compute": "services.compute.manager.ComputeManager",
@@ -28,10 +28,6 @@ SERVICE_MANAGERS = {
 }
 # binaries without DB access: their objects go through the conductor
 USES_CONDUCTOR = {"nova-compute"}
-
-
-def _step(name: str, **attrs: Any) -> trace.Span:
-    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
 
 
 def import_class(path: str) -> Any:
@@ -71,7 +67,7 @@ class ServiceGroupAPI:
 class Service:
     """One nova-* service: a manager behind an RPC server, plus heartbeat and periodics."""
 
-    STEIN_LOCATION = LOC
+    STEIN_LOCATION = STEIN_LOCATION
 
     def __init__(self, host: str, binary: str, topic: str, manager: str, config: Any,
                  transport: Any, log: Any = None) -> None:
@@ -90,7 +86,7 @@ class Service:
                 conductor_rpcapi.ConductorAPI(transport, config), binary, host)
             conductor_api.API(transport, config).wait_until_ready(
                 get_admin_context(), log=self.log)
-        with _step("manager.__init__", manager=manager):
+        with trace.stein_step(STEIN_LOCATION, "manager.__init__", manager=manager):
             self.manager = manager_class(config=config, host=host, transport=transport)
         self.rpcserver: Any = None
         self.service_ref: Any = None
@@ -108,18 +104,16 @@ class Service:
         topic = topic or binary.rpartition("nova-")[2]
         manager = manager or SERVICE_MANAGERS[binary]
         host = host or binary.rpartition("nova-")[2]
-        with trace.span("Service.create", "INTERNAL",
-                        attrs={"code.location": f"{LOC}.create", "binary": binary,
-                               "topic": topic, "host": host}):
+        with trace.stein_step(STEIN_LOCATION, "create", qualified=True, binary=binary,
+                              topic=topic, host=host):
             return cls(host, binary, topic, manager, config, transport, log)
 
     def start(self) -> None:
-        with trace.span("Service.start", "INTERNAL",
-                        attrs={"code.location": f"{LOC}.start", "binary": self.binary}):
-            with _step("init_host", manager=self.manager_class_name):
+        with trace.stein_step(STEIN_LOCATION, "start", qualified=True, binary=self.binary):
+            with trace.stein_step(STEIN_LOCATION, "init_host", manager=self.manager_class_name):
                 self.manager.init_host()
             ctxt = get_admin_context()
-            with _step("service_ref"):
+            with trace.stein_step(STEIN_LOCATION, "service_ref"):
                 self.service_ref = ServiceObj.get_by_host_and_binary(ctxt, self.host,
                                                                      self.binary)
                 if self.service_ref is None:
@@ -129,19 +123,21 @@ class Service:
                     self.service_ref.create()
                 else:
                     self.service_ref._context = ctxt
-            with _step("pre_start_hook"):
+            with trace.stein_step(STEIN_LOCATION, "pre_start_hook"):
                 self.manager.pre_start_hook()
             target = messaging.Target(topic=self.topic, server=self.host)
             endpoints = [self.manager, baserpc.BaseRPCAPI(self.binary)]
             endpoints.extend(self.manager.additional_endpoints)
-            with _step("rpcserver.start", topic=self.topic, server=self.host,
+            with trace.stein_step(STEIN_LOCATION, "rpcserver.start", topic=self.topic,
+                                  server=self.host,
                        endpoints=[type(e).__name__ for e in endpoints]):
                 self.rpcserver = rpc.get_server(self.transport, target, endpoints,
                                                 service=self.binary, host=self.host)
                 self.rpcserver.start()
-            with _step("post_start_hook"):
+            with trace.stein_step(STEIN_LOCATION, "post_start_hook"):
                 self.manager.post_start_hook()
-            with _step("servicegroup.join", report_interval=self.config.report_interval):
+            with trace.stein_step(STEIN_LOCATION, "servicegroup.join",
+                                  report_interval=self.config.report_interval):
                 self._spawn_timer("heartbeat", self.config.report_interval,
                                   lambda: self.servicegroup_api.report_state(self))
             if hasattr(self.manager, "periodic_tasks"):

@@ -6,7 +6,17 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from rabbit import own_vhost, require_rabbit, unique_exchange
+from support.rabbit import own_vhost, require_rabbit, unique_exchange
+
+KINDS = ("unit", "functional", "integration")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test is marked by its folder: ``make test-unit`` is ``-m unit``."""
+    for item in items:
+        kind = item.path.parent.name
+        if kind in KINDS:
+            item.add_marker(getattr(pytest.mark, kind))
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tracer.emitter import (
+from tracer.instrument.broker import kombu_url
+from tracer.instrument.emitter import (
     DEFAULT_EXCHANGE,
     ROUTES_HEADER,
     _safe,
-    kombu_url,
     transport_options,
 )
-from tracer.events import Event, EventError, parse_body, validate
+from tracer.instrument.events import Event, EventError, parse_body, validate
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The per-hop explanations (en/zh) live in narration.yaml, not in code: load them here.
 
-Keys are ``<style>:<name>`` (see ``tracer.reducer.hop_key``); a key ending in ``*``
+Keys are ``<style>:<name>`` (see ``tracer.model.reducer.hop_key``); a key ending in ``*``
 matches by prefix, so ``call:*`` explains any call nobody wrote a line for.
 """
 

@@ -2,7 +2,7 @@
 
 A recording is opened by people long after it was made, perhaps truncated or edited by
 hand; every problem is reported as ``RecordingError`` naming the file and the line.
-Only a JSON parser (``tracer.events.parse_json``) ever reads these bytes.
+Only a JSON parser (``tracer.instrument.events.parse_json``) ever reads these bytes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from tracer.events import (
+from tracer.instrument.events import (
     FORMAT,
     VERSION,
     Event,

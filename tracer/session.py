@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracer import api as trace
-from tracer.api import Event
 from tracer.collector import Collector
-from tracer.emitter import BrokerEmitter
+from tracer.instrument import api as trace
+from tracer.instrument.api import Event
+from tracer.instrument.emitter import BrokerEmitter
+from tracer.instrument.redact import redact_url
 from tracer.recording import RecordingWriter
-from tracer.redact import redact_url
 
 
 class CollectedEvents:
@@ -161,7 +161,7 @@ class DemoRun:
 
     def start(self) -> None:
         from services.conf import Config
-        from services.launcher import EmbeddedCloud
+        from tracer.cloud.embedded import EmbeddedCloud
 
         self._state_dir = tempfile.TemporaryDirectory(prefix="bootflow-demo-")
         config = Config.load(state_dir=self._state_dir.name, transport_url=self.transport_url,

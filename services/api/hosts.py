@@ -17,7 +17,7 @@ from services.api.views import _iso
 from services.objects import ComputeNode
 from services.objects import Service as ServiceObj
 from services.service import ServiceGroupAPI
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 HIDDEN_BINARIES = ("nova-osapi_compute", "nova-metadata")  # not listed by os-services
 

@@ -16,7 +16,7 @@ import webob.exc
 
 from services import exception
 from services.context import RequestContext, generate_request_id
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ENV_CONTEXT = "nova.context"

@@ -10,24 +10,20 @@ from services import exception
 from services.api import schemas, views
 from services.api.middleware import fault_body, json_response
 from services.objects import Flavor
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-LOC = "nova/api/openstack/compute/servers.py:ServersController"
+STEIN_LOCATION = "nova/api/openstack/compute/servers.py:ServersController"
 
 
 class ServersController:
-    STEIN_LOCATION = LOC
+    STEIN_LOCATION = STEIN_LOCATION
 
     def __init__(self, compute_api: Any) -> None:
         self.compute_api = compute_api
 
-    def _span(self, name: str, **attrs: Any) -> trace.Span:
-        return trace.span(f"ServersController.{name}", "INTERNAL",
-                          attrs={"code.location": f"{LOC}.{name}", **attrs})
-
     def create(self, req: webob.Request, context: Any, body: Any) -> webob.Response:
         """202 with the first server (or the reservation id) right after the cast."""
-        with self._span("create"):
+        with trace.stein_step(STEIN_LOCATION, "create", qualified=True):
             schemas.validate(body, schemas.CREATE_V21)
             server = body["server"]
             min_count = int(server.get("min_count", 1))
@@ -60,18 +56,18 @@ class ServersController:
                                  {"Location": f"{req.host_url}/v2.1/servers/{first.uuid}"})
 
     def show(self, req: webob.Request, context: Any, server_id: str) -> webob.Response:
-        with self._span("show", server_id=server_id):
+        with trace.stein_step(STEIN_LOCATION, "show", qualified=True, server_id=server_id):
             inst = self.compute_api.get(context, server_id)
             return json_response(200, {"server": views.show(req.host_url, inst)})
 
     def index(self, req: webob.Request, context: Any) -> webob.Response:
-        with self._span("index"):
+        with trace.stein_step(STEIN_LOCATION, "index", qualified=True):
             insts = self._filtered(req, context)
             return json_response(200, {"servers": [views.basic(req.host_url, i)
                                                    for i in insts]})
 
     def detail(self, req: webob.Request, context: Any) -> webob.Response:
-        with self._span("detail"):
+        with trace.stein_step(STEIN_LOCATION, "detail", qualified=True):
             insts = self._filtered(req, context)
             return json_response(200, {"servers": [views.show(req.host_url, i)
                                                    for i in insts]})
@@ -84,14 +80,15 @@ class ServersController:
         return sorted(insts, key=lambda i: (i.launch_index or 0, i.display_name or ""))
 
     def delete(self, req: webob.Request, context: Any, server_id: str) -> webob.Response:
-        with self._span("delete", server_id=server_id):
+        with trace.stein_step(STEIN_LOCATION, "delete", qualified=True, server_id=server_id):
             self.compute_api.delete(context, server_id)
             return json_response(204, None)
 
     def _action_reboot(self, req: webob.Request, context: Any, server_id: str,
                        body: Any) -> webob.Response:
         """202 right after the cast; 409 when the state forbids it (wsgi.action reboot)."""
-        with self._span("_action_reboot", server_id=server_id):
+        with trace.stein_step(STEIN_LOCATION, "_action_reboot", qualified=True,
+                              server_id=server_id):
             schemas.validate(body, schemas.REBOOT)
             reboot_type = body["reboot"]["type"].upper()
             instance = self.compute_api.get(context, server_id)

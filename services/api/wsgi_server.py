@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 log = logging.getLogger("nova.api.wsgi")
 

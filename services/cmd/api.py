@@ -30,7 +30,7 @@ class APIService:
         from services.context import get_admin_context
         from services.db import api as db
         from services.objects import Service as ServiceObj
-        from tracer import api as trace
+        from tracer.instrument import api as trace
 
         self.config, self.host, self.log = config, host, log
         db.configure(config)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from services.conf import Config
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 TRACE_EXCHANGE_ENV = "BOOTFLOW_TRACE_EXCHANGE"
 DEFAULT_TRACE_EXCHANGE = "bootflow.trace"
@@ -58,7 +58,7 @@ def setup_emitter(config: Config, args: argparse.Namespace, binary: str, host: s
     """BrokerEmitter on the config's broker (no emitter for memory:// or --no-trace)."""
     if args.no_trace or not config.transport_url.startswith(("rabbit://", "amqp://")):
         return None
-    from tracer.emitter import BrokerEmitter
+    from tracer.instrument.emitter import BrokerEmitter
 
     exchange = (args.trace_exchange or os.environ.get(TRACE_EXCHANGE_ENV)
                 or DEFAULT_TRACE_EXCHANGE)

@@ -26,9 +26,9 @@ from services.objects import (
     InstanceMapping,
     RequestSpec,
 )
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-LOC = "nova/compute/api.py:API"
+STEIN_LOCATION = "nova/compute/api.py:API"
 
 # nova/compute/vm_states.py, task_states.py: who may reboot, and from which task state
 ALLOW_SOFT_REBOOT = ("active",)
@@ -37,12 +37,8 @@ ALLOW_REBOOT_TASK = (None, "rebooting", "reboot_pending", "reboot_started", "res
                      "rebooting_hard", "unpausing", "pausing", "suspending")
 
 
-def _span(name: str, **attrs: Any) -> trace.Span:
-    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
-
-
 class API:
-    STEIN_LOCATION = LOC
+    STEIN_LOCATION = STEIN_LOCATION
 
     def __init__(self, transport: Any, config: Any) -> None:
         self.config = config
@@ -54,14 +50,14 @@ class API:
                min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
                scheduler_hints: dict[str, Any] | None = None,
                metadata: dict[str, Any] | None = None) -> list[Instance]:
-        with _span("create", min_count=min_count, max_count=max_count):
+        with trace.stein_step(STEIN_LOCATION, "create", min_count=min_count, max_count=max_count):
             image = self.image_api.show(context, image_href)
             if flavor.memory_mb < (image.get("min_ram") or 0):
                 raise exception.Invalid(reason="Flavor's memory is too small for this image")
             instances, build_requests, request_specs = self._provision_instances(
                 context, flavor, image, display_name, max_count, availability_zone,
                 scheduler_hints or {}, metadata or {})
-            with _span("schedule_and_build_instances",
+            with trace.stein_step(STEIN_LOCATION, "schedule_and_build_instances",
                        num_instances=len(instances)):
                 self.compute_task_api.schedule_and_build_instances(
                     context, build_requests=build_requests, request_specs=request_specs,
@@ -75,7 +71,8 @@ class API:
                              metadata: dict[str, Any]) -> tuple[list[Any], list[Any], list[Any]]:
         instances, build_requests, specs = [], [], []
         reservation_id = "r-" + uuidlib.uuid4().hex[:8]
-        with _span("_provision_instances", count=count, reservation_id=reservation_id):
+        with trace.stein_step(STEIN_LOCATION, "_provision_instances", count=count,
+                              reservation_id=reservation_id):
             image_meta = ImageMeta.from_dict(image)
             for index in range(count):
                 name = display_name if count == 1 else f"{display_name}-{index + 1}"
@@ -150,7 +147,7 @@ class API:
     # ---- delete -------------------------------------------------------------------
     def delete(self, context: Any, uuid: str) -> None:
         """Cast terminate_instance to the instance's compute; no host → delete locally."""
-        with _span("delete", instance_uuid=uuid):
+        with trace.stein_step(STEIN_LOCATION, "delete", instance_uuid=uuid):
             instance = self.get(context, uuid)
             mapping = InstanceMapping.get_by_instance_uuid(context, uuid)
             if mapping.cell_uuid is None:  # still a build request
@@ -172,7 +169,8 @@ class API:
     # ---- reboot -------------------------------------------------------------------
     def reboot(self, context: Any, instance: Any, reboot_type: str) -> None:
         """SOFT or HARD: check the state, mark the task, record the action, cast."""
-        with _span("reboot", instance_uuid=instance.uuid, reboot_type=reboot_type):
+        with trace.stein_step(STEIN_LOCATION, "reboot", instance_uuid=instance.uuid,
+                              reboot_type=reboot_type):
             if reboot_type == "SOFT":
                 self._soft_reboot(context, instance)
             else:
@@ -192,7 +190,7 @@ class API:
                 attr="launched_at", instance_uuid=instance.uuid, state=None, method=method)
 
     def _soft_reboot(self, context: Any, instance: Any) -> None:
-        with _span("_soft_reboot"):
+        with trace.stein_step(STEIN_LOCATION, "_soft_reboot"):
             self._check_instance_state(instance, ALLOW_SOFT_REBOOT, (None,), "_soft_reboot")
             instance.task_state = "rebooting"
             instance.save(expected_task_state=[None])
@@ -202,7 +200,7 @@ class API:
                                                 reboot_type="SOFT")
 
     def _hard_reboot(self, context: Any, instance: Any) -> None:
-        with _span("_hard_reboot"):
+        with trace.stein_step(STEIN_LOCATION, "_hard_reboot"):
             self._check_instance_state(instance, ALLOW_HARD_REBOOT, ALLOW_REBOOT_TASK,
                                        "_hard_reboot")
             instance.task_state = "rebooting_hard"

@@ -25,13 +25,9 @@ from services.network import neutron
 from services.objects import ImageMeta, InstanceActionEvent
 from services.scheduler.client import query
 from services.virt import driver as virt_driver
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-LOC = "nova/compute/manager.py:ComputeManager"
-
-
-def _span(name: str, **attrs: Any) -> trace.Span:
-    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
+STEIN_LOCATION = "nova/compute/manager.py:ComputeManager"
 
 
 def spawn_n(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
@@ -98,7 +94,7 @@ class ComputeVirtAPI:
 class ComputeManager(Manager):
     """Manages the running instances from creation to destruction."""
 
-    STEIN_LOCATION = LOC
+    STEIN_LOCATION = STEIN_LOCATION
     target = messaging.Target(version="5.1")
 
     def __init__(self, config: Any, host: str, transport: Any, **_: Any) -> None:
@@ -178,7 +174,8 @@ class ComputeManager(Manager):
         """The cast returns at once; the build runs in its own thread (utils.spawn_n)."""
 
         def _locked_do_build_and_run_instance() -> None:
-            with _span("_locked_do_build_and_run_instance", instance_uuid=instance.uuid):
+            with trace.stein_step(STEIN_LOCATION, "_locked_do_build_and_run_instance",
+                                  instance_uuid=instance.uuid):
                 with self._instance_lock(instance.uuid), self._build_semaphore:
                     self._do_build_and_run_instance(
                         context, instance, image, request_spec, filter_properties,
@@ -209,7 +206,8 @@ class ComputeManager(Manager):
                                    requested_networks: Any, security_groups: Any,
                                    block_device_mapping: Any, node: str | None,
                                    limits: Any, host_list: Any) -> str:
-        with _span("_do_build_and_run_instance", instance_uuid=instance.uuid) as sp:
+        with trace.stein_step(STEIN_LOCATION, "_do_build_and_run_instance",
+                              instance_uuid=instance.uuid) as sp:
             instance._context = context
             try:
                 with self._instance_event(context, instance, "_do_build_and_run_instance"):
@@ -256,7 +254,7 @@ class ComputeManager(Manager):
                     requested_networks: Any, security_groups: Any,
                     block_device_mapping: Any, host_list: Any, exc: BaseException) -> None:
         """Give the instance back to the conductor with the alternates (build_instances)."""
-        with _span("_reschedule", reason=str(exc), alternates=[
+        with trace.stein_step(STEIN_LOCATION, "_reschedule", reason=str(exc), alternates=[
                 getattr(h, "service_host", None) for h in (host_list or [])]):
             self._cleanup_allocated_networks(context, instance)
             self._add_fault(context, instance, exc)
@@ -274,7 +272,8 @@ class ComputeManager(Manager):
     def _build_and_run_instance(self, context: Any, instance: Any, image: Any,
                                 request_spec: Any, filter_properties: Any, node: str | None,
                                 limits: Any, requested_networks: Any) -> None:
-        with _span("_build_and_run_instance", instance_uuid=instance.uuid, node=node):
+        with trace.stein_step(STEIN_LOCATION, "_build_and_run_instance",
+                              instance_uuid=instance.uuid, node=node):
             image_meta = ImageMeta.from_dict(image or {})
             try:
                 with self.rt.instance_claim(context, instance, node or self.host, limits):
@@ -306,21 +305,21 @@ class ComputeManager(Manager):
     @contextlib.contextmanager
     def _build_resources(self, context: Any, instance: Any,
                          requested_networks: Any) -> Iterator[dict[str, Any]]:
-        with _span("_build_resources"):
+        with trace.stein_step(STEIN_LOCATION, "_build_resources"):
             instance.vm_state, instance.task_state = "building", "networking"
             instance.save(expected_task_state=[None])
-            with _span("_allocate_network"):
+            with trace.stein_step(STEIN_LOCATION, "_allocate_network"):
                 network_info = self.network_api.allocate_for_instance(
                     context, instance, requested_networks)
             instance.vm_state, instance.task_state = "building", "block_device_mapping"
             instance.save()
-            with _span("_prep_block_device"):
+            with trace.stein_step(STEIN_LOCATION, "_prep_block_device"):
                 block_device_info = {"root_device_name": "/dev/vda"}
         try:
             yield {"network_info": network_info, "block_device_info": block_device_info}
         except Exception:
             # Stein: _shutdown_instance so a failed spawn leaves no domain behind
-            with _span("_shutdown_instance", reason="spawn failed"):
+            with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="spawn failed"):
                 try:
                     self.driver.destroy(context, instance, network_info)
                 except Exception as exc:  # noqa: BLE001 - the original error matters
@@ -357,7 +356,8 @@ class ComputeManager(Manager):
         @reverts_task_state, @wrap_instance_event, @wrap_instance_fault; a failure
         leaves the instance active when the guest still runs, else error.
         """
-        with _span("reboot_instance", instance_uuid=instance.uuid, reboot_type=reboot_type):
+        with trace.stein_step(STEIN_LOCATION, "reboot_instance", instance_uuid=instance.uuid,
+                              reboot_type=reboot_type):
             with self._instance_lock(instance.uuid):
                 instance._context = context
                 try:
@@ -420,17 +420,17 @@ class ComputeManager(Manager):
 
     # ---- delete -------------------------------------------------------------------
     def terminate_instance(self, context: Any, instance: Any, bdms: Any = None) -> None:
-        with _span("terminate_instance", instance_uuid=instance.uuid):
+        with trace.stein_step(STEIN_LOCATION, "terminate_instance", instance_uuid=instance.uuid):
             with self._instance_lock(instance.uuid):
                 instance._context = context
                 with self._instance_event(context, instance, "terminate_instance"):
                     self._delete_instance(context, instance)
 
     def _delete_instance(self, context: Any, instance: Any) -> None:
-        with _span("_delete_instance"):
+        with trace.stein_step(STEIN_LOCATION, "_delete_instance"):
             instance.task_state = "deleting"
             instance.save()
-            with _span("_shutdown_instance"):
+            with trace.stein_step(STEIN_LOCATION, "_shutdown_instance"):
                 self.driver.destroy(context, instance, network_info=None)
                 self.network_api.deallocate_for_instance(context, instance)
             self.rt.delete_allocation_for_instance(context, instance.uuid)

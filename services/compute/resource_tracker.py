@@ -14,13 +14,13 @@ from typing import Any
 
 from services import exception
 from services.objects import ComputeNode, Instance
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-LOC = "nova/compute/resource_tracker.py:ResourceTracker"
+STEIN_LOCATION = "nova/compute/resource_tracker.py:ResourceTracker"
 
 
 class ResourceTracker:
-    STEIN_LOCATION = LOC
+    STEIN_LOCATION = STEIN_LOCATION
 
     def __init__(self, host: str, driver: Any, config: Any) -> None:
         self.host = host
@@ -41,9 +41,8 @@ class ResourceTracker:
 
     def update_available_resource(self, context: Any, nodename: str,
                                   startup: bool = False) -> ComputeNode:
-        with trace.span("update_available_resource", "INTERNAL",
-                        attrs={"code.location": f"{LOC}.update_available_resource",
-                               "nodename": nodename, "startup": startup}):
+        with trace.stein_step(STEIN_LOCATION, "update_available_resource",
+                              nodename=nodename, startup=startup):
             resources = self.driver.get_available_resource(nodename)
             with self._lock:
                 return self._update_available_resource(context, resources)
@@ -107,8 +106,7 @@ class ResourceTracker:
     def instance_claim(self, context: Any, instance: Any, nodename: str,
                        limits: Any = None) -> Iterator[None]:
         """Stamp host/node on the instance (saved via conductor) and count its usage."""
-        with trace.span("instance_claim", "INTERNAL",
-                        attrs={"code.location": f"{LOC}.instance_claim", "nodename": nodename}):
+        with trace.stein_step(STEIN_LOCATION, "instance_claim", nodename=nodename):
             with self._lock:
                 instance.host = self.host
                 instance.node = nodename

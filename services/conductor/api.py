@@ -7,7 +7,7 @@ from typing import Any
 
 from services import baserpc, messaging
 from services.conductor import rpcapi
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 class API:

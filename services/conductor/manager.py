@@ -27,7 +27,7 @@ from services.objects import (
 )
 from services.objects.base import obj_class
 from services.scheduler.client import query
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 def _loc(cls: Any, method: str) -> dict[str, str]:

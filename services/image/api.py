@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from services import exception
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 GUEST_IMAGE_ID = "6f0f9bd9-6a5f-4c4e-8d9b-b00f1e0e6e57"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -11,11 +11,12 @@ from services.messaging.exceptions import (
     MessagingTimeout,
     RPCVersionCapError,
 )
+from services.messaging.reply import ReplyWaiter
 from services.messaging.serializer import NoOpSerializer, Serializer
 from services.messaging.target import Target
 from services.messaging.transport import Transport
-from tracer import api as trace
-from tracer.redact import redact_json
+from tracer.instrument import api as trace
+from tracer.instrument.redact import redact_json
 
 RPC_RESPONSE_TIMEOUT = 60  # nova's rpc_response_timeout
 _MARKER: Any = object()
@@ -134,7 +135,7 @@ class _CallContext:
         """Publish, then block until the reply (or MessagingTimeout)."""
         msg = self._make_message(ctxt, method, kwargs)
         timeout = RPC_RESPONSE_TIMEOUT if self.timeout is None else self.timeout
-        waiter = self.transport.reply_waiter()
+        waiter = self.transport.reply_waiter(ReplyWaiter)
         msg_id = wire.new_id()
         msg["_msg_id"] = msg_id
         msg["_reply_q"] = waiter.reply_q

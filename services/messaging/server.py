@@ -22,8 +22,8 @@ from services.messaging.exceptions import ExpectedException, MessagingException
 from services.messaging.serializer import Serializer
 from services.messaging.target import Target
 from services.messaging.transport import DRAIN_TIMEOUT, Transport, release
-from tracer import api as trace
-from tracer.redact import redact_json
+from tracer.instrument import api as trace
+from tracer.instrument.redact import redact_json
 
 LOG = logging.getLogger(__name__)
 IDLE_WORKERS = 2      # idle worker threads kept; more retire after DRAIN_TIMEOUT

@@ -20,6 +20,7 @@ import kombu
 
 from services.messaging import wire
 from services.messaging.exceptions import MessagingException
+from tracer.instrument.broker import kombu_url
 
 LOG = logging.getLogger(__name__)
 
@@ -30,13 +31,6 @@ LOG = logging.getLogger(__name__)
 DEFAULT_MEMORY_POLLING_INTERVAL = 0.002
 PUBLISH_RETRY_TIMEOUT = 60.0  # how long a publish retries while the broker is away
 DRAIN_TIMEOUT = 0.25  # how often an idle consumer thread looks at its stop flag
-
-
-def kombu_url(url: str) -> str:
-    """oslo's ``rabbit://`` is kombu's ``amqp://`` (py-amqp)."""
-    if url.startswith("rabbit://"):
-        return "amqp://" + url[len("rabbit://"):]
-    return url
 
 
 class Transport:
@@ -165,16 +159,15 @@ class Transport:
                 delay = min(delay * 2, 1.0)
 
     # -- replies -------------------------------------------------------------------
-    def reply_waiter(self) -> Any:
-        """The transport's one reply queue and consumer thread, made on first call."""
+    def reply_waiter(self, factory: Callable[[Transport], Any]) -> Any:
+        """The transport's one reply queue and consumer thread, made by *factory* on first
+        call (``reply.ReplyWaiter``: the reply layer sits above the transport)."""
         waiter = self._reply_waiter
         if waiter is not None:
             return waiter
         with self._reply_lock:
             if self._reply_waiter is None:
-                from services.messaging.reply import ReplyWaiter
-
-                self._reply_waiter = ReplyWaiter(self)
+                self._reply_waiter = factory(self)
             return self._reply_waiter
 
     def cleanup(self) -> None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 EventSink = Callable[[Any, str, str], None]
 _ip = itertools.count(10)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from services import exception
 from services.messaging import Serializer
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 NAMESPACE = "nova"
 _registry: dict[str, type[NovaObject]] = {}

@@ -13,7 +13,7 @@ from services.db import api as db
 from services.db import models
 from services.objects.base import NovaObject, remotable, remotable_classmethod
 from services.objects.flavor import Flavor
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 _COLUMNS = ("uuid", "display_name", "project_id", "user_id", "vm_state", "task_state",
             "power_state", "host", "node", "image_ref", "availability_zone", "launched_at",

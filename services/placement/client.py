@@ -23,7 +23,7 @@ from sqlalchemy import Connection, create_engine, delete, insert, select, update
 from sqlalchemy.pool import StaticPool
 
 from services.placement import db
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 NESTED_AC_VERSION = "1.29"
 CONSUMER_GENERATION_VERSION = "1.28"

@@ -19,9 +19,9 @@ from services.placement.client import PlacementClient
 from services.scheduler import utils
 from services.scheduler.client.report import SchedulerReportClient
 from services.scheduler.host_manager import HostManager, HostState
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-_LOC = "nova/scheduler/filter_scheduler.py:FilterScheduler"
+STEIN_LOCATION = "nova/scheduler/filter_scheduler.py:FilterScheduler"
 
 
 def _name(host: HostState) -> str:
@@ -81,11 +81,10 @@ class FilterScheduler:
                   provider_summaries: dict[str, Any] | None,
                   allocation_request_version: str | None = None,
                   return_alternates: bool = False) -> list[list[dict[str, Any]]]:
-        with trace.span("FilterScheduler._schedule", attrs={
-                "code.location": f"{_LOC}._schedule",
-                "instance_uuids": list(instance_uuids or []),
-                "candidates": sorted(provider_summaries) if provider_summaries is not None
-                else None}) as sp:
+        candidates = sorted(provider_summaries) if provider_summaries is not None else None
+        with trace.stein_step(STEIN_LOCATION, "_schedule", qualified=True,
+                              instance_uuids=list(instance_uuids or []),
+                              candidates=candidates) as sp:
             hosts = self._get_all_host_states(context, spec_obj, provider_summaries)
             num_instances = len(instance_uuids) if instance_uuids else \
                 int(getattr(spec_obj, "num_instances", 1) or 1)
@@ -166,9 +165,8 @@ class FilterScheduler:
             return
         if claimed_uuids:
             assert self.placement_client is not None, "claims are made through placement"
-            with trace.span("_cleanup_allocations", attrs={
-                    "code.location": f"{_LOC}._cleanup_allocations",
-                    "instance_uuids": list(claimed_uuids)}):
+            with trace.stein_step(STEIN_LOCATION, "_cleanup_allocations",
+                                  instance_uuids=list(claimed_uuids)):
                 for uuid in claimed_uuids:
                     self.placement_client.delete_allocation_for_instance(context, uuid)
         for host in hosts:
@@ -236,10 +234,9 @@ class FilterScheduler:
     def _get_sorted_hosts(self, spec_obj: Any, host_states: list[HostState],
                           index: int) -> list[HostState]:
         """Filtered hosts, best weight first, the first picked from host_subset_size."""
-        with trace.span("_get_sorted_hosts", attrs={
-                "code.location": f"{_LOC}._get_sorted_hosts", "index": index,
-                "instance_uuid": getattr(spec_obj, "instance_uuid", None),
-                "hosts_in": [_name(h) for h in host_states]}) as sp:
+        with trace.stein_step(STEIN_LOCATION, "_get_sorted_hosts", index=index,
+                              instance_uuid=getattr(spec_obj, "instance_uuid", None),
+                              hosts_in=[_name(h) for h in host_states]) as sp:
             filtered = self.host_manager.get_filtered_hosts(host_states, spec_obj, index)
             sp.set_attr("filtered", [_name(h) for h in filtered])
             if not filtered:

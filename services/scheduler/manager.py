@@ -13,7 +13,7 @@ from services.context import target_cell
 from services.db import api as db
 from services.manager import Manager
 from services.objects import ComputeNode, Selection, Service
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 def get_compute_nodes(context: Any) -> list[dict[str, Any]]:

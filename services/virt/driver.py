@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 # nova/compute/power_state.py
@@ -53,9 +54,12 @@ class ComputeDriver:
 
 
 def load_compute_driver(virtapi: Any, config: Any, host: str) -> ComputeDriver:
-    """``compute_driver`` option: fake.FakeDriver, or libvirt for virt_type test/qemu."""
-    if config.virt_type == "fake":
-        from services.virt.fake import FakeDriver
-        return FakeDriver(virtapi, config, host)
-    from services.virt.libvirt.driver import LibvirtDriver
-    return LibvirtDriver(virtapi, config, host)
+    """``compute_driver`` option: fake.FakeDriver, or libvirt for virt_type test/qemu.
+
+    As Nova's ``importutils.import_object_ns('nova.virt', compute_driver, ...)``: the
+    driver is named by a string, so this interface does not import its implementations.
+    """
+    name = "fake.FakeDriver" if config.virt_type == "fake" else "libvirt.driver.LibvirtDriver"
+    module, _, cls = f"services.virt.{name}".rpartition(".")
+    driver: ComputeDriver = getattr(importlib.import_module(module), cls)(virtapi, config, host)
+    return driver

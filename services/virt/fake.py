@@ -6,7 +6,7 @@ import threading
 from typing import Any
 
 from services.virt import driver
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 class FakeDriver(driver.ComputeDriver):

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 def fetch_to_raw(context: Any, image_meta: Any, instance_dir: Path) -> dict[str, str | None]:

@@ -14,7 +14,7 @@ from typing import Any
 
 COMMAND_MODULES = (
     "tracer.commands.demo",
-    "tracer.commands.deploy",
+    "tracer.commands.updown",
     "tracer.commands.export",
     "tracer.commands.record",
     "tracer.commands.tui",
@@ -59,7 +59,7 @@ def add_attach_args(p: argparse.ArgumentParser) -> None:
 def attach_target(args: argparse.Namespace) -> tuple[Any, Any, str, str]:
     """(deployment, its config, broker URL, trace exchange) for `add_attach_args`' options; a
     deployment that is not there is a UserError."""
-    from services.deploy import DeployError, Deployment
+    from tracer.cloud.processes import DeployError, Deployment
 
     deployment = Deployment(state_dir(args))
     try:

@@ -94,7 +94,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
         return _scenario_tui(args)
     if not args.headless:
         return _demo_tui(run, args)
-    from services.launcher import BootRefused
+    from tracer.cloud.embedded import BootRefused
     from tracer.collector import CollectorError
 
     try:
@@ -130,7 +130,7 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
 
 def _scenario_tui(args: argparse.Namespace) -> int:
     from tracer.commands.live import ScenarioSource
-    from tracer.scenarios import ScenarioError, find_scenario
+    from tracer.scenario.spec import ScenarioError, find_scenario
     from tracer.tui.app import BootflowApp
 
     if args.headless:

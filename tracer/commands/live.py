@@ -149,7 +149,7 @@ class ScenarioSource:
 
     def start(self, on_event: Callable[[Mapping[str, Any]], None]) -> None:
         def work() -> None:
-            from tracer.scenario_run import run_scenario
+            from tracer.scenario.runner import run_scenario
 
             try:
                 self.result = run_scenario(self.name, self.transport_url, on_event=on_event)

@@ -36,8 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_record(args: argparse.Namespace, console: Console) -> int:
     from tracer.collector import Collector, CollectorError
+    from tracer.instrument.redact import redact_url
     from tracer.recording import RecordingWriter
-    from tracer.redact import redact_url
     from tracer.session import is_request_root
 
     check_writable(args.file)

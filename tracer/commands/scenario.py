@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    from tracer.scenarios import ScenarioError, load_scenario, scenario_files
+    from tracer.scenario.spec import ScenarioError, load_scenario, scenario_files
 
     deployed = False
     files = scenario_files()
@@ -58,8 +58,8 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from tracer.commands.demo import transport_url
     from tracer.render import render_trace
-    from tracer.scenario_run import ScenarioRunError, run_scenario
-    from tracer.scenarios import ScenarioError
+    from tracer.scenario.runner import ScenarioRunError, run_scenario
+    from tracer.scenario.spec import ScenarioError
     from tracer.session import request_events
 
     check_writable(args.record)

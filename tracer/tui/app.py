@@ -1,6 +1,6 @@
 """BootflowApp: the live call graph, timeline, sequence and detail of a Nova boot.
 
-Events reach one reducer (``tracer.reducer.TraceState``) in a background thread worker;
+Events reach one reducer (``tracer.model.reducer.TraceState``) in a background thread worker;
 widgets only ever draw immutable snapshots, posted at most ~20 times a second however fast
 events come (coalesced, never dropped: every event is fed, only frames are skipped).
 
@@ -29,7 +29,7 @@ from textual.reactive import reactive
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
-from tracer.reducer import EMPTY_SNAPSHOT, Replay, Snapshot, TraceState
+from tracer.model import EMPTY_SNAPSHOT, Replay, Snapshot, TraceState
 from tracer.tui.graph import ServiceGraph
 from tracer.tui.help import HelpScreen
 from tracer.tui.layout import hop_for_span

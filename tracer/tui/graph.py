@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tracer.reducer import EMPTY_SNAPSHOT, HopView, Snapshot
+from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.canvas import Canvas
 from tracer.tui.layout import build_graph, graph_positions, node_label, node_of
 from tracer.tui.palette import GLYPHS, Palette

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from tracer.reducer import HopView, Snapshot, SpanView
+from tracer.model import HopView, Snapshot, SpanView
 
 BASE_NODES = ("nova-api", "nova-conductor", "nova-scheduler", "placement")
 _LAYER = {"client": 0, "nova-api": 0, "nova-conductor": 1, "nova-scheduler": 2,

@@ -15,7 +15,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tracer import narration
-from tracer.reducer import HopView, Snapshot, SpanView, hop_key
+from tracer.model import HopView, Snapshot, SpanView, hop_key
 from tracer.tui.timeline import fmt_ns
 
 MAX_INSTANCES = 4  # the most recently changed ones; the pane is small

@@ -15,7 +15,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tracer.reducer import EMPTY_SNAPSHOT, HopView, Snapshot
+from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.layout import participants
 from tracer.tui.palette import GLYPHS, Palette
 

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tracer.reducer import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
+from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
 from tracer.tui.layout import pack_lanes
 from tracer.tui.palette import Palette
 

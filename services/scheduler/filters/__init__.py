@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 class Rejected:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tracer import api as trace
+from tracer.instrument import api as trace
 
 
 def normalize(weight_list: Sequence[float], minval: float | None = None,

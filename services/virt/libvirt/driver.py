@@ -16,9 +16,9 @@ from typing import Any
 from services import exception
 from services.virt import driver, images
 from services.virt.libvirt import config as vconfig
-from tracer import api as trace
+from tracer.instrument import api as trace
 
-LOC = "nova/virt/libvirt/driver.py:LibvirtDriver"
+STEIN_LOCATION = "nova/virt/libvirt/driver.py:LibvirtDriver"
 BOOT_LINE = "bootflow-guest: booted"
 
 
@@ -34,12 +34,8 @@ def _libvirt() -> Any:
     return libvirt
 
 
-def _step(name: str, **attrs: Any) -> trace.Span:
-    return trace.span(name, "INTERNAL", attrs={"code.location": f"{LOC}.{name}", **attrs})
-
-
 class LibvirtDriver(driver.ComputeDriver):
-    STEIN_LOCATION = LOC
+    STEIN_LOCATION = STEIN_LOCATION
 
     def __init__(self, virtapi: Any, config: Any, host: str) -> None:
         super().__init__(virtapi, config, host)
@@ -63,8 +59,8 @@ class LibvirtDriver(driver.ComputeDriver):
         return self._conn
 
     def init_host(self, host: str) -> None:
-        with trace.span("LibvirtDriver.init_host", "INTERNAL",
-                        attrs={"code.location": f"{LOC}.init_host", "libvirt.uri": self.uri}):
+        with trace.stein_step(STEIN_LOCATION, "init_host", qualified=True,
+                              **{"libvirt.uri": self.uri}):
             self.conn.getVersion()
             Path(self.config.instances_path).mkdir(parents=True, exist_ok=True)
 
@@ -149,11 +145,11 @@ class LibvirtDriver(driver.ComputeDriver):
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
               admin_password: Any, allocations: Any, network_info: Any = None,
               block_device_info: Any = None) -> None:
-        with _step("_get_disk_info", virt_type=self.virt_type):
+        with trace.stein_step(STEIN_LOCATION, "_get_disk_info", virt_type=self.virt_type):
             disk_info = {"disk_bus": "virtio", "cdrom_bus": "ide",
                          "mapping": {"root": {"bus": "virtio", "dev": "vda", "type": "disk"}}
                          if self.virt_type != "qemu" else {}}
-        with _step("_create_image"):
+        with trace.stein_step(STEIN_LOCATION, "_create_image"):
             idir = self._instance_dir(instance)
             idir.mkdir(parents=True, exist_ok=True)
             boot = (images.fetch_to_raw(context, image_meta, idir)
@@ -162,10 +158,10 @@ class LibvirtDriver(driver.ComputeDriver):
             if self.virt_type == "qemu" and not boot["kernel"]:
                 raise exception.VirtDriverError(
                     reason="image has no kernel (fix: make guest-image)")
-        with _step("_ensure_console_log_for_instance"):
+        with trace.stein_step(STEIN_LOCATION, "_ensure_console_log_for_instance"):
             console = idir / "console.log"
             console.touch()
-        with _step("_get_guest_xml") as sp:
+        with trace.stein_step(STEIN_LOCATION, "_get_guest_xml") as sp:
             flavor = instance.flavor
             xml = vconfig.guest_xml(
                 name=self._domain_name(instance), uuid=instance.uuid,
@@ -188,10 +184,11 @@ class LibvirtDriver(driver.ComputeDriver):
         events = [f"network-vif-plugged-{vif['id']}" for vif in (network_info or [])
                   if not vif.get("active")]
         timeout = self.config.vif_plugging_timeout
-        with _step("_create_domain_and_network", events=events, vif_plugging_timeout=timeout):
+        with trace.stein_step(STEIN_LOCATION, "_create_domain_and_network", events=events,
+                              vif_plugging_timeout=timeout):
             with self.virtapi.wait_for_instance_event(instance, events, deadline=timeout):
                 self.virtapi.plug_vifs(instance, network_info or [])
-                with _step("_create_domain", libvirt_uri=self.uri):
+                with trace.stein_step(STEIN_LOCATION, "_create_domain", libvirt_uri=self.uri):
                     self._undefine_stale(instance)
                     dom = self.conn.defineXML(xml)
                     self._domains.add(instance.uuid)
@@ -224,7 +221,7 @@ class LibvirtDriver(driver.ComputeDriver):
         attribute counts the polls. InstanceBootTimeout after ``boot_timeout`` s."""
         libvirt = _libvirt()
         deadline = time.monotonic() + float(self.config.boot_timeout)
-        with _step(step, poll_interval=self.boot_poll) as sp:
+        with trace.stein_step(STEIN_LOCATION, step, poll_interval=self.boot_poll) as sp:
             polls = 0
             while True:
                 polls += 1
@@ -265,7 +262,7 @@ class LibvirtDriver(driver.ComputeDriver):
         """True once the domain went down (new domain id) and was started again."""
         libvirt = _libvirt()
         wait = int(self.config.wait_soft_reboot_seconds)
-        with _step("_soft_reboot", wait_soft_reboot_seconds=wait) as sp:
+        with trace.stein_step(STEIN_LOCATION, "_soft_reboot", wait_soft_reboot_seconds=wait) as sp:
             dom = self.conn.lookupByUUIDString(instance.uuid)
             old_id = dom.ID()
             offset = _size(self._instance_dir(instance) / "console.log")
@@ -277,7 +274,8 @@ class LibvirtDriver(driver.ComputeDriver):
                 if dom.ID() != old_id:
                     sp.set_attr("waited_s", attempt)
                     if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_CRASHED):
-                        with _step("_create_domain", libvirt_uri=self.uri):
+                        with trace.stein_step(STEIN_LOCATION, "_create_domain",
+                                              libvirt_uri=self.uri):
                             dom.create()
                         self._wait_for_reboot(instance, offset)
                     return True  # else the guest rebooted itself meanwhile
@@ -293,7 +291,7 @@ class LibvirtDriver(driver.ComputeDriver):
         so the domain's own XML is reused.
         """
         libvirt = _libvirt()
-        with _step("_hard_reboot"):
+        with trace.stein_step(STEIN_LOCATION, "_hard_reboot"):
             try:
                 xml = self.conn.lookupByUUIDString(instance.uuid).XMLDesc(0)
             except libvirt.libvirtError as exc:
@@ -302,8 +300,9 @@ class LibvirtDriver(driver.ComputeDriver):
             offset = _size(self._instance_dir(instance) / "console.log")
             self.destroy(context, instance, network_info, destroy_disks=False,
                          block_device_info=block_device_info)
-            with _step("_create_domain_and_network", vifs_already_plugged=True):
-                with _step("_create_domain", libvirt_uri=self.uri):
+            with trace.stein_step(STEIN_LOCATION, "_create_domain_and_network",
+                                  vifs_already_plugged=True):
+                with trace.stein_step(STEIN_LOCATION, "_create_domain", libvirt_uri=self.uri):
                     dom = self.conn.defineXML(xml)
                     self._domains.add(instance.uuid)
                     dom.create()
@@ -325,16 +324,16 @@ class LibvirtDriver(driver.ComputeDriver):
     def destroy(self, context: Any, instance: Any, network_info: Any,
                 block_device_info: Any = None, destroy_disks: bool = True) -> None:
         libvirt = _libvirt()
-        with _step("destroy"):
+        with trace.stein_step(STEIN_LOCATION, "destroy"):
             try:
                 dom = self.conn.lookupByUUIDString(instance.uuid)
             except libvirt.libvirtError:
                 dom = None
             if dom is not None:
-                with _step("_destroy"):
+                with trace.stein_step(STEIN_LOCATION, "_destroy"):
                     if dom.isActive():
                         dom.destroy()
-                with _step("_undefine_domain"):
+                with trace.stein_step(STEIN_LOCATION, "_undefine_domain"):
                     dom.undefine()
             self._domains.discard(instance.uuid)
             if destroy_disks:

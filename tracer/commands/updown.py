@@ -1,0 +1,233 @@
+"""``bootflow up/down/status/config/boot``: the real deployment, one process per service.
+
+``up`` starts nova-conductor, nova-scheduler, N nova-compute (compute1..N) and nova-api
+(HTTP on 127.0.0.1) over RabbitMQ; the state folder (``--state-dir``, default
+``$BOOTFLOW_STATE_DIR`` or /tmp/bootflow) holds their config, pids, logs and SQLite DBs.
+``boot`` is an HTTP client of the API with the noauth token ``demo:demo`` (``user:project``;
+``admin:admin`` is admin), as Nova's ``noauth2`` pipeline accepts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from tracer.cloud.api_client import DEFAULT_TOKEN, APIClient
+from tracer.commands import UserError, state_dir
+
+
+def _state_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", default=None,
+                   help="state folder (default $BOOTFLOW_STATE_DIR or /tmp/bootflow)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    up = sub.add_parser("up", help="start api, conductor, scheduler and N computes as processes",
+                        description="One OS process per service over RabbitMQ; returns when "
+                        "all report up. Intervals default to Stein's (10/60/60 s).")
+    _state_arg(up)
+    up.add_argument("--computes", type=int, default=1, help="compute hosts compute1..N")
+    up.add_argument("--transport", default=None,
+                    help="transport URL (default rabbit://guest:guest@127.0.0.1:5672/)")
+    up.add_argument("--virt", choices=("qemu", "test"), default=None,
+                    help="libvirt: qemu:///system real guest, or test:///default (default)")
+    up.add_argument("--db", default=None,
+                    help="database server URL, e.g. postgresql+psycopg://postgres@127.0.0.1:"
+                         "5432/ (databases nova_api, nova_cell0, nova_cell1, placement, "
+                         "created when missing; a trailing name is a prefix: .../bf_ → "
+                         "bf_nova_api); default SQLite in the state folder")
+    up.add_argument("--api-port", type=int, default=None, help="HTTP port (default 8774)")
+    up.add_argument("--control-exchange", default=None, help="oslo.messaging exchange (nova)")
+    up.add_argument("--trace-exchange", default=None, help="trace exchange (bootflow.trace)")
+    up.add_argument("--report-interval", type=int, default=None, help="heartbeat s (10)")
+    up.add_argument("--service-down-time", type=int, default=None, help="down after s (60)")
+    up.add_argument("--periodic-interval", type=int, default=None, help="periodic s (60)")
+    up.add_argument("--boot-timeout", type=float, default=None, help="guest boot s (60)")
+    up.add_argument("--netns", action="append", default=[], metavar="HOST=NAME",
+                    help="run that service host (e.g. compute2) inside network namespace "
+                         "NAME (ip netns exec); repeatable")
+    up.add_argument("--host-transport", action="append", default=[], metavar="HOST=URL",
+                    help="that host's transport URL (e.g. a forwarder its namespace "
+                         "reaches); repeatable")
+    up.add_argument("--timeout", type=float, default=90.0, help="wait this long for all up")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="stop every process (SIGTERM: RPC servers drain)")
+    _state_arg(down)
+    down.add_argument("--timeout", type=float, default=30.0, help="SIGKILL after this many s")
+    down.set_defaults(func=cmd_down)
+
+    st = sub.add_parser("status", help="each service: host, pid, up/down, last report")
+    _state_arg(st)
+    st.add_argument("--json", action="store_true", help="machine-readable")
+    st.set_defaults(func=cmd_status)
+
+    cf = sub.add_parser("config", help="the effective configuration (passwords masked)")
+    _state_arg(cf)
+    cf.set_defaults(func=cmd_config)
+
+    bt = sub.add_parser("boot", help="POST /v2.1/servers on the running API (HTTP client)")
+    _state_arg(bt)
+    bt.add_argument("name", help="server name (with --count N: NAME-1..NAME-N)")
+    bt.add_argument("--count", type=int, default=1, help="min_count = max_count = N")
+    bt.add_argument("--flavor", default=None,
+                    help="flavor name or id (default bootflow.guest with qemu, else m1.tiny)")
+    bt.add_argument("--image", default="bootflow-guest", help="image name or id")
+    bt.add_argument("--token", default=DEFAULT_TOKEN, help="noauth token user:project")
+    bt.add_argument("--wait", action="store_true", help="wait until ACTIVE or ERROR")
+    bt.add_argument("--timeout", type=float, default=180.0, help="--wait limit in s")
+    bt.set_defaults(func=cmd_boot)
+
+
+def _deployment(args: argparse.Namespace) -> Any:
+    from tracer.cloud.processes import Deployment
+
+    return Deployment(state_dir(args))
+
+
+def cmd_up(args: argparse.Namespace, console: Console) -> int:
+    from tracer.cloud.processes import DeployError
+
+    if args.computes < 1:
+        raise UserError("--computes must be at least 1")
+    d = _deployment(args)
+    db: dict[str, Any] = {}
+    if args.db:
+        from tracer.cloud.processes import db_connections
+
+        db = db_connections(args.db)
+    host_options: dict[str, dict[str, str]] = {}
+    for flag, key, items in (("--netns", "netns", args.netns),
+                             ("--host-transport", "transport_url", args.host_transport)):
+        for item in items:
+            host, sep, value = item.partition("=")
+            if not sep or not host or not value:
+                raise UserError(f"{flag} wants HOST=VALUE, got {item!r}")
+            host_options.setdefault(host, {})[key] = value
+    try:
+        cfg = d.make_config(transport_url=args.transport, virt_type=args.virt,
+                            api_port=args.api_port, control_exchange=args.control_exchange,
+                            report_interval=args.report_interval,
+                            service_down_time=args.service_down_time,
+                            periodic_interval=args.periodic_interval,
+                            boot_timeout=args.boot_timeout, **db)
+        t0 = time.monotonic()
+        with console.status(f"starting {args.computes + 3} processes…"):
+            rows = d.up(cfg, computes=args.computes, trace_exchange=args.trace_exchange,
+                        timeout=args.timeout, host_options=host_options)
+    except (DeployError, ValueError) as exc:
+        raise UserError(str(exc)) from None
+    console.print(_table(rows))
+    console.print(f"all up in {time.monotonic() - t0:.1f}s; API http://{cfg.api_host}:"
+                  f"{cfg.api_port}/v2.1 (token {DEFAULT_TOKEN}); state {d.state_dir}",
+                  highlight=False)
+    return 0
+
+
+def cmd_down(args: argparse.Namespace, console: Console) -> int:
+    d = _deployment(args)
+    stopped = d.down(timeout=args.timeout)
+    left = d.running()
+    console.print(f"stopped {len(stopped)} process(es)"
+                  + (f"; still running: {left}" if left else ""), highlight=False)
+    return 1 if left else 0
+
+
+def _table(rows: list[Any]) -> Table:
+    t = Table("service", "host", "pid", "state", "last report", "reports")
+    for r in rows:
+        state = "[green]up[/]" if r.state == "up" else "[red]down[/]"
+        if not r.alive:
+            state += " (no process)"
+        t.add_row(r.binary, r.host, str(r.pid or "-"), state,
+                  r.last_report.strftime("%H:%M:%S") + " UTC" if r.last_report else "-",
+                  str(r.report_count if r.report_count is not None else "-"))
+    return t
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    from tracer.cloud.processes import DeployError
+
+    d = _deployment(args)
+    try:
+        rows = d.status()
+    except DeployError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        print(json.dumps([{"binary": r.binary, "host": r.host, "pid": r.pid,
+                           "state": r.state, "alive": r.alive,
+                           "last_report": r.last_report.isoformat() if r.last_report else None,
+                           "report_count": r.report_count} for r in rows]))
+    else:
+        console.print(_table(rows))
+    return 0 if rows and all(r.state == "up" for r in rows) else 1
+
+
+def cmd_config(args: argparse.Namespace, console: Console) -> int:
+    from tracer.cloud.processes import DeployError
+
+    d = _deployment(args)
+    try:
+        cfg = d.config()
+        running = True
+    except DeployError:
+        cfg, running = d.make_config(), False
+    masked = cfg.masked()
+    masked.pop("extra", None)
+    print(f"# state folder {d.state_dir} ({'deployed' if running else 'not deployed'})")
+    print(f"api_endpoint = http://{cfg.api_host}:{cfg.api_port}")
+    for k, v in masked.items():
+        print(f"{k} = {json.dumps(v)}")
+    return 0
+
+
+def cmd_boot(args: argparse.Namespace, console: Console) -> int:
+    from tracer.cloud.processes import DeployError
+
+    d = _deployment(args)
+    try:
+        cfg = d.config()
+    except DeployError as exc:
+        raise UserError(str(exc)) from None
+    client = APIClient(f"http://{cfg.api_host}:{cfg.api_port}", args.token)
+    flavor = args.flavor or ("bootflow.guest" if cfg.virt_type == "qemu" else "m1.tiny")
+    server: dict[str, Any] = {"name": args.name, "flavorRef": flavor, "imageRef": args.image}
+    if args.count > 1:
+        server.update(min_count=args.count, max_count=args.count,
+                      return_reservation_id=True)
+    t0 = time.monotonic()
+    try:
+        code, body = client.request("POST", "/v2.1/servers", {"server": server})
+    except OSError as exc:
+        raise UserError(f"API not answering at {client.endpoint} ({exc}); run: bootflow up"
+                        ) from None
+    if code != 202:
+        fault = next(iter(body.values()), None) if isinstance(body, dict) else None
+        message = (fault.get("message") if isinstance(fault, dict) else None) or json.dumps(body)
+        raise UserError(f"POST /v2.1/servers: {code}: {message}")
+    if args.count > 1:
+        rid = body["reservation_id"]
+        listing = client.request("GET", f"/v2.1/servers/detail?reservation_id={rid}")[1]
+        uuids = [s["id"] for s in listing["servers"]]
+    else:
+        uuids = [body["server"]["id"]]
+    console.print(f"202 accepted: {', '.join(uuids)}", highlight=False)
+    if not args.wait:
+        return 0
+    try:
+        servers = client.wait(uuids, args.timeout)
+    except TimeoutError as exc:
+        raise UserError(str(exc)) from None
+    for s in servers:
+        host = s.get("OS-EXT-SRV-ATTR:host")
+        where = f"on {host}" if host else "(no host)"
+        line = f"{s['id']} {s['name']} {s['status']} {where} after {time.monotonic() - t0:.1f}s"
+        if s["status"] == "ERROR":
+            line += f": {str(s.get('fault', {}).get('message', '')).strip()}"
+        console.print(line, highlight=False)
+    return 0 if all(s["status"] == "ACTIVE" for s in servers) else 1
