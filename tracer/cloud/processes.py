@@ -35,7 +35,7 @@ from typing import Any
 from services.conf import Config
 from tracer.cloud.netfault import broker_address
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FIX_RABBIT = "rabbitmq-server -detached"
 FIX_LIBVIRT = "bash scripts/libvirt-up.sh"
 FIX_GUEST = "make guest-image"

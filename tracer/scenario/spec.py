@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-SCENARIO_DIR = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 _NAME = {"type": "string", "minLength": 1}
 _HOP_FIELDS = {
