@@ -75,13 +75,17 @@ class LibvirtDriver(driver.ComputeDriver):
         info = self.conn.getInfo()  # [model, memory MiB, cpus, mhz, nodes, sockets, cores, thr]
         disk = shutil.disk_usage(Path(self.config.instances_path))
         used_mb = vcpus_used = 0
+        libvirt = _libvirt()
         for uuid in list(self._domains):
+            # a parallel delete may undefine the domain between the lookup and info()
+            # (Stein's Host.list_guests skips VIR_ERR_NO_DOMAIN the same way)
             try:
-                dom = self.conn.lookupByUUIDString(uuid)
-            except Exception:  # noqa: BLE001 - gone behind our back
+                _state, _max, mem_kib, ncpu, _t = self.conn.lookupByUUIDString(uuid).info()
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
                 self._domains.discard(uuid)
                 continue
-            state, _max, mem_kib, ncpu, _t = dom.info()
             used_mb += mem_kib // 1024
             vcpus_used += ncpu
         return {"vcpus": int(info[2]), "memory_mb": int(info[1]),
@@ -103,10 +107,11 @@ class LibvirtDriver(driver.ComputeDriver):
     def get_info(self, instance: Any) -> int:
         libvirt = _libvirt()
         try:
-            dom = self.conn.lookupByUUIDString(instance.uuid)
-        except libvirt.libvirtError:
-            return driver.NOSTATE
-        state = dom.info()[0]
+            state = self.conn.lookupByUUIDString(instance.uuid).info()[0]
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                raise
+            return driver.NOSTATE  # none, or undefined right after the lookup
         return {libvirt.VIR_DOMAIN_RUNNING: driver.RUNNING,
                 libvirt.VIR_DOMAIN_PAUSED: driver.PAUSED,
                 libvirt.VIR_DOMAIN_SHUTOFF: driver.SHUTDOWN,
