@@ -36,6 +36,10 @@ class Config:
     early_attempts: int = 10
     # [scheduler]
     max_attempts: int = 3
+    # [DEFAULT] instance_build_timeout: a build older than this many s goes to ERROR
+    # (compute periodic task _check_instance_build_time); 0 disables it, Stein's default.
+    # `bootflow up` sets DEPLOY_INSTANCE_BUILD_TIMEOUT (tracer/cloud/processes.py).
+    instance_build_timeout: int = 0
     # [DEFAULT] vif plugging
     vif_plugging_timeout: int = 300
     vif_plugging_is_fatal: bool = True

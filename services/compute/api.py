@@ -45,6 +45,16 @@ class API:
         self.compute_task_api = conductor_api.ComputeTaskAPI(transport, config)
         self.compute_rpcapi = compute_rpcapi.ComputeAPI(transport, config)
         self.image_api = image_api.API(config.guest_dir)
+        self._placement: Any = None
+
+    @property
+    def placementclient(self) -> Any:
+        """The placement client (opened on first use), for a delete no compute does."""
+        if self._placement is None:
+            from services.placement import PlacementClient
+
+            self._placement = PlacementClient(self.config.placement_database_connection)
+        return self._placement
 
     def create(self, context: Any, flavor: Flavor, image_href: str, display_name: str,
                min_count: int = 1, max_count: int = 1, availability_zone: str | None = None,
@@ -155,8 +165,15 @@ class API:
                     BuildRequest.get_by_instance_uuid(context, uuid).destroy()
                 except exception.NotFound:
                     pass
+                else:
+                    # Stein leaves this to the conductor, which frees what the scheduler
+                    # claimed when it finds the build request gone; a conductor that died
+                    # holding the request never will, so the API does it too.
+                    self.placementclient.delete_allocation_for_instance(uuid)
                 return
             if not instance.host or mapping.cell_uuid == db.CELL0_UUID:
+                # Stein's _local_delete: no compute will, so free the allocation here
+                self.placementclient.delete_allocation_for_instance(uuid)
                 instance.destroy()
             else:
                 instance.task_state = "deleting"

@@ -118,7 +118,130 @@ class ComputeManager(Manager):
 
     # ---- service hooks ------------------------------------------------------------
     def init_host(self) -> None:
+        """Stein: connect the driver, then _init_instance for each instance on this host,
+        so nothing a killed compute left half-done stays so (and tell the schedulers)."""
+        from services.context import get_admin_context
+        from services.objects import Instance
+
         self.driver.init_host(host=self.host)
+        context = get_admin_context()
+        instances = Instance.get_by_host(context, self.host)
+        for instance in instances:
+            instance._context = context
+            try:
+                self._init_instance(context, instance)
+            except Exception as exc:  # noqa: BLE001 - one instance never blocks start-up
+                trace.annotate("log", {"level": "ERROR", "message":
+                                       f"_init_instance {instance.uuid} failed: {exc!r}"})
+        if instances:
+            live = [i for i in instances if not i.deleted and i.host == self.host]
+            if live:
+                self._update_scheduler_instance_info(context, live)
+
+    def _init_instance(self, context: Any, instance: Any) -> None:
+        """Stein's start-up rules for one instance of this host (see its docstring)."""
+        with trace.stein_step(STEIN_LOCATION, "_init_instance", instance_uuid=instance.uuid,
+                              vm_state=instance.vm_state,
+                              task_state=instance.task_state) as sp:
+            if instance.host != self.host:
+                sp.set_attr("init.action", "skip: not ours")
+                return
+            if instance.vm_state == "error" and instance.task_state != "deleting":
+                sp.set_attr("init.action", "none: error")
+                return
+            if instance.vm_state == "deleted":
+                sp.set_attr("init.action", "complete partial deletion")
+                self._complete_partial_deletion(context, instance)
+                return
+            if instance.vm_state == "building" or instance.task_state in (
+                    "scheduling", "block_device_mapping", "networking", "spawning"):
+                sp.set_attr("init.action", "error: build interrupted")
+                self._error_out_interrupted_build(context, instance)
+                return
+            if instance.task_state == "deleting":
+                sp.set_attr("init.action", "restart deletion")
+                try:
+                    self._delete_instance(context, instance, update_resources=False)
+                except Exception as exc:  # noqa: BLE001 - Stein: error state, go on
+                    trace.annotate("log", {"level": "ERROR",
+                                           "message": f"Failed to complete a deletion: {exc}"})
+                    self._set_instance_obj_error_state(instance)
+                return
+            if instance.task_state in ("reboot_pending", "reboot_pending_hard",
+                                       "reboot_started", "reboot_started_hard", "rebooting",
+                                       "rebooting_hard"):
+                # Stein retries the reboot; the guest's state decides below instead
+                instance.task_state = None
+                instance.save()
+            sp.set_attr("init.action", "sync power state")
+            self._sync_instance_power_state(context, instance,
+                                            self._get_power_state(instance), startup=True)
+
+    def _get_power_state(self, instance: Any) -> int:
+        try:
+            return int(self.driver.get_info(instance))
+        except exception.InstanceNotFound:
+            return virt_driver.NOSTATE
+
+    def _error_out_interrupted_build(self, context: Any, instance: Any) -> None:
+        """Stein's _init_instance: a build this compute did not finish goes to ERROR.
+
+        Stein stops there; here the instance also gets what a failed build gets
+        (_do_build_and_run_instance): its half-made guest destroyed, networks freed, a
+        fault saying why, host and node cleared, and its placement allocation deleted,
+        so an ERROR instance holds nothing (Stein keeps both until it is deleted).
+        """
+        reason = (f"nova-compute on {self.host} stopped before the instance was fully "
+                  f"spawned (task_state {instance.task_state}); found at start-up")
+        exc = exception.BuildAbortException(instance_uuid=instance.uuid, reason=reason)
+        with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="build interrupted"):
+            try:
+                self.driver.destroy(context, instance, None)
+            except Exception as err:  # noqa: BLE001 - the ERROR state matters more
+                trace.annotate("log", {"level": "WARNING",
+                                       "message": f"destroy of interrupted build: {err!r}"})
+        self._cleanup_allocated_networks(context, instance)
+        self._add_fault(context, instance, exc)
+        self._nil_out_instance_obj_host_and_node(instance)
+        self._set_instance_obj_error_state(instance)
+        self.rt.delete_allocation_for_instance(context, instance.uuid)
+
+    def _complete_partial_deletion(self, context: Any, instance: Any) -> None:
+        """Stein: vm_state deleted but the row not yet: destroy it, free its allocation."""
+        with trace.stein_step(STEIN_LOCATION, "_complete_partial_deletion"):
+            instance.destroy()
+            self.rt.delete_allocation_for_instance(context, instance.uuid)
+            self.scheduler_client.delete_instance_info(context, self.host, instance.uuid)
+
+    def _sync_instance_power_state(self, context: Any, instance: Any, vm_power_state: int,
+                                   startup: bool = False) -> None:
+        """Stein's _sync_instance_power_state for an instance with no task.
+
+        The hypervisor's power state is written to the DB; an ACTIVE instance whose guest
+        is shut down or crashed is stopped (Stein calls the stop API). Stein ignores an
+        ACTIVE one whose domain is not found at all (NOSTATE); at start-up this does not:
+        ``bootflow down`` undefines the domains, where a host going down leaves them
+        defined and shut off, so a domain gone at start-up is that shut-off guest.
+        """
+        if instance.task_state is not None:
+            return
+        db_power_state = instance.power_state
+        if vm_power_state != db_power_state:
+            instance.power_state = vm_power_state
+            instance.save()
+        if instance.vm_state != "active":
+            return
+        shut = vm_power_state in (virt_driver.SHUTDOWN, virt_driver.CRASHED)
+        if shut or (startup and vm_power_state == virt_driver.NOSTATE):
+            with trace.stein_step(STEIN_LOCATION, "_stop_unexpected_shutdown_instance",
+                                  db_power_state=db_power_state,
+                                  vm_power_state=vm_power_state):
+                trace.annotate("log", {"level": "WARNING", "message":
+                                       "Instance shutdown by itself. Calling the stop API."
+                                       if shut else "Instance is not found on the "
+                                       "hypervisor at start-up: stopping it."})
+                instance.vm_state, instance.task_state = "stopped", None
+                instance.save()
 
     def pre_start_hook(self) -> None:
         """Stein: update_available_resource once before the RPC server starts."""
@@ -126,7 +249,37 @@ class ComputeManager(Manager):
         self.update_available_resource(get_admin_context(), startup=True)
 
     def periodic_tasks(self, context: Any) -> None:
+        self._check_instance_build_time(context)
         self.update_available_resource(context)
+
+    def _check_instance_build_time(self, context: Any) -> None:
+        """Stein's periodic task: a build older than ``instance_build_timeout`` s → ERROR.
+
+        Stein sets the state only; a fault says why here. A build thread still at work
+        finds the state changed on its next save and cleans up after itself.
+        """
+        from services.objects import Instance
+
+        timeout = int(getattr(self.config, "instance_build_timeout", 0) or 0)
+        if timeout <= 0:
+            return
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        late = [i for i in Instance.get_by_host(context, self.host)
+                if i.vm_state == "building" and i.created_at is not None
+                and (now - i.created_at).total_seconds() > timeout]
+        if not late:
+            return
+        with trace.stein_step(STEIN_LOCATION, "_check_instance_build_time",
+                              instance_build_timeout=timeout,
+                              instances=[i.uuid for i in late]):
+            for instance in late:
+                instance._context = context
+                exc = exception.BuildAbortException(
+                    instance_uuid=instance.uuid,
+                    reason=f"Instance build timed out after {timeout} s "
+                           "(instance_build_timeout). Set to error state.")
+                self._add_fault(context, instance, exc)
+                self._set_instance_obj_error_state(instance)
 
     def cleanup_host(self) -> None:
         self.driver.cleanup_host(host=self.host)
@@ -177,10 +330,15 @@ class ComputeManager(Manager):
             with trace.stein_step(STEIN_LOCATION, "_locked_do_build_and_run_instance",
                                   instance_uuid=instance.uuid):
                 with self._instance_lock(instance.uuid), self._build_semaphore:
-                    self._do_build_and_run_instance(
+                    result = self._do_build_and_run_instance(
                         context, instance, image, request_spec, filter_properties,
                         admin_password, injected_files, requested_networks, security_groups,
                         block_device_mapping, node, limits, host_list)
+                    if result in ("failed", "deleted"):
+                        # Stein: a failed build's host is cleared, so its allocation
+                        # goes too (a reschedule already gave it back)
+                        with contextlib.suppress(Exception):
+                            self.rt.delete_allocation_for_instance(context, instance.uuid)
 
         spawn_n(_locked_do_build_and_run_instance)
 
@@ -426,7 +584,8 @@ class ComputeManager(Manager):
                 with self._instance_event(context, instance, "terminate_instance"):
                     self._delete_instance(context, instance)
 
-    def _delete_instance(self, context: Any, instance: Any) -> None:
+    def _delete_instance(self, context: Any, instance: Any,
+                         update_resources: bool = True) -> None:
         with trace.stein_step(STEIN_LOCATION, "_delete_instance"):
             instance.task_state = "deleting"
             instance.save()
@@ -438,4 +597,5 @@ class ComputeManager(Manager):
             instance.save()
             instance.destroy()
             self.scheduler_client.delete_instance_info(context, self.host, instance.uuid)
-        self.update_available_resource(context)
+        if update_resources:
+            self.update_available_resource(context)

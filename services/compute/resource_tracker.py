@@ -47,8 +47,8 @@ class ResourceTracker:
             with self._lock:
                 return self._update_available_resource(context, resources)
 
-    def _usage(self, context: Any) -> dict[str, int]:
-        instances = [i for i in Instance.get_by_host(context, self.host)
+    def _usage(self, context: Any, on_host: list[Any]) -> dict[str, int]:
+        instances = [i for i in on_host
                      if i.vm_state not in ("deleted", "error") or i.task_state]
         return {"vcpus_used": sum(int(i.vcpus or 0) for i in instances),
                 "memory_mb_used": self.config.reserved_host_memory_mb
@@ -58,7 +58,8 @@ class ResourceTracker:
 
     def _update_available_resource(self, context: Any, resources: dict[str, Any]) -> ComputeNode:
         nodename = resources["hypervisor_hostname"]
-        usage = self._usage(context)
+        on_host = Instance.get_by_host(context, self.host)
+        usage = self._usage(context, on_host)
         cn = self.compute_nodes.get(nodename)
         if cn is None:
             try:
@@ -87,7 +88,36 @@ class ResourceTracker:
             cn.save()
         self.compute_nodes[nodename] = cn
         self._update_to_placement(cn)
+        self._remove_deleted_instances_allocations(context, cn, {i.uuid for i in on_host})
         return cn
+
+    def _remove_deleted_instances_allocations(self, context: Any, cn: ComputeNode,
+                                              tracked: set[str]) -> None:
+        """Stein: free what deleted instances still hold against this node.
+
+        A local delete in the API, a delete while this compute was down, or a compute
+        killed between destroy and the allocation delete leaves them; an instance not in
+        the database at all may be one the scheduler just claimed for, so it is kept.
+        """
+        allocations = self.reportclient.get_allocations_for_resource_provider(cn.uuid)
+        untracked = [u for u in allocations if u not in tracked]
+        if not untracked:
+            return
+        from services.context import get_admin_context
+
+        read_deleted = get_admin_context(read_deleted="yes")
+        with trace.stein_step(STEIN_LOCATION, "_remove_deleted_instances_allocations",
+                              untracked=len(untracked)) as sp:
+            freed = []
+            for uuid in untracked:
+                try:
+                    instance = Instance.get_by_uuid(read_deleted, uuid)
+                except exception.InstanceNotFound:
+                    continue  # being scheduled: not in a cell database yet
+                if instance.deleted:
+                    self.reportclient.delete_allocation_for_instance(uuid)
+                    freed.append(uuid)
+            sp.set_attr("freed", freed)
 
     def _update_to_placement(self, cn: ComputeNode) -> None:
         client = self.reportclient

@@ -144,6 +144,8 @@ class ComputeTaskManager:
                     build_request.destroy()
                 except exception.NotFound:  # deleted while we scheduled: stop here
                     instance.destroy()
+                    # Stein: what the scheduler claimed for it goes too
+                    self.report_client.delete_allocation_for_instance(instance.uuid)
                     continue
                 InstanceAction.action_start(cctxt, instance.uuid, "create", want_result=False)
             filter_props = {"retry": {"num_attempts": 1,

@@ -212,6 +212,25 @@ class PlacementClient:
             used = self._usages(conn, row.id)
             return {rc: used.get(rc, 0) for rc in self._inventories(conn, row.id)} | used
 
+    def get_allocations_for_resource_provider(self, rp_uuid: str) -> dict[str, Any]:
+        """GET /resource_providers/{uuid}/allocations: consumer → resources on it.
+
+        The resource tracker reads it to find allocations whose instance is gone."""
+        al = db.allocations
+        path = f"/resource_providers/{rp_uuid}/allocations"
+        with self._lock, self._http("GET", "/resource_providers/{uuid}/allocations",
+                                    path) as call, self.engine.connect() as conn:
+            row = self._rp_row(conn, rp_uuid)
+            if row is None:
+                call.status = 404
+                return {}
+            out: dict[str, Any] = {}
+            for consumer, rc, used in conn.execute(
+                    select(al.c.consumer_id, al.c.resource_class, al.c.used).where(
+                        al.c.resource_provider_id == row.id)).all():
+                out.setdefault(consumer, {"resources": {}})["resources"][rc] = used
+            return out
+
     # -- allocation candidates ----------------------------------------------------
 
     def get_allocation_candidates(self, resources: Mapping[str, int], limit: int | None = None

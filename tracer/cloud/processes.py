@@ -46,6 +46,10 @@ CMD_MODULES = {"nova-api": "services.cmd.api", "nova-conductor": "services.cmd.c
                "nova-scheduler": "services.cmd.scheduler",
                "nova-compute": "services.cmd.compute"}
 RECORD_BINARY = {"nova-api": "nova-osapi_compute"}  # service record name of a binary
+# instance_build_timeout of a deployment (Stein's default 0 never ends a stuck build):
+# longer than the slowest build that can still succeed (vif_plugging_timeout 300 s, the
+# guest's boot_timeout 60 s, a few rpc_response_timeout waits)
+DEPLOY_INSTANCE_BUILD_TIMEOUT = 600
 
 
 class DeployError(Exception):
@@ -227,6 +231,9 @@ class Deployment:
         if "instance_name_template" not in overrides and not os.environ.get(
                 "BOOTFLOW_INSTANCE_NAME_TEMPLATE"):
             overrides["instance_name_template"] = self.instance_name_template()
+        if "instance_build_timeout" not in overrides and not os.environ.get(
+                "BOOTFLOW_INSTANCE_BUILD_TIMEOUT"):
+            overrides["instance_build_timeout"] = DEPLOY_INSTANCE_BUILD_TIMEOUT
         cfg = Config.load(**overrides)
         if cfg.virt_type == "qemu" and cfg.connection_uri == "test:///default":
             cfg = cfg.replace(connection_uri="qemu:///system")
@@ -428,6 +435,99 @@ class Deployment:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+    def find_proc(self, name: str) -> Proc:
+        """A process of this deployment by host (``compute1``), ``binary.host`` or a
+        binary that runs once (``nova-conductor``)."""
+        procs = self.procs()
+        if not procs:
+            raise DeployError(f"no deployment in {self.state_dir} (run: bootflow up)")
+        found = [p for p in procs if name in (p.host, p.name)] or [
+            p for p in procs if p.binary == name]
+        if len(found) != 1:
+            known = ", ".join(p.host for p in procs)
+            raise DeployError(f"no single service {name!r} in this deployment "
+                              f"(one of: {known})")
+        return found[0]
+
+    def stop(self, proc: Proc, timeout: float = 30.0) -> int | None:
+        """SIGTERM one process (its RPC server drains), SIGKILL after *timeout*."""
+        pid = self.pid_of(proc)
+        if pid is None or not _pid_alive(pid):
+            return None
+        _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            _signal(pid, signal.SIGKILL)
+            while _pid_alive(pid):
+                time.sleep(0.05)
+        return pid
+
+    def restart(self, proc: Proc, stop_timeout: float = 30.0,
+                timeout: float = 60.0) -> StatusRow:
+        """Stop one service (if it runs) and start it again: a compute's init_host then
+        settles what it left half-done. Returns when the new process has started and
+        reports up."""
+        self.stop(proc, timeout=stop_timeout)
+        log = self.log_dir / f"{proc.name}.log"
+        offset = log.stat().st_size if log.is_file() else 0
+        pid = self.start(proc)
+        deadline = time.monotonic() + timeout
+        while True:
+            if not _pid_alive(pid):
+                raise DeployError(f"{proc.binary} on {proc.host} exited during start-up; "
+                                  f"log tail:\n{self.log_tail(proc)}")
+            try:
+                with open(log, "rb") as fh:
+                    fh.seek(offset)
+                    started = f"started; pid {pid}".encode() in fh.read()
+            except OSError:
+                started = False
+            if started:
+                break
+            if time.monotonic() > deadline:
+                raise DeployError(f"{proc.name} not started after {timeout:.0f}s "
+                                  f"(log {log})")
+            time.sleep(0.1)
+        rows = self.wait_up([proc], timeout=max(1.0, deadline - time.monotonic()))
+        return next(r for r in rows if (r.binary, r.host) == (proc.binary, proc.host))
+
+    def stuck_builds(self, older_than: float | None = None) -> list[dict[str, Any]]:
+        """Servers in BUILD for longer than *older_than* s (default the deployment's
+        ``instance_build_timeout``): a compute's periodic task errors out those on a
+        compute; those no compute has (a request lost with a killed conductor) wait for
+        the operator, as in Stein."""
+        from sqlalchemy import select
+
+        from services.db import api as db
+        from services.db import models
+
+        cfg = self.config()
+        db.configure(cfg)
+        limit = float(older_than if older_than is not None
+                      else cfg.instance_build_timeout or DEPLOY_INSTANCE_BUILD_TIMEOUT)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        out: list[dict[str, Any]] = []
+
+        def age(row: Any) -> float:
+            return (now - row.created_at).total_seconds() if row.created_at else 0.0
+
+        with db.api_session() as s:
+            for br in s.scalars(select(models.BuildRequest)):
+                if age(br) > limit:
+                    out.append({"uuid": br.instance_uuid, "task_state": "scheduling",
+                                "host": None, "age_s": round(age(br), 1),
+                                "where": "build request (never reached a cell)"})
+        with db.cell_session() as s:
+            for inst in s.scalars(select(models.Instance).where(
+                    models.Instance.deleted == 0, models.Instance.vm_state == "building")):
+                if age(inst) > limit:
+                    out.append({"uuid": inst.uuid, "task_state": inst.task_state,
+                                "host": inst.host, "age_s": round(age(inst), 1),
+                                "where": "cell1" + ("" if inst.host else " (no compute)")})
+        return sorted(out, key=lambda r: -r["age_s"])
 
     # ---- status --------------------------------------------------------------------
     def status(self) -> list[StatusRow]:

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--service-down-time", type=int, default=None, help="down after s (60)")
     up.add_argument("--periodic-interval", type=int, default=None, help="periodic s (60)")
     up.add_argument("--boot-timeout", type=float, default=None, help="guest boot s (60)")
+    up.add_argument("--instance-build-timeout", type=int, default=None,
+                    help="a build older than this many s goes to ERROR (compute periodic "
+                         "task; default 600 here, 0 = off as in Stein)")
     up.add_argument("--netns", action="append", default=[], metavar="HOST=NAME",
                     help="run that service host (e.g. compute2) inside network namespace "
                          "NAME (ip netns exec); repeatable")
@@ -66,6 +69,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     _state_arg(st)
     st.add_argument("--json", action="store_true", help="machine-readable")
     st.set_defaults(func=cmd_status)
+
+    rs = sub.add_parser("restart", help="restart one service of the deployment (SIGTERM, "
+                        "then start it again), e.g. compute1 or conductor",
+                        description="Stops the service (SIGKILL after --stop-timeout) and "
+                        "starts it from the same state folder; returns when it reports up. "
+                        "A restarted compute settles what it left half-done (init_host).")
+    _state_arg(rs)
+    rs.add_argument("service", help="host (compute1, conductor, scheduler, api) or binary")
+    rs.add_argument("--stop-timeout", type=float, default=30.0,
+                    help="SIGKILL after this many s")
+    rs.add_argument("--timeout", type=float, default=60.0, help="wait this long for up")
+    rs.set_defaults(func=cmd_restart)
 
     cf = sub.add_parser("config", help="the effective configuration (passwords masked)")
     _state_arg(cf)
@@ -115,7 +130,8 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
                             report_interval=args.report_interval,
                             service_down_time=args.service_down_time,
                             periodic_interval=args.periodic_interval,
-                            boot_timeout=args.boot_timeout, **db)
+                            boot_timeout=args.boot_timeout,
+                            instance_build_timeout=args.instance_build_timeout, **db)
         t0 = time.monotonic()
         with console.status(f"starting {args.computes + 3} processes…"):
             rows = d.up(cfg, computes=args.computes, trace_exchange=args.trace_exchange,
@@ -136,6 +152,31 @@ def cmd_down(args: argparse.Namespace, console: Console) -> int:
     console.print(f"stopped {len(stopped)} process(es)"
                   + (f"; still running: {left}" if left else ""), highlight=False)
     return 1 if left else 0
+
+
+def cmd_restart(args: argparse.Namespace, console: Console) -> int:
+    from tracer.cloud.processes import DeployError
+
+    d = _deployment(args)
+    try:
+        proc = d.find_proc(args.service)
+        old = d.pid_of(proc)
+        t0 = time.monotonic()
+        row = d.restart(proc, stop_timeout=args.stop_timeout, timeout=args.timeout)
+    except DeployError as exc:
+        raise UserError(str(exc)) from None
+    console.print(f"{proc.binary} on {proc.host}: pid {old or '-'} → {row.pid}, "
+                  f"{row.state} in {time.monotonic() - t0:.1f}s", highlight=False)
+    return 0 if row.state == "up" else 1
+
+
+def _stuck_lines(stuck: list[dict[str, Any]]) -> str:
+    """One line per server (whole uuids, whatever the terminal's width)."""
+    lines = [f"{len(stuck)} server(s) stuck in BUILD:"]
+    for b in stuck:
+        lines.append(f"  {b['uuid']}  task_state {b['task_state']}  host {b['host'] or '-'}"
+                     f"  {b['age_s']:.0f}s  {b['where']}")
+    return "\n".join(lines)
 
 
 def _table(rows: list[Any]) -> Table:
@@ -165,6 +206,15 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
                            "report_count": r.report_count} for r in rows]))
     else:
         console.print(_table(rows))
+        stuck = d.stuck_builds()
+        if stuck:
+            console.print(_stuck_lines(stuck), highlight=False, markup=False,
+                          soft_wrap=True)
+            console.print("older than instance_build_timeout: one on a compute goes to "
+                          "ERROR at its next periodic task; one without a compute was "
+                          "lost before a compute got it (e.g. with a killed conductor): "
+                          "delete it (DELETE /v2.1/servers/UUID) and boot again",
+                          highlight=False)
     return 0 if rows and all(r.state == "up" for r in rows) else 1
 
 
