@@ -114,6 +114,7 @@ class ComputeManager(Manager):
         self._build_semaphore = threading.Semaphore(10)  # max_concurrent_builds
         self._locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self._builds_in_flight: set[str] = set()  # build casts taken by this process
         self.admin_context: Any = None
 
     # ---- service hooks ------------------------------------------------------------
@@ -264,14 +265,19 @@ class ComputeManager(Manager):
         if timeout <= 0:
             return
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        late = [i for i in Instance.get_by_host(context, self.host)
-                if i.vm_state == "building" and i.created_at is not None
-                and (now - i.created_at).total_seconds() > timeout]
-        if not late:
+
+        def old(i: Any) -> bool:
+            return (i.vm_state == "building" and i.created_at is not None
+                    and (now - i.created_at).total_seconds() > timeout)
+
+        on_host = Instance.get_by_host(context, self.host)
+        late = [i for i in on_host if old(i)]
+        unclaimed = [i for i in self._lost_before_claim(context, on_host) if old(i)]
+        if not late and not unclaimed:
             return
         with trace.stein_step(STEIN_LOCATION, "_check_instance_build_time",
                               instance_build_timeout=timeout,
-                              instances=[i.uuid for i in late]):
+                              instances=[i.uuid for i in late + unclaimed]):
             for instance in late:
                 instance._context = context
                 exc = exception.BuildAbortException(
@@ -280,6 +286,41 @@ class ComputeManager(Manager):
                            "(instance_build_timeout). Set to error state.")
                 self._add_fault(context, instance, exc)
                 self._set_instance_obj_error_state(instance)
+            for instance in unclaimed:
+                instance._context = context
+                exc = exception.BuildAbortException(
+                    instance_uuid=instance.uuid,
+                    reason=f"Instance build timed out after {timeout} s "
+                           f"(instance_build_timeout): scheduled to {self.host}, which "
+                           "never claimed it (its build request was lost, e.g. with a "
+                           "killed nova-compute). Set to error state.")
+                self._add_fault(context, instance, exc)
+                self._set_instance_obj_error_state(instance)
+                self.rt.delete_allocation_for_instance(context, instance.uuid)
+
+    def _lost_before_claim(self, context: Any, on_host: list[Any]) -> list[Any]:
+        """Instances the scheduler placed here (placement allocation against this node)
+        that have no host yet and whose build this process does not hold: their build
+        cast was taken by a compute that died before its claim set the host, so Stein's
+        host filter never finds them. They are aged like any build."""
+        from services.objects import Instance
+
+        known = {i.uuid for i in on_host}
+        with self._locks_lock:
+            known |= self._builds_in_flight
+        out = []
+        for cn in list(self.rt.compute_nodes.values()):
+            allocations = self.rt.reportclient.get_allocations_for_resource_provider(cn.uuid)
+            for uuid in allocations:
+                if uuid in known:
+                    continue
+                try:
+                    instance = Instance.get_by_uuid(context, uuid)
+                except exception.InstanceNotFound:
+                    continue  # still a build request, or deleted
+                if instance.host is None and instance.vm_state == "building":
+                    out.append(instance)
+        return out
 
     def cleanup_host(self) -> None:
         self.driver.cleanup_host(host=self.host)
@@ -327,6 +368,13 @@ class ComputeManager(Manager):
         """The cast returns at once; the build runs in its own thread (utils.spawn_n)."""
 
         def _locked_do_build_and_run_instance() -> None:
+            try:
+                _build()
+            finally:
+                with self._locks_lock:
+                    self._builds_in_flight.discard(instance.uuid)
+
+        def _build() -> None:
             with trace.stein_step(STEIN_LOCATION, "_locked_do_build_and_run_instance",
                                   instance_uuid=instance.uuid):
                 with self._instance_lock(instance.uuid), self._build_semaphore:
@@ -340,6 +388,8 @@ class ComputeManager(Manager):
                         with contextlib.suppress(Exception):
                             self.rt.delete_allocation_for_instance(context, instance.uuid)
 
+        with self._locks_lock:
+            self._builds_in_flight.add(instance.uuid)
         spawn_n(_locked_do_build_and_run_instance)
 
     @contextlib.contextmanager

@@ -11,6 +11,7 @@ tests/integration/test_deploy.py). Prerequisites fail, never skip, naming the fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -207,19 +208,8 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
     dispatch, as oslo.messaging does): the request is lost and, as in Stein, the server
     stays BUILD. `bootflow status` lists it once instance_build_timeout passed; the
     operator deletes it and nothing stays allocated. The restarted conductor builds."""
-    from services.messaging.gate import GateController
-    from tracer.collector import Collector
-    from tracer.commands.live import RequestOnlyGate
-
     cloud = make_cloud("test", computes=1)
-    cfg = cloud.d.config()
-    gate = RequestOnlyGate(GateController(cfg.transport_url))
-    trace = cloud.d.meta()["trace_exchange"]
-    watcher = Collector(cfg.transport_url, gate.observe, exchange=trace)
-    watcher.start()
-    try:
-        gate.set_enabled(True)
-        time.sleep(0.5)  # the "on" crosses the control exchange to every process
+    with _gated(cloud) as gate:
         (sid,) = cloud.boot("lost")
         booted = time.monotonic()
         first = _wait(gate.pending, 10, "schedule_and_build_instances held")
@@ -230,11 +220,6 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
                      "select_destinations held at the scheduler")
         assert held[0]["hop"]["service"] == "nova-scheduler"
         os.kill(cloud.pid("conductor"), signal.SIGKILL)  # mid-dispatch of an acked cast
-        gate.set_enabled(False)
-    finally:
-        gate.set_enabled(False)
-        gate.close()
-        watcher.stop()
     # the scheduler answers a caller that is gone: its claim stays, the request is lost
     _wait(lambda: cloud.allocations(sid), 10, "the scheduler's claim")
     r = _cli("restart", "conductor", "--state-dir", str(cloud.d.state_dir))
@@ -255,45 +240,171 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
     assert sid not in _cli("status", "--state-dir", str(cloud.d.state_dir)).stdout
 
 
-@pytest.mark.parametrize("victim", ["compute1", "conductor"])
-def test_killed_mid_multi_create(make_cloud: Any, victim: str) -> None:
-    """8 servers on 2 computes; SIGKILL *victim* once builds are under way, restart it
-    1 s later. Within the bound every server is ACTIVE, or ERROR with a fault, or (a
-    request lost with the process, no compute has it: Stein has no answer) listed by
-    `bootflow status`; every ACTIVE one has its build's trace events; after deleting
-    all, no allocation is left."""
-    cloud = make_cloud("test", computes=2, rpc_response_timeout=10)
-    sids = cloud.boot("multi", count=8)
-    assert len(sids) == 8
-    _wait(lambda: any((cloud.server(s) or {}).get("OS-EXT-STS:task_state") not in
-                      ("scheduling", None) for s in sids), 30, "a build under way")
-    os.kill(cloud.pid(victim), signal.SIGKILL)
-    time.sleep(1.0)
-    cloud.d.restart(cloud.d.find_proc(victim), timeout=60)
-    t0 = time.monotonic()
-    # bound: the compute's call timeout, a reschedule, the build timeout, a periodic
-    final = _settle(cloud, sids, timeout=BUILD_TIMEOUT + 10 * 2 + 20)
-    settled_s = time.monotonic() - t0
+def _check_outcome(cloud: Cloud, sids: list[str], final: dict[str, dict[str, Any]],
+                   allow_stuck: bool) -> dict[str, str]:
+    """ACTIVE, or ERROR with a fault and nothing held; else (only where Stein has no
+    answer) a build request `bootflow status` lists. ACTIVE ones have their trace."""
     outcome = {sid: s["status"] for sid, s in final.items()}
-    stuck = {b["uuid"] for b in cloud.d.stuck_builds(older_than=BUILD_TIMEOUT)}
+    stuck = {b["uuid"]: b for b in cloud.d.stuck_builds(older_than=BUILD_TIMEOUT)}
     for sid, s in final.items():
         if s["status"] == "ERROR":
             assert _fault(s), f"{sid} ERROR without a fault"
+            assert s["OS-EXT-SRV-ATTR:host"] is None or s["OS-EXT-STS:task_state"] is None
         elif s["status"] != "ACTIVE":
-            assert sid in stuck and s["OS-EXT-SRV-ATTR:host"] is None, (sid, s["status"])
-    active = [sid for sid, st in outcome.items() if st == "ACTIVE"]
-    assert active, outcome
-    for sid in active:  # its build's trace: state changes up to active, the compute's span
+            assert allow_stuck, f"{sid} left in {s['status']}: {outcome}"
+            assert sid in stuck and "never reached a cell" in stuck[sid]["where"], (
+                sid, s["status"], stuck)
+    for sid in [sid for sid, st in outcome.items() if st == "ACTIVE"]:
+        # its build's trace: the state changes up to active and the compute's span
         _wait(lambda sid=sid: {("instance.state", "active"), ("_do_build_and_run_instance",
                                                               None)} <= {
             (e.get("name"), (e.get("attrs") or {}).get("vm_state"))
             for e in cloud.uuid_events(sid)}, 10, f"trace events of {sid}")
-    print(f"kill {victim}: {sorted(outcome.values())}, stuck {len(stuck)}, "
-          f"settled in {settled_s:.1f}s")
+    return outcome
+
+
+def _delete_all_nothing_left(cloud: Cloud, sids: list[str]) -> None:
     for sid in sids:
         assert cloud.api.request("DELETE", f"/v2.1/servers/{sid}")[0] in (204, 404)
     _wait(lambda: all(cloud.server(s) is None for s in sids), 60, "all deleted")
     _wait(lambda: all(not cloud.allocations(s) for s in sids), 30, "no allocation left")
+
+
+def test_compute_killed_mid_multi_create(make_cloud: Any) -> None:
+    """8 servers on 2 computes. The walkthrough gate holds compute1's first vif-plugged
+    event, so its builds are mid-spawn, while every other hop goes on; SIGKILL compute1,
+    restart it. Within the bound every server is ACTIVE (compute2's, and the casts still
+    queued for compute1) or ERROR with a fault (the builds it was running, found by
+    init_host; casts it had taken but not claimed, found by the build timeout), none
+    holding an allocation; nothing is left in BUILD."""
+    cloud = make_cloud("test", computes=2)
+    sids: list[str] = []
+    with _gated(cloud) as gate:
+        sids += cloud.boot("multi", count=8)
+        deadline = time.monotonic() + 30
+        held_at = None
+        while held_at is None or time.monotonic() < held_at + 1.5:
+            assert time.monotonic() < deadline, "no vif event held at compute1"
+            for p in gate.pending():
+                hop = p["hop"]
+                if (hop.get("method"), hop.get("host")) == ("external_instance_event",
+                                                            "compute1"):
+                    held_at = held_at or time.monotonic()
+                else:
+                    gate.release(p["hop_id"])
+            time.sleep(0.05)
+        views = [cloud.server(sid) or {} for sid in sids]
+        spawning = [v["id"] for v in views if v.get("OS-EXT-SRV-ATTR:host") == "compute1"
+                    and v.get("status") == "BUILD"]
+        assert spawning, "compute1 is building"
+        os.kill(cloud.pid("compute1"), signal.SIGKILL)
+    cloud.d.restart(cloud.d.find_proc("compute1"), timeout=60)
+    t0 = time.monotonic()
+    # bound: the build timeout, then one periodic task
+    final = _settle(cloud, sids, timeout=BUILD_TIMEOUT + 2 * 2 + 20)
+    settled_s = time.monotonic() - t0
+    outcome = _check_outcome(cloud, sids, final, allow_stuck=False)
+    assert all(outcome[sid] == "ERROR" for sid in spawning), (spawning, outcome)
+    assert "ACTIVE" in outcome.values()
+    for sid in [sid for sid, st in outcome.items() if st == "ERROR"]:
+        assert not cloud.allocations(sid)
+    print(f"kill compute1 mid-spawn of {len(spawning)}: {sorted(outcome.values())}, "
+          f"settled {settled_s:.1f}s after the restart")
+    _delete_all_nothing_left(cloud, sids)
+
+
+def test_compute_killed_before_its_claim(make_cloud: Any) -> None:
+    """The compute took the build cast (acked) and died before its claim set the host:
+    Stein's init_host and build timeout both look for instances by host and never find
+    it. The restarted compute's build-timeout check also ages the instances placement
+    says were scheduled to it: ERROR with a fault after instance_build_timeout, and the
+    allocation freed."""
+    cloud = make_cloud("test", computes=1)
+    with _gated(cloud) as gate:
+        (sid,) = cloud.boot("unclaimed")
+        booted = time.monotonic()
+        first = _next_hop(gate, "schedule_and_build_instances")
+        request = first["hop"]["trace_id"]
+        gate.release(first["hop_id"])
+        for method in ("select_destinations", "build_and_run_instance"):
+            gate.release(_next_hop(gate, method, request)["hop_id"])
+        # the build thread's first object call (its action event) waits at the
+        # conductor, before any claim: kill now
+        p = _next_hop(gate, "object_class_action_versions", request)
+        assert p["hop"]["service"] == "nova-conductor"
+        os.kill(cloud.pid("compute1"), signal.SIGKILL)
+    cloud.d.restart(cloud.d.find_proc("compute1"), timeout=60)
+    server = cloud.server(sid)
+    assert server is not None and server["status"] == "BUILD"
+    assert server["OS-EXT-SRV-ATTR:host"] is None and cloud.allocations(sid)
+    # bound: the build timeout, then one periodic task (2 s) and some slack
+    server = _wait(lambda: (v := cloud.server(sid)) and v["status"] == "ERROR" and v,
+                   BUILD_TIMEOUT + 2 * 2 + 20, "ERROR after the build timeout")
+    assert time.monotonic() - booted >= BUILD_TIMEOUT
+    assert "never claimed it" in _fault(server)
+    assert cloud.allocations(sid) == {}
+    _delete_all_nothing_left(cloud, [sid])
+
+
+def _next_hop(gate: Any, method: str, trace_id: str | None = None,
+              timeout: float = 15) -> dict[str, Any]:
+    """The held hop of *method* (in the request's trace); hops of other traces (periodic
+    tasks the gate has not told apart yet) are let go meanwhile."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for p in gate.pending():
+            hop = p["hop"]
+            if hop.get("method") == method and trace_id in (None, hop.get("trace_id")):
+                return dict(p)
+            if trace_id is None or hop.get("trace_id") != trace_id:
+                gate.release(p["hop_id"])
+        time.sleep(0.05)
+    raise AssertionError(f"no {method} held within {timeout}s: {gate.pending()}")
+
+
+def test_conductor_killed_mid_multi_create(make_cloud: Any) -> None:
+    """8 servers on 2 computes; SIGKILL nova-conductor once builds are under way (their
+    object calls go to it) and restart it 1 s later. A call it took and lost times out on
+    the compute (rpc_response_timeout 10 s here), the build fails or reschedules. Within
+    the bound each server is ACTIVE or ERROR with a fault, or a build request the dead
+    conductor had taken, listed by `bootflow status`; deleting all leaves nothing."""
+    cloud = make_cloud("test", computes=2, rpc_response_timeout=10)
+    sids = cloud.boot("multi", count=8)
+    _wait(lambda: any((cloud.server(s) or {}).get("OS-EXT-STS:task_state") not in
+                      ("scheduling", None) for s in sids), 30, "a build under way")
+    os.kill(cloud.pid("conductor"), signal.SIGKILL)
+    time.sleep(1.0)
+    cloud.d.restart(cloud.d.find_proc("conductor"), timeout=60)
+    t0 = time.monotonic()
+    # bound: a lost call's timeout, a reschedule, the build timeout, a periodic task
+    final = _settle(cloud, sids, timeout=10 * 2 + BUILD_TIMEOUT + 2 * 2 + 20)
+    outcome = _check_outcome(cloud, sids, final, allow_stuck=True)
+    print(f"kill conductor: {sorted(outcome.values())}, settled "
+          f"{time.monotonic() - t0:.1f}s after the restart")
+    _delete_all_nothing_left(cloud, sids)
+
+
+@contextlib.contextmanager
+def _gated(cloud: Cloud) -> Iterator[Any]:
+    """The walkthrough gate on (heartbeats and periodic tasks pass): every hop of a
+    request waits in its server until released. Off again on the way out."""
+    from services.messaging.gate import GateController
+    from tracer.collector import Collector
+    from tracer.commands.live import RequestOnlyGate
+
+    cfg = cloud.d.config()
+    gate = RequestOnlyGate(GateController(cfg.transport_url))
+    watcher = Collector(cfg.transport_url, gate.observe,
+                        exchange=cloud.d.meta()["trace_exchange"])
+    watcher.start()
+    try:
+        gate.set_enabled(True)
+        time.sleep(0.5)  # the "on" crosses the control exchange to every process
+        yield gate
+    finally:
+        gate.set_enabled(False)
+        gate.close()
+        watcher.stop()
 
 
 def test_down_up_reconciles_guests_and_allocations(make_cloud: Any) -> None:
