@@ -307,8 +307,9 @@ def _instances_table(states: Mapping[str, Mapping[str, Any]]) -> Table:
     for uuid, st in states.items():
         vm = str(st["vm_state"])
         colour = {"active": "green", "error": "red"}.get(vm, "yellow")
-        table.add_row(uuid[:8], Text(vm, colour), str(st["task_state"] or "-"),
-                      str(st["host"] or "-"), " → ".join(st["path"]))
+        # cloud strings as Text: a str cell is Rich markup ("[/]" would raise)
+        table.add_row(Text(uuid[:8]), Text(vm, colour), Text(str(st["task_state"] or "-")),
+                      Text(str(st["host"] or "-")), Text(" → ".join(st["path"])))
     return table
 
 

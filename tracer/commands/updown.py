@@ -266,7 +266,7 @@ def cmd_boot(args: argparse.Namespace, console: Console) -> int:
         uuids = [s["id"] for s in listing["servers"]]
     else:
         uuids = [body["server"]["id"]]
-    console.print(f"202 accepted: {', '.join(uuids)}", highlight=False)
+    console.print(f"202 accepted: {', '.join(uuids)}", highlight=False, markup=False)
     if not args.wait:
         return 0
     try:
@@ -279,5 +279,5 @@ def cmd_boot(args: argparse.Namespace, console: Console) -> int:
         line = f"{s['id']} {s['name']} {s['status']} {where} after {time.monotonic() - t0:.1f}s"
         if s["status"] == "ERROR":
             line += f": {str(s.get('fault', {}).get('message', '')).strip()}"
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)  # names, faults: not markup
     return 0 if all(s["status"] == "ACTIVE" for s in servers) else 1

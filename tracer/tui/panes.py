@@ -1,4 +1,9 @@
-"""Detail, instances and services panes: plain Rich renderables drawn from a snapshot."""
+"""Detail, instances and services panes: plain Rich renderables drawn from a snapshot.
+
+Every string that came from the cloud (names, hosts, states, code locations, message
+fields) goes in as ``Text``, never as a ``str`` cell, which Rich would parse as markup:
+a tenant's server named ``[/]`` must not crash the operator's screen (issue 11).
+"""
 
 from __future__ import annotations
 
@@ -85,9 +90,9 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
     if hop.style != "http":
-        grid.add_row("exchange", hop.exchange or "?")
-        grid.add_row("routing key", hop.routing_key or "?")
-        grid.add_row("properties", _properties(hop, attrs))
+        grid.add_row("exchange", Text(hop.exchange or "?"))
+        grid.add_row("routing key", Text(hop.routing_key or "?"))
+        grid.add_row("properties", Text(_properties(hop, attrs)))
     grid.add_row("sent", f"+{fmt_ns(hop.sent_ns - snap.t0_ns)}")
     if hop.recv_ns is not None:
         grid.add_row("picked up", f"+{fmt_ns(hop.recv_ns - snap.t0_ns)} "
@@ -101,11 +106,11 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
         grid.add_row("handler took", fmt_ns(hop.handled_ns - hop.recv_ns))
     loc = attrs.get("code.location")
     if loc:
-        grid.add_row("client code", str(loc))
+        grid.add_row("client code", Text(str(loc)))
     for sid in hop.server_span_ids[:2]:
         server = snap.spans.get(sid)
         if server is not None and server.attrs.get("code.location"):
-            grid.add_row("server code", str(server.attrs["code.location"]))
+            grid.add_row("server code", Text(str(server.attrs["code.location"])))
     parts: list[RenderableType] = [head, narration_block(hop.key, lang),
                                    Text("\n── on the wire ──", style="dim"), grid]
     env = _envelope(attrs)
@@ -172,9 +177,10 @@ def instances_table(snap: Snapshot) -> RenderableType:
     for inst in shown:
         vm = inst.vm_state or "-"
         color = {"active": "green", "error": "red", "building": "yellow"}.get(vm, "")
-        table.add_row(inst.display_name or inst.uuid[:8], Text(vm, style=f"bold {color}"),
+        table.add_row(Text(inst.display_name or inst.uuid[:8]),
+                      Text(vm, style=f"bold {color}"),
                       Text(str(inst.task_state or "None"), style="bold"),
-                      inst.host or "-")
+                      Text(inst.host or "-"))
     if not snap.instances:
         table.add_row(Text("no instance yet", style="dim"), "", "", "")
     if len(snap.instances) > len(shown):
@@ -205,7 +211,8 @@ def services_table(snap: Snapshot) -> RenderableType:
         ago = (f"{fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns))} ago"
                if svc.last_report_ns is not None else "never")
         state = Text("up", style="bold green") if svc.up else Text("down", style="bold red")
-        table.add_row(svc.binary.removeprefix("nova-"), svc.host, state, ago)
+        table.add_row(Text(svc.binary.removeprefix("nova-")), Text(svc.host), state,
+                      Text(ago))
     # services that talk but have sent no heartbeat (yet): listed from the hops they made
     seen: dict[tuple[str, str], int] = {}
     for hop in snap.hops[-500:]:
@@ -215,7 +222,7 @@ def services_table(snap: Snapshot) -> RenderableType:
                 seen[key] = max(seen.get(key, 0), hop.done_ns or hop.sent_ns)
     for (binary, host), last in sorted(seen.items()):
         # no heartbeat (yet, or ever: nova-api sends none): when it last made a hop
-        table.add_row(binary.removeprefix("nova-"), host, Text("seen", style="bold"),
+        table.add_row(Text(binary.removeprefix("nova-")), Text(host), Text("seen", style="bold"),
                       Text(f"{fmt_ns(max(0, snap.t_last_ns - last))} ago", style="dim"))
     if not snap.services and not seen:
         table.add_row(Text("no heartbeat yet", style="dim"), "", "", "")
