@@ -222,6 +222,8 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
         os.kill(cloud.pid("conductor"), signal.SIGKILL)  # mid-dispatch of an acked cast
     # the scheduler answers a caller that is gone: its claim stays, the request is lost
     _wait(lambda: cloud.allocations(sid), 10, "the scheduler's claim")
+    r = _cli("restart", "nova", "--state-dir", str(cloud.d.state_dir))
+    assert r.returncode == 2 and "one of: conductor, scheduler, compute1, api" in r.stderr
     r = _cli("restart", "conductor", "--state-dir", str(cloud.d.state_dir))
     assert r.returncode == 0, r.stdout + r.stderr
 
