@@ -250,8 +250,14 @@ class ComputeManager(Manager):
         self.update_available_resource(get_admin_context(), startup=True)
 
     def periodic_tasks(self, context: Any) -> None:
-        self._check_instance_build_time(context)
-        self.update_available_resource(context)
+        """Each task on its own, as Stein's periodic_task runner: one failing does not
+        skip the next."""
+        for task in (self._check_instance_build_time, self.update_available_resource):
+            try:
+                task(context)
+            except Exception as exc:  # noqa: BLE001 - logged, the next one still runs
+                trace.annotate("log", {"level": "ERROR",
+                                       "message": f"{task.__name__} failed: {exc!r}"})
 
     def _check_instance_build_time(self, context: Any) -> None:
         """Stein's periodic task: a build older than ``instance_build_timeout`` s → ERROR.
