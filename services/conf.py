@@ -34,6 +34,11 @@ class Config:
     # conductor wait_until_ready (nova/service.py)
     early_timeout: int = 10
     early_attempts: int = 10
+    # [conductor] workers: processes forked by the launcher, all consuming the conductor
+    # topic. Stein's default is the CPU count (processutils.get_worker_count); bootflow's
+    # is 1 so that one process is the conductor unless asked (bootflow up
+    # --conductor-workers N).
+    conductor_workers: int = 1
     # [scheduler]
     max_attempts: int = 3
     # [DEFAULT] vif plugging

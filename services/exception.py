@@ -71,6 +71,11 @@ class ServiceNotFound(NotFound):
     msg_fmt = "Service %(service_id)s could not be found."
 
 
+class ServiceBinaryExists(NovaException):
+    msg_fmt = "Service with host %(host)s binary %(binary)s exists."
+    code = 409
+
+
 class UnexpectedTaskStateError(NovaException):
     msg_fmt = (
         "Unexpected task state: expecting %(expected)s but the actual state is %(actual)s"

@@ -10,6 +10,7 @@ queues) when the broker goes away and comes back.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -348,6 +349,10 @@ class RPCServer:
         location = getattr(endpoint, "STEIN_LOCATION", None)
         if location:
             attrs["code.location"] = f"{location}.{method}"
+        worker = trace.worker()
+        if worker is not None:   # one of [conductor] workers: which process took it
+            attrs["bootflow.worker"] = worker
+            attrs["process.pid"] = os.getpid()
         if parent is None:
             # A traced sender put the same message in its client span already; record it
             # here only for a sender that traces nothing (plain oslo.messaging).

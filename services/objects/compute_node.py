@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from services import exception
 from services.db import api as db
@@ -90,11 +91,15 @@ class Service(NovaObject):
         values = {k: v for k, v in self._data.items()
                   if k not in ("id", "updated_at", "created_at")}
         values.setdefault("version", self.SERVICE_VERSION)
-        with db.cell_session(self._context) as s:
-            row = models.Service(**values)
-            s.add(row)
-            s.flush()
-            self._data.update(id=row.id, version=row.version, created_at=row.created_at)
+        try:
+            with db.cell_session(self._context) as s:
+                row = models.Service(**values)
+                s.add(row)
+                s.flush()
+                self._data.update(id=row.id, version=row.version, created_at=row.created_at)
+        except IntegrityError:
+            raise exception.ServiceBinaryExists(host=values.get("host"),
+                                                binary=values.get("binary")) from None
         self.obj_reset_changes()
 
     @remotable

@@ -48,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--service-down-time", type=int, default=None, help="down after s (60)")
     up.add_argument("--periodic-interval", type=int, default=None, help="periodic s (60)")
     up.add_argument("--boot-timeout", type=float, default=None, help="guest boot s (60)")
+    up.add_argument("--conductor-workers", type=int, default=None, metavar="N",
+                    help="[conductor] workers: N conductor processes forked by the "
+                         "launcher, all consuming the conductor topic (1)")
     up.add_argument("--netns", action="append", default=[], metavar="HOST=NAME",
                     help="run that service host (e.g. compute2) inside network namespace "
                          "NAME (ip netns exec); repeatable")
@@ -109,13 +112,16 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
             if not sep or not host or not value:
                 raise UserError(f"{flag} wants HOST=VALUE, got {item!r}")
             host_options.setdefault(host, {})[key] = value
+    if args.conductor_workers is not None and args.conductor_workers < 1:
+        raise UserError("--conductor-workers must be at least 1")
     try:
         cfg = d.make_config(transport_url=args.transport, virt_type=args.virt,
                             api_port=args.api_port, control_exchange=args.control_exchange,
                             report_interval=args.report_interval,
                             service_down_time=args.service_down_time,
                             periodic_interval=args.periodic_interval,
-                            boot_timeout=args.boot_timeout, **db)
+                            boot_timeout=args.boot_timeout,
+                            conductor_workers=args.conductor_workers, **db)
         t0 = time.monotonic()
         with console.status(f"starting {args.computes + 3} processes…"):
             rows = d.up(cfg, computes=args.computes, trace_exchange=args.trace_exchange,

@@ -88,6 +88,20 @@ def whoami() -> tuple[str, str]:
     return _identity.get() or _process_identity
 
 
+_worker: int | None = None
+
+
+def set_worker(index: int | None) -> None:
+    """This process is worker *index* of a service forked by a ProcessLauncher."""
+    global _worker
+    _worker = index
+
+
+def worker() -> int | None:
+    """The worker index set by ``set_worker`` (None in a one-process service)."""
+    return _worker
+
+
 def current() -> SpanContext | None:
     return _current.get()
 
