@@ -50,6 +50,12 @@ class Config:
     database_connection: str = ""
     cell0_database_connection: str = ""
     placement_database_connection: str = ""
+    # [placement] endpoint_override (keystoneauth): where the report client finds the
+    # placement-api process; empty: placement runs in this process on
+    # placement_database_connection (the embedded default).
+    placement_endpoint: str = ""
+    placement_host: str = "127.0.0.1"
+    placement_port: int = 8778
     # [DEFAULT] instance_name_template: the libvirt domain name, % the instance id (or
     # %(uuid)s-style keys). `bootflow up` sets a per-deployment prefix (deploy.py).
     instance_name_template: str = "instance-%08x"

@@ -116,3 +116,11 @@ class PolicyNotAuthorized(Forbidden):
     """A policy rule said no (nova/exception.py); the API answers 403 ``forbidden``."""
 
     msg_fmt = "Policy doesn't allow %(action)s to be performed."
+
+
+class ResourceProviderCreationFailed(NovaException):
+    msg_fmt = "Failed to create resource provider %(name)s"
+
+
+class PlacementAPIConnectFailure(NovaException):
+    msg_fmt = "Unable to communicate with the Placement API: %(reason)s"

@@ -35,6 +35,8 @@ def parser(binary: str, default_host: str) -> argparse.ArgumentParser:
                    help=f"trace exchange (default ${TRACE_EXCHANGE_ENV} or "
                         f"{DEFAULT_TRACE_EXCHANGE})")
     p.add_argument("--no-trace", action="store_true", help="emit no trace events")
+    p.add_argument("--placement", default=None, metavar="URL",
+                   help="placement-api endpoint (overrides the config's placement_endpoint)")
     return p
 
 
@@ -42,6 +44,8 @@ def load_config(args: argparse.Namespace) -> Config:
     overrides: dict[str, Any] = {}
     if args.transport:
         overrides["transport_url"] = args.transport
+    if args.placement:
+        overrides["placement_endpoint"] = args.placement
     return Config.load(args.config_file, **overrides)
 
 

@@ -133,7 +133,16 @@ class ComputeManager(Manager):
 
     def update_available_resource(self, context: Any, startup: bool = False) -> None:
         for nodename in self.driver.get_available_nodes():
+            self._update_available_resource_for_node(context, nodename, startup)
+
+    def _update_available_resource_for_node(self, context: Any, nodename: str,
+                                            startup: bool) -> None:
+        """Stein logs a failed update (placement down, say) and the service goes on."""
+        try:
             self.rt.update_available_resource(context, nodename, startup=startup)
+        except Exception as exc:  # Stein: LOG.exception, and the service keeps running
+            trace.annotate("log", {"level": "ERROR", "message": (
+                f"Error updating resources for node {nodename}: {exc}")})
 
     # ---- neutron → nova external events -------------------------------------------
     def _neutron_event(self, instance: Any, name: str, tag: str) -> None:

@@ -46,7 +46,8 @@ def deployment(tmp_path: Path) -> Iterator[tuple[Deployment, str, str]]:
     with own_vhost() as transport:
         d = Deployment(tmp_path / "state")
         cfg = d.make_config(transport_url=transport, virt_type="test",
-                            api_port=free_port(), control_exchange=f"bf-test-{tag}",
+                            api_port=free_port(), placement_port=free_port(),
+                            control_exchange=f"bf-test-{tag}",
                             report_interval=1, service_down_time=4, periodic_interval=5,
                             conductor_workers=WORKERS)
         try:

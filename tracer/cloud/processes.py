@@ -44,7 +44,9 @@ DB_NAMES = {"api_database_connection": "nova_api", "cell0_database_connection": 
             "database_connection": "nova_cell1", "placement_database_connection": "placement"}
 CMD_MODULES = {"nova-api": "services.cmd.api", "nova-conductor": "services.cmd.conductor",
                "nova-scheduler": "services.cmd.scheduler",
-               "nova-compute": "services.cmd.compute"}
+               "nova-compute": "services.cmd.compute",
+               "placement-api": "services.cmd.placement"}
+PLACEMENT = "placement-api"   # no Nova service record: up when it answers HTTP
 RECORD_BINARY = {"nova-api": "nova-osapi_compute"}  # service record name of a binary
 
 
@@ -228,6 +230,9 @@ class Deployment:
                 "BOOTFLOW_INSTANCE_NAME_TEMPLATE"):
             overrides["instance_name_template"] = self.instance_name_template()
         cfg = Config.load(**overrides)
+        if not cfg.placement_endpoint:   # the placement-api process of this deployment
+            cfg = cfg.replace(placement_endpoint=(
+                f"http://{cfg.placement_host}:{cfg.placement_port}"))
         if cfg.virt_type == "qemu" and cfg.connection_uri == "test:///default":
             cfg = cfg.replace(connection_uri="qemu:///system")
         return cfg
@@ -282,7 +287,7 @@ class Deployment:
         """
         host_options = {h: dict(o) for h, o in (host_options or {}).items()}
         for host, opts in host_options.items():
-            unknown = sorted(set(opts) - {"netns", "transport_url"})
+            unknown = sorted(set(opts) - {"netns", "transport_url", "placement_endpoint"})
             if unknown:
                 raise DeployError(f"unknown option(s) {', '.join(unknown)} for host {host}")
             if opts.get("netns") and not Path(f"/run/netns/{opts['netns']}").exists():
@@ -297,6 +302,7 @@ class Deployment:
                 check_libvirt(config.connection_uri)
                 check_guest(config.guest_dir)
             check_port(config.api_host, config.api_port)
+            check_port(config.placement_host, config.placement_port)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(exist_ok=True)
         self.log_dir.mkdir(exist_ok=True)
@@ -308,7 +314,8 @@ class Deployment:
         from services.placement import db as placement_db  # placement-manage db sync
 
         placement_db.metadata.create_all(db.make_engine(config.placement_database_connection))
-        procs = [Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
+        procs = [Proc(PLACEMENT, "placement"),
+                 Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
                  *(Proc("nova-compute", f"compute{i}") for i in range(1, computes + 1)),
                  Proc("nova-api", "api")]
         self.meta_path.write_text(json.dumps({
@@ -328,6 +335,8 @@ class Deployment:
         opts = self.meta().get("host_options", {}).get(proc.host, {})
         if opts.get("transport_url"):
             argv += ["--transport", opts["transport_url"]]
+        if opts.get("placement_endpoint"):
+            argv += ["--placement", opts["placement_endpoint"]]
         if opts.get("netns"):  # ip netns exec execs: the pid stays the service's
             argv = ["ip", "netns", "exec", opts["netns"], *argv]
         log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - child owns it
@@ -346,9 +355,10 @@ class Deployment:
         """prepare, start every process, wait until all report up, map the computes."""
         self.prepare(config, computes, trace_exchange, host_options=host_options)
         try:
-            # conductor first: a compute pinging before its queue exists loses the ping
+            # placement and conductor first: a compute reports its inventory to placement
+            # at start, and one pinging before the conductor's queue exists loses the ping
             # and waits a whole early_timeout (10 s) in wait_until_ready
-            first = [p for p in self.procs() if p.binary == "nova-conductor"]
+            first = [p for p in self.procs() if p.binary in ("nova-conductor", PLACEMENT)]
             for proc in first:
                 self.start(proc)
             self.wait_up(first, timeout=timeout)
@@ -394,6 +404,15 @@ class Deployment:
         from services.objects import ComputeNode
 
         return {cn.host for cn in ComputeNode.get_all(get_admin_context())}
+
+    def placement_answers(self) -> bool:
+        """placement-api answers its version document (GET /)."""
+        try:
+            with urllib.request.urlopen(self.config().placement_endpoint + "/",  # noqa: S310
+                                        timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (OSError, ValueError):
+            return False
 
     def api_answers(self) -> bool:
         try:
@@ -445,6 +464,11 @@ class Deployment:
         for proc in self.procs():
             pid = self.pid_of(proc)
             alive = pid is not None and _pid_alive(pid)
+            if proc.binary == PLACEMENT:
+                rows.append(StatusRow(binary=proc.binary, host=proc.host, pid=pid,
+                                      alive=alive, up=alive and self.placement_answers(),
+                                      last_report=None, report_count=None))
+                continue
             rec = records.get((RECORD_BINARY.get(proc.binary, proc.binary), proc.host))
             rows.append(StatusRow(
                 binary=proc.binary, host=proc.host, pid=pid, alive=alive,
@@ -457,10 +481,11 @@ class Deployment:
     def down(self, timeout: float = 30.0) -> list[str]:
         """SIGTERM (api, computes, scheduler, conductor last), SIGKILL after *timeout*;
         then destroy + undefine any libvirt domain whose files live in this folder."""
-        order = {"nova-api": 0, "nova-compute": 1, "nova-scheduler": 2, "nova-conductor": 3}
+        order = {"nova-api": 0, "nova-compute": 1, "nova-scheduler": 2, "nova-conductor": 3,
+                 PLACEMENT: 4}
         stopped = []
         running = sorted(self.running(), key=lambda pp: order.get(pp[0].binary, 9))
-        for group in range(4):
+        for group in range(5):
             pids = [(p, pid) for p, pid in running if order.get(p.binary, 9) == group]
             for _p, pid in pids:
                 _signal(pid, signal.SIGTERM)

@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "created when missing; a trailing name is a prefix: .../bf_ → "
                          "bf_nova_api); default SQLite in the state folder")
     up.add_argument("--api-port", type=int, default=None, help="HTTP port (default 8774)")
+    up.add_argument("--placement-port", type=int, default=None,
+                    help="placement-api HTTP port (default 8778)")
     up.add_argument("--control-exchange", default=None, help="oslo.messaging exchange (nova)")
     up.add_argument("--trace-exchange", default=None, help="trace exchange (bootflow.trace)")
     up.add_argument("--report-interval", type=int, default=None, help="heartbeat s (10)")
@@ -116,14 +118,15 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
         raise UserError("--conductor-workers must be at least 1")
     try:
         cfg = d.make_config(transport_url=args.transport, virt_type=args.virt,
-                            api_port=args.api_port, control_exchange=args.control_exchange,
+                            api_port=args.api_port, placement_port=args.placement_port,
+                            control_exchange=args.control_exchange,
                             report_interval=args.report_interval,
                             service_down_time=args.service_down_time,
                             periodic_interval=args.periodic_interval,
                             boot_timeout=args.boot_timeout,
                             conductor_workers=args.conductor_workers, **db)
         t0 = time.monotonic()
-        with console.status(f"starting {args.computes + 3} processes…"):
+        with console.status(f"starting {args.computes + 4} processes…"):
             rows = d.up(cfg, computes=args.computes, trace_exchange=args.trace_exchange,
                         timeout=args.timeout, host_options=host_options)
     except (DeployError, ValueError) as exc:

@@ -140,6 +140,7 @@ class DeploymentRun:
             self._forwarders["*"] = fwd
             service_url = fwd.url(self.transport_url)
         host_options: dict[str, dict[str, str]] = {}
+        placement_port = free_port()
         try:
             for part in faults_of(self.scenario, "partition"):
                 if part["host"] not in computes:
@@ -150,8 +151,12 @@ class DeploymentRun:
                 ns.create()
                 fwd = Forwarder(upstream, (ns.host_ip, 0))
                 self._forwarders[part["host"]] = fwd
-                host_options[part["host"]] = {"netns": ns.name,
-                                              "transport_url": fwd.url(self.transport_url)}
+                # placement over HTTP, through its own forwarder: the partition cuts both
+                to_placement = Forwarder(("127.0.0.1", placement_port), (ns.host_ip, 0))
+                self._forwarders[f"{part['host']}/placement"] = to_placement
+                host_options[part["host"]] = {
+                    "netns": ns.name, "transport_url": fwd.url(self.transport_url),
+                    "placement_endpoint": f"http://{ns.host_ip}:{to_placement.port}"}
         except NetFaultError as exc:
             raise ScenarioRunError(str(exc)) from None
         self._state_dir = tempfile.mkdtemp(prefix="bootflow-scenario-")
@@ -162,6 +167,7 @@ class DeploymentRun:
         overrides = dict(self.scenario.data.get("config") or {})
         cfg = self.deployment.make_config(
             transport_url=service_url, virt_type="test", api_port=free_port(),
+            placement_port=placement_port,
             control_exchange=self.control_exchange, **overrides)
         t0 = time.monotonic()
         try:
@@ -170,7 +176,7 @@ class DeploymentRun:
         except DeployError as exc:
             raise ScenarioRunError(f"deployment did not come up: {exc}") from None
         self.notes.append(f"deployment up in {time.monotonic() - t0:.1f}s "
-                          f"({len(computes) + 3} processes)")
+                          f"({len(computes) + 4} processes)")
         self.notes.append("pids " + " ".join(str(pid) for _p, pid in
                                              self.deployment.running()))
         self.client = APIClient(f"http://{cfg.api_host}:{cfg.api_port}", ADMIN_TOKEN)
@@ -211,11 +217,13 @@ class DeploymentRun:
 
     def partition(self, host: str) -> None:
         self._forwarders[host].cut()
-        self.notes.append(f"{host} cut off from the broker")
+        self._forwarders[f"{host}/placement"].cut()
+        self.notes.append(f"{host} cut off from the broker and placement")
 
     def heal(self, host: str) -> None:
         """Restore the path and wait until the compute reports up again."""
         self._forwarders[host].restore()
+        self._forwarders[f"{host}/placement"].restore()
         t0 = time.monotonic()
         deadline = t0 + self.timeout
         while True:
