@@ -227,7 +227,8 @@ class ReplyWaiter:
             if owe:
                 self._offer_lead()
 
-    def wait(self, msg_id: str, timeout: float, call_monitor_timeout: float | None) -> dict:
+    def wait(self, msg_id: str, timeout: float,
+             call_monitor_timeout: float | None) -> dict[str, Any]:
         """The final reply (``ending`` true); heartbeats renew the call-monitor deadline.
 
         While the walkthrough gate holds the clock, neither deadline runs out.
@@ -276,7 +277,7 @@ class ReplyWaiter:
 def _socket_of(conn: kombu.Connection) -> socket.socket | None:
     """The TCP socket under a py-amqp connection (None for the memory transport)."""
     try:
-        return conn.connection.transport.sock  # type: ignore[no-any-return]
+        return conn.connection.transport.sock
     except AttributeError:
         return None
 

@@ -130,7 +130,7 @@ class NovaObject:
         return f"{type(self).__name__}({shown})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._data == self._data  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._data == self._data
 
     def obj_attr_is_set(self, name: str) -> bool:
         return name in self._data

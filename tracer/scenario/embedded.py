@@ -31,7 +31,7 @@ def _make_cloud_class() -> type:
     from tracer.cloud.embedded import EmbeddedCloud
     from tracer.instrument import api as trace
 
-    class ScenarioCloud(EmbeddedCloud):  # type: ignore[misc,valid-type]
+    class ScenarioCloud(EmbeddedCloud):
         """EmbeddedCloud with the scenario's start order, per-host configs and gaps."""
 
         def __init__(self, config: Any, scenario: Scenario) -> None:
