@@ -170,13 +170,13 @@ class EmbeddedCloud:
         for svc in reversed(self.services):
             try:
                 svc.stop()
-            except Exception:  # noqa: BLE001,S110 - stopping the rest matters more
+            except Exception:  # stopping the rest matters more
                 pass
         self.services.clear()
         for t in self._transports:
             try:
                 t.cleanup()
-            except Exception:  # noqa: BLE001,S110
+            except Exception:
                 pass
         self._transports.clear()
 

@@ -349,7 +349,7 @@ class DeploymentRun:
         for step in steps:
             try:
                 step()
-            except Exception as exc:  # noqa: BLE001 - keep cleaning, report after
+            except Exception as exc:  # keep cleaning, report after
                 errors.append(exc)
         if errors:
             raise errors[0]

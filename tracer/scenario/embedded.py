@@ -93,7 +93,7 @@ def _make_cloud_class() -> type:
                 try:
                     for binary, host, cfg in items:
                         self.start_service(binary, host, cfg)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                except BaseException as exc:  # re-raised in the caller
                     errors.append(exc)
 
             worker = threading.Thread(target=start, args=(first,), daemon=True,
