@@ -11,7 +11,7 @@ import copy
 import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from services import exception
 from services.messaging import Serializer
@@ -189,7 +189,7 @@ class NovaObject:
         return obj
 
     @classmethod
-    def _from_db(cls, context: Any, values: dict[str, Any]) -> NovaObject:
+    def _from_db(cls, context: Any, values: dict[str, Any]) -> Self:
         obj = cls(context)
         for k, v in values.items():
             if k in cls.fields:
