@@ -203,6 +203,9 @@ class ScenarioRun(DemoRun):
                         raise ScenarioRunError(f"reboot of {r['name']!r} answered {status}")
                 if r.get("wait", True):
                     self._wait(self._named(r["name"]), ("active", "error"))
+            else:
+                raise ScenarioRunError(f"request {', '.join(req)!r}: the embedded runner "
+                                       "runs boot, delete, reboot and wait only")
 
     def _named(self, name: str) -> list[str]:
         return named(self.uuids, name)
