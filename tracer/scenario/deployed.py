@@ -331,8 +331,7 @@ class DeploymentRun:
         polling GETs would add a traced request per poll)."""
         from tracer.cloud.embedded import EmbeddedCloud
 
-        # instance_state reads the API and cell databases only (no cloud state)
-        row = EmbeddedCloud.instance_state(None, uuid)  # type: ignore[arg-type]
+        row = EmbeddedCloud.instance_state(uuid)
         return row or {"uuid": uuid, "vm_state": None, "task_state": "scheduling"}
 
     def final_rows(self) -> dict[str, list[dict[str, Any]]]:
