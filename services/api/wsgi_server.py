@@ -27,7 +27,7 @@ class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
 
 
 class _Handler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # `format`: the stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         log.info("%s %s", self.address_string(), format % args)
 
 

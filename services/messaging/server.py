@@ -150,7 +150,7 @@ class RPCServer:
             try:
                 self._connect()
                 return
-            except Exception as exc:  # kombu/socket errors alike
+            except Exception as exc:  # noqa: BLE001 - kombu/socket errors alike
                 if time.monotonic() + delay > deadline:
                     self._started = False
                     raise MessagingException(
@@ -267,7 +267,7 @@ class RPCServer:
             try:
                 self._connect()
                 LOG.info("%s: reconnected", self.target.topic)
-            except Exception as e:  # broker still away
+            except Exception as e:  # noqa: BLE001 - broker still away
                 LOG.warning("%s: reconnect failed (%s)", self.target.topic, e)
                 self._next_connect = time.monotonic() + RECONNECT_DELAY
             return
@@ -275,7 +275,7 @@ class RPCServer:
             self._conn.drain_events(timeout=DRAIN_TIMEOUT)
         except TimeoutError:
             pass
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             if self._stopping.is_set():
                 return
             LOG.warning("%s: consumer connection lost (%s); reconnecting",
@@ -323,7 +323,7 @@ class RPCServer:
                     self._dispatch(inc)
             else:
                 self._dispatch(inc)
-        except Exception:  # a worker must never die silently
+        except Exception:  # noqa: BLE001 - a worker must never die silently
             LOG.exception("%s: failed to process a message", self.target.topic)
 
     def _span(self, inc: _Incoming, method: Any, endpoint: Any) -> trace.Span | None:
@@ -366,7 +366,7 @@ class RPCServer:
         try:
             endpoint = self.dispatcher.find(method, msg.get("namespace"),
                                             msg.get("version", "1.0"))
-        except Exception as e:  # NoSuchMethod / UnsupportedVersion
+        except Exception as e:  # noqa: BLE001 - NoSuchMethod / UnsupportedVersion
             lookup_error = e
         span = self._span(inc, method, endpoint)
         done: threading.Event | None = None
@@ -387,7 +387,7 @@ class RPCServer:
         except ExpectedException as e:
             failure = e.exc_info[1]
             LOG.debug("Expected exception during message handling (%s)", failure)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001
             failure = e
             if lookup_error is not None:
                 LOG.error("%s: refused %s: %s", self.target.topic, method, e)
@@ -420,7 +420,7 @@ class RPCServer:
             while not done.wait(interval):
                 try:
                     self._send_reply(inc, None, None, ending=False)
-                except Exception:
+                except Exception:  # noqa: BLE001
                     LOG.exception("heartbeat for %s failed", inc.msg_id)
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{inc.msg_id}", daemon=True)
@@ -432,7 +432,7 @@ class RPCServer:
             self._send_reply(inc, result, failure)
         except (TypeError, ValueError) as e:  # result not JSON-able: send that instead
             self._send_reply(inc, None, e)
-        except Exception:
+        except Exception:  # noqa: BLE001
             LOG.exception("Can not send reply for message %s", inc.msg_id)
 
     def _send_reply(self, inc: _Incoming, result: Any, failure: BaseException | None,
@@ -490,7 +490,7 @@ class _StallWatch:
                 if inline is not None and now - inline[0] >= INLINE_STALL:
                     try:
                         server._promote()
-                    except Exception:  # the watch must not die
+                    except Exception:  # noqa: BLE001 - the watch must not die
                         LOG.exception("stall watch: promoting a follower failed")
 
 

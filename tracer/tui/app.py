@@ -217,7 +217,7 @@ class BootflowApp(App[None]):
         if self.mode != "replay":
             try:
                 self.source.stop()
-            except Exception:  # closing must not mask the real exit
+            except Exception:  # noqa: BLE001 - closing must not mask the real exit
                 pass
 
     # -- ingest (live, walkthrough) ----------------------------------------------------
@@ -341,7 +341,7 @@ class BootflowApp(App[None]):
             return
         try:
             pane = self.query_one(DetailPane)
-        except Exception:  # during shutdown
+        except Exception:  # noqa: BLE001 - during shutdown
             return
         snap = self.snapshot
         if self.mode == "walkthrough" and self._pending:
@@ -400,7 +400,7 @@ class BootflowApp(App[None]):
         r = self._replay
         try:
             bar = self.query_one("#scrub", ScrubBar)
-        except Exception:  # not mounted yet
+        except Exception:  # noqa: BLE001 - not mounted yet
             return
         if r is None:
             return
@@ -507,7 +507,7 @@ class BootflowApp(App[None]):
             return
         try:
             pending = list(self.gate.pending())
-        except Exception as exc:  # a broker hiccup must not kill the UI
+        except Exception as exc:  # noqa: BLE001 - a broker hiccup must not kill the UI
             self.notify(f"gate: {exc}", severity="error")
             return
         if pending != self._pending:

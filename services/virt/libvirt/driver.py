@@ -78,7 +78,7 @@ class LibvirtDriver(driver.ComputeDriver):
         for uuid in list(self._domains):
             try:
                 dom = self.conn.lookupByUUIDString(uuid)
-            except Exception:  # gone behind our back
+            except Exception:  # noqa: BLE001 - gone behind our back
                 self._domains.discard(uuid)
                 continue
             state, _max, mem_kib, ncpu, _t = dom.info()
@@ -139,7 +139,7 @@ class LibvirtDriver(driver.ComputeDriver):
             return True
         try:
             return str(Path(self.config.instances_path)) + "/" in dom.XMLDesc(0)
-        except Exception:  # gone meanwhile
+        except Exception:  # noqa: BLE001 - gone meanwhile
             return False
 
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
