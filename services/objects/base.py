@@ -244,7 +244,7 @@ def remotable(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def remotable_classmethod(fn: Callable[..., Any]) -> classmethod:  # type: ignore[type-arg]
+def remotable_classmethod(fn: Callable[..., Any]) -> classmethod[Any, ..., Any]:
     """Classmethod twin: ``object_class_action_versions`` when indirected."""
 
     @functools.wraps(fn)
