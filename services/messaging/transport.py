@@ -138,7 +138,7 @@ class Transport:
                     if attempt > 1:
                         LOG.info("published to %r after %d attempts", exchange, attempt)
                     return
-                except Exception as e:
+                except Exception as e:  # noqa: BLE001
                     conn = self._pub_conn
                     recoverable = conn is None or isinstance(
                         e, conn.connection_errors + conn.channel_errors + (OSError,))
@@ -184,7 +184,7 @@ def release(conn: kombu.Connection) -> None:
     """Release *conn*, ignoring the errors of one already broken."""
     try:
         conn.release()
-    except Exception:  # already broken
+    except Exception:  # noqa: BLE001 - already broken
         pass
 
 
@@ -238,7 +238,7 @@ class ConsumerThread(threading.Thread):
                 conn.drain_events(timeout=DRAIN_TIMEOUT)
             except TimeoutError:
                 continue
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001
                 if self._stop_flag.is_set():
                     break
                 LOG.warning("%s: consumer connection lost (%s); reconnecting", self.name, e)
