@@ -123,7 +123,7 @@ class _SharedSink(Sink):
 
     def __init__(self, path: str, shared: dict[str, Any]) -> None:
         super().__init__()
-        self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        self.fh = open(path, "w", encoding="utf-8")
         self.shared = shared
         self.open_req = 0
 

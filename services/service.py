@@ -162,7 +162,7 @@ class Service:
                 while not self._stop.wait(interval):
                     try:
                         fn()
-                    except Exception as exc:  # noqa: BLE001 - keep beating, say why
+                    except Exception as exc:  # keep beating, say why
                         trace.annotate("log", {"level": "ERROR",
                                                "message": f"{name} failed: {exc!r}"})
 

@@ -224,7 +224,7 @@ class ComputeManager(Manager):
                         context, instance, image, request_spec, filter_properties,
                         admin_password, injected_files, requested_networks,
                         security_groups, block_device_mapping, node, limits, host_list, sp)
-            except Exception as exc:  # noqa: BLE001 - wrap_instance_fault already recorded
+            except Exception as exc:  # wrap_instance_fault already recorded
                 sp.set_status("ERROR", str(exc))
                 return "failed"
 
@@ -331,7 +331,7 @@ class ComputeManager(Manager):
             with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="spawn failed"):
                 try:
                     self.driver.destroy(context, instance, network_info)
-                except Exception as exc:  # noqa: BLE001 - the original error matters
+                except Exception as exc:  # the original error matters
                     trace.annotate("log", {"level": "WARNING",
                                            "message": f"cleanup after failed spawn: {exc!r}"})
             raise

@@ -60,7 +60,7 @@ class ReplyWaiter:
         self._stopped = False
         try:
             self._connect()  # the queue exists before any request names it
-        except Exception as e:  # noqa: BLE001 - broker away: check() retries before a call
+        except Exception as e:  # broker away: check() retries before a call
             LOG.warning("reply queue %s: cannot connect yet (%s)", self.reply_q, e)
 
     # -- the connection (only with _conn_lock held, or in __init__) ----------------
@@ -89,7 +89,7 @@ class ReplyWaiter:
             self._connect()
             LOG.info("reply queue %s: reconnected", self.reply_q)
             return True
-        except Exception as e:  # noqa: BLE001 - broker still away
+        except Exception as e:  # broker still away
             LOG.warning("reply queue %s: reconnect failed (%s)", self.reply_q, e)
             self._next_connect = time.monotonic() + RECONNECT_DELAY
             return False
@@ -103,7 +103,7 @@ class ReplyWaiter:
             conn.drain_events(timeout=timeout)
         except TimeoutError:
             return
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if self._stopped:
                 return
             LOG.warning("reply queue %s: connection lost (%s); reconnecting",
@@ -227,7 +227,8 @@ class ReplyWaiter:
             if owe:
                 self._offer_lead()
 
-    def wait(self, msg_id: str, timeout: float, call_monitor_timeout: float | None) -> dict:
+    def wait(self, msg_id: str, timeout: float,
+             call_monitor_timeout: float | None) -> dict[str, Any]:
         """The final reply (``ending`` true); heartbeats renew the call-monitor deadline.
 
         While the walkthrough gate holds the clock, neither deadline runs out.
@@ -276,7 +277,7 @@ class ReplyWaiter:
 def _socket_of(conn: kombu.Connection) -> socket.socket | None:
     """The TCP socket under a py-amqp connection (None for the memory transport)."""
     try:
-        return conn.connection.transport.sock  # type: ignore[no-any-return]
+        return conn.connection.transport.sock
     except AttributeError:
         return None
 

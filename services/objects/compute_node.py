@@ -67,14 +67,14 @@ class ComputeNode(NovaObject):
                 models.ComputeNode.deleted == 0)).first()
             if row is None:
                 raise exception.ComputeHostNotFound(host=f"{host}/{nodename}")
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_all(cls, context: Any) -> list[ComputeNode]:
         with db.cell_session(context) as s:
             rows = s.scalars(select(models.ComputeNode).where(
                 models.ComputeNode.deleted == 0)).all()
-            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]  # type: ignore
+            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]
 
 
 class Service(NovaObject):
@@ -119,10 +119,10 @@ class Service(NovaObject):
                 models.Service.deleted == 0)).first()
             if row is None:
                 return None
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_all(cls, context: Any) -> list[Service]:
         with db.cell_session(context) as s:
             rows = s.scalars(select(models.Service).where(models.Service.deleted == 0)).all()
-            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]  # type: ignore
+            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]

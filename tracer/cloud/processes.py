@@ -240,7 +240,7 @@ class Deployment:
     def instance_name_template(self) -> str:
         """Nova's ``instance_name_template`` with a prefix of this state folder, so two
         deployments (a user's and the tests') never share a libvirt domain name."""
-        tag = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]  # noqa: S324
+        tag = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
         return f"bootflow-{tag}-instance-%08x"
 
     def config(self) -> Config:
@@ -339,7 +339,7 @@ class Deployment:
             argv += ["--placement", opts["placement_endpoint"]]
         if opts.get("netns"):  # ip netns exec execs: the pid stays the service's
             argv = ["ip", "netns", "exec", opts["netns"], *argv]
-        log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - child owns it
+        log = open(self.log_dir / f"{proc.name}.log", "ab")  # child owns it
         try:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
@@ -416,7 +416,7 @@ class Deployment:
 
     def api_answers(self) -> bool:
         try:
-            with urllib.request.urlopen(self.endpoint() + "/v2.1/flavors",  # noqa: S310
+            with urllib.request.urlopen(self.endpoint() + "/v2.1/flavors",
                                         timeout=2) as resp:
                 return bool(resp.status == 200)
         except urllib.error.HTTPError as exc:
@@ -438,7 +438,7 @@ class Deployment:
                 continue
             try:
                 HostMapping.get_by_host(ctxt, svc.host)
-            except Exception:  # noqa: BLE001 - not mapped yet
+            except Exception:  # not mapped yet
                 HostMapping(ctxt, host=svc.host, cell_uuid=db.default_cell_uuid()).create()
 
     def log_tail(self, proc: Proc, lines: int = 15) -> str:

@@ -26,7 +26,7 @@ def _state_arg(p: argparse.ArgumentParser) -> None:
                    help="state folder (default $BOOTFLOW_STATE_DIR or /tmp/bootflow)")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = sub.add_parser("up", help="start api, conductor, scheduler and N computes as processes",
                         description="One OS process per service over RabbitMQ; returns when "
                         "all report up. Intervals default to Stein's (10/60/60 s).")

@@ -275,8 +275,11 @@ class DeploymentRun:
                     self.client.request("DELETE", f"/v2.1/servers/{u}")
                 if req["delete"].get("wait", True):
                     self._wait(self._named(req["delete"]["name"]), ("deleted",))
+            elif "reboot" in req:
+                self._reboot(req["reboot"])
             else:
-                raise ScenarioRunError("reboot is not implemented by the services yet")
+                raise ScenarioRunError(f"request {', '.join(req)!r}: the deployment runner "
+                                       "runs boot, delete, reboot and wait only")
         if parts:
             self.services["partitioned"] = self.service_rows()
             for part in parts:
@@ -306,6 +309,18 @@ class DeploymentRun:
         if b.get("wait", True):
             self._wait(uuids, ("active", "error"))
 
+    def _reboot(self, r: dict[str, Any]) -> None:
+        """POST /v2.1/servers/{id}/action {"reboot": ...} per instance (202, else stop)."""
+        uuids = self._named(r["name"])
+        for u in uuids:
+            code, body = self.client.request("POST", f"/v2.1/servers/{u}/action",
+                                             {"reboot": {"type": r.get("type", "SOFT")}})
+            if code != 202:
+                raise ScenarioRunError(f"reboot of {r['name']!r} answered {code} "
+                                       f"{json.dumps(body)}")
+        if r.get("wait", True):
+            self._wait(uuids, ("active", "error"))
+
     def _named(self, name: str) -> list[str]:
         return named(self.uuids, name)
 
@@ -324,8 +339,7 @@ class DeploymentRun:
         polling GETs would add a traced request per poll)."""
         from tracer.cloud.embedded import EmbeddedCloud
 
-        # instance_state reads the API and cell databases only (no cloud state)
-        row = EmbeddedCloud.instance_state(None, uuid)  # type: ignore[arg-type]
+        row = EmbeddedCloud.instance_state(uuid)
         return row or {"uuid": uuid, "vm_state": None, "task_state": "scheduling"}
 
     def final_rows(self) -> dict[str, list[dict[str, Any]]]:
@@ -357,7 +371,7 @@ class DeploymentRun:
         for step in steps:
             try:
                 step()
-            except Exception as exc:  # noqa: BLE001 - keep cleaning, report after
+            except Exception as exc:  # keep cleaning, report after
                 errors.append(exc)
         if errors:
             raise errors[0]
