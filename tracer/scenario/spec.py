@@ -19,13 +19,14 @@ import jsonschema
 import yaml
 
 from tracer.model import HopView, Snapshot, snapshot_of
+from tracer.model.constants import RPC_STYLES
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 _NAME = {"type": "string", "minLength": 1}
 _HOP_FIELDS = {
     "method": _NAME,
-    "style": {"enum": ["call", "cast", "fanout"]},
+    "style": {"enum": list(RPC_STYLES)},
     "from": _NAME,
     "to": _NAME,
     "version": {"type": "string", "pattern": r"^\d+\.\d+$"},
