@@ -33,7 +33,9 @@ def model(folded: ExportView, events: list[Mapping[str, Any]]) -> dict[str, Any]
     endpoints = folded.endpoints()
     lane = {ep: i for i, ep in enumerate(endpoints)}
     rows = pack_rows(folded.spans)
-    style_of = {h.client_span_id: h.style for h in folded.hops}
+    # a hop's style on its sender and on its handlers (paired by the model, not by parent)
+    style_of = {sid: h.style for h in folded.hops
+                for sid in (h.client_span_id, *h.server_span_ids)}
     return {
         "t_end": folded.t_last_ns - t0,
         "t0_ns": t0,
@@ -164,8 +166,7 @@ svg .axis { fill:var(--muted); }
     if (s.kind === "HTTP") return "var(--http)";
     if (s.kind === "INTERNAL") return "var(--internal)";
     if (s.kind === "PRODUCER" || s.kind === "CONSUMER") {
-      const h = s.kind === "PRODUCER" ? s : byId[s.parent] || s;
-      return h.style === "fanout" ? "var(--fanout)" : "var(--cast)";
+      return s.style === "fanout" ? "var(--fanout)" : "var(--cast)";
     }
     return "var(--call)";
   }
