@@ -89,7 +89,7 @@ class ProcessLauncher:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
                 code = self._run(index)
-            except BaseException:  # noqa: BLE001 - report, then leave with an error
+            except BaseException:
                 traceback.print_exc()
             finally:
                 os._exit(code)

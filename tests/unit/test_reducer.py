@@ -278,3 +278,26 @@ def test_real_recording_from_the_embedded_cloud() -> None:
     nar = narration.load()
     missing = {h.key for h in snap.hops if nar.lookup(h.key) is None}
     assert not missing
+
+
+def test_fork_copies_every_field(boot: list[dict[str, Any]]) -> None:
+    """A replay checkpoint shares nothing mutable with the live state, whatever its fields:
+    feeding the copy leaves the original's snapshot alone, and an unknown mutable field is
+    refused instead of being shared."""
+    from tracer.model.store import fork
+
+    state = TraceState()
+    state.feed_all(boot[:40])
+    before = state.snapshot()
+    copy = state.fork()
+    assert set(vars(copy)) == set(vars(state))
+    for name, value in vars(state).items():
+        if isinstance(value, (dict, list, set)) or hasattr(value, "fork"):
+            assert vars(copy)[name] is not value, name
+    copy.feed_all(boot[40:])
+    assert _essence(copy.snapshot()) == _essence(fold(boot))
+    assert _essence(state.snapshot()) == _essence(before)
+    state.unexpected = bytearray(b"x")  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="cannot fork a bytearray"):
+        state.fork()
+    assert fork({"a": [1, {"b": [2]}]}) == {"a": [1, {"b": [2]}]}

@@ -408,7 +408,7 @@ class Deployment:
     def placement_answers(self) -> bool:
         """placement-api answers its version document (GET /)."""
         try:
-            with urllib.request.urlopen(self.config().placement_endpoint + "/",  # noqa: S310
+            with urllib.request.urlopen(self.config().placement_endpoint + "/",
                                         timeout=2) as resp:
                 return bool(resp.status == 200)
         except (OSError, ValueError):

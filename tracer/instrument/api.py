@@ -18,7 +18,6 @@ from typing import Any
 
 from tracer.instrument.redact import redact
 
-KINDS = ("CLIENT", "SERVER", "PRODUCER", "CONSUMER", "INTERNAL", "HTTP")
 TRACEPARENT = "traceparent"
 
 Event = dict[str, Any]

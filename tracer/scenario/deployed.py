@@ -41,6 +41,7 @@ from typing import Any
 from tracer.cloud.vhost import VhostError, add_vhost, in_vhost, rabbitmqctl
 from tracer.instrument.api import Event
 from tracer.instrument.redact import redact_url
+from tracer.model.constants import SENDING_KINDS
 from tracer.scenario.spec import (
     Scenario,
     ScenarioResult,
@@ -193,7 +194,7 @@ class DeploymentRun:
 
         def on_event(e: Event) -> None:
             if (not armed.is_set() and e.get("type") == "span_start"
-                    and e.get("kind") in ("CLIENT", "PRODUCER")
+                    and e.get("kind") in SENDING_KINDS
                     and (e.get("attrs") or {}).get("rpc.method", e.get("name")) == method
                     and self._in_request(e)):
                 armed.set()
