@@ -171,6 +171,14 @@ class PlacementClient:
                              f"/resource_providers/{rp_uuid}/usages", "1.9")
         return dict(resp.body["usages"]) if resp.status == 200 else {}
 
+    def get_allocations_for_resource_provider(self, rp_uuid: str) -> dict[str, Any]:
+        """GET /resource_providers/{uuid}/allocations: consumer → resources on it.
+
+        The resource tracker reads it to find allocations whose instance is gone."""
+        resp = self._request("GET", "/resource_providers/{uuid}/allocations",
+                             f"/resource_providers/{rp_uuid}/allocations")
+        return dict(resp.body["allocations"]) if resp.status == 200 else {}
+
     # -- allocation candidates and allocations -------------------------------------
 
     def get_allocation_candidates(self, resources: Mapping[str, int], limit: int | None = None

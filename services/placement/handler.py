@@ -95,6 +95,11 @@ def _get_usages(app: PlacementApp, req: webob.Request, m: dict[str, str]) -> Rep
     return app.store.get_usages(m["uuid"])
 
 
+def _get_provider_allocations(app: PlacementApp, req: webob.Request,
+                               m: dict[str, str]) -> Reply:
+    return app.store.get_allocations_for_resource_provider(m["uuid"])
+
+
 def _get_associations(kind: str) -> Handler:
     """GET .../traits or .../aggregates: bootflow's providers have none (empty lists)."""
 
@@ -164,6 +169,8 @@ ROUTES: list[tuple[str, str, Handler, str]] = [
      "placement/handlers/inventory.py:set_inventories"),
     ("GET", f"/resource_providers/{_UUID}/usages", _get_usages,
      "placement/handlers/usage.py:list_usages"),
+    ("GET", f"/resource_providers/{_UUID}/allocations", _get_provider_allocations,
+     "placement/handlers/allocation.py:list_for_resource_provider"),
     ("GET", f"/resource_providers/{_UUID}/traits", _get_associations("traits"),
      "placement/handlers/trait.py:list_traits_for_resource_provider"),
     ("GET", f"/resource_providers/{_UUID}/aggregates", _get_associations("aggregates"),

@@ -176,6 +176,21 @@ class PlacementStore:
             usages = {rc: used.get(rc, 0) for rc in self._inventories(conn, row.id)} | used
         return Reply(200, {"resource_provider_generation": row.generation, "usages": usages})
 
+    def get_allocations_for_resource_provider(self, rp_uuid: str) -> Reply:
+        """GET /resource_providers/{uuid}/allocations: consumer → resources on it."""
+        al = db.allocations
+        with self._lock, self.engine.connect() as conn:
+            row = self._rp_row(conn, rp_uuid)
+            if row is None:
+                return Reply(404, detail=f"No resource provider with uuid {rp_uuid} found")
+            out: dict[str, Any] = {}
+            for consumer, rc, used in conn.execute(
+                    select(al.c.consumer_id, al.c.resource_class, al.c.used).where(
+                        al.c.resource_provider_id == row.id)).all():
+                out.setdefault(consumer, {"resources": {}})["resources"][rc] = used
+        return Reply(200, {"allocations": out,
+                           "resource_provider_generation": row.generation})
+
     # -- allocation candidates ----------------------------------------------------
 
     def get_allocation_candidates(self, resources: Mapping[str, int], limit: int | None = None
