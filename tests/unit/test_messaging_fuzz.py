@@ -123,6 +123,7 @@ def _call_fields(body: bytes) -> tuple[Any, Any] | None:
     return (msg["_msg_id"], msg["_reply_q"]) if msg.get("_msg_id") else None
 
 
+@pytest.mark.timeout(max(300, FUZZ_EXAMPLES // 10))
 def test_fuzzed_deliveries_settle_once_and_calls_are_answered(
         caplog: pytest.LogCaptureFixture, deaths: ThreadDeaths, traced: ListEmitter,
         capsys: pytest.CaptureFixture[str]) -> None:
