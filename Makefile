@@ -50,7 +50,7 @@ bench-guest: setup guest-image
 # (make test runs the same tests with 2,000), 2,000 of them raw onto a live RabbitMQ queue.
 .PHONY: fuzz
 fuzz: setup rabbitmq
-	BOOTFLOW_FUZZ_EXAMPLES=10000 $(PY) -m pytest tests/unit/test_messaging_fuzz.py tests/functional/test_messaging_fuzz.py
+	BOOTFLOW_FUZZ_EXAMPLES=10000 $(PY) -m pytest tests/unit/test_messaging_fuzz.py tests/functional/test_messaging_fuzz_rabbit.py
 
 guest-image:
 	bash scripts/build-guest-image.sh

@@ -1,5 +1,6 @@
 """Hypothesis strategies for oslo.messaging bodies, and the endpoint and fake delivery the
-messaging fuzz tests (tests/unit and tests/functional ``test_messaging_fuzz``) share.
+messaging fuzz tests (``tests/unit/test_messaging_fuzz.py``,
+``tests/functional/test_messaging_fuzz_rabbit.py``) share.
 
 Bodies range from well-formed calls and casts with hostile field values (``_reply_q`` of
 any JSON type, ``_timeout`` of ``Infinity`` or 400 digits, odd versions, methods and

@@ -33,11 +33,13 @@ from support.wire_fuzz import (
     Published,
     bodies,
     good_calls,
+    json_values,
 )
 
 from services import rpc
 from services.baserpc import BaseRPCAPI
 from services.messaging import RPCServer, Target, Transport, wire
+from services.messaging.reply import ReplyWaiter
 from tracer.instrument import api as trace
 from tracer.instrument.emitter import ListEmitter
 
@@ -295,3 +297,39 @@ def test_garbled_timeout_kills_no_heartbeat_thread(timeout: str,
     assert deaths.deaths == []
     (reply,) = h.transport.take()
     assert (reply["result"], reply["ending"], reply["_msg_id"]) == (7, True, msg_id)
+
+
+def test_reply_queue_consumer_never_raises_on_fuzzed_replies() -> None:
+    """The caller's side: a garbled reply is dropped; the waiting caller still gets its
+    own reply (an exception would have cost every caller the reply connection)."""
+    transport = Transport("memory://", "nova")
+    waiter = ReplyWaiter(transport)
+    try:
+        msg_id = uuid.uuid4().hex
+        waiter.listen(msg_id)
+        seen = 0
+
+        @settings(FUZZ_SETTINGS, max_examples=max(FUZZ_EXAMPLES // 10, 200))
+        @given(body=bodies() | st.builds(
+            lambda r, f, e: wire.pack({"result": r, "failure": f, "ending": e,
+                                       "_msg_id": msg_id}).encode(),
+            json_values, json_values, json_values))
+        def one(body: bytes) -> None:
+            nonlocal seen
+            waiter._on_message(FakeDelivery(body))  # raising here fails the test
+            seen += 1
+
+        one()
+        waiter._dups = wire.MsgIdCache()
+        waiter._on_message(FakeDelivery(wire.pack(
+            {"result": "mine", "failure": None, "ending": True, "_msg_id": msg_id,
+             "_unique_id": uuid.uuid4().hex}).encode()))
+        replies = []
+        slot = waiter._waiters[msg_id]
+        while not slot.q.empty():
+            replies.append(slot.q.get())
+        assert replies[-1]["result"] == "mine"
+        assert seen >= 200
+    finally:
+        waiter.stop()
+        transport.cleanup()

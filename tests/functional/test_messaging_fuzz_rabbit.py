@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -121,9 +122,12 @@ def test_poison_message_is_rejected_once_and_the_queue_keeps_consuming(
 
 @pytest.mark.timeout(max(300, FUZZ_EXAMPLES // 10))
 def test_fuzzed_bodies_never_cost_the_queue_its_consumer(
-        live: Live, caplog: pytest.LogCaptureFixture,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        live: Live, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     caplog.set_level(logging.WARNING, logger="services.messaging")
+    deaths: list[str] = []
+    monkeypatch.setattr(threading, "excepthook",
+                        lambda a: deaths.append(f"{a.exc_type.__name__}: {a.exc_value}"))
     batch = 10
     examples = max(FUZZ_EXAMPLES // 5 // batch, 10)
 
@@ -148,10 +152,12 @@ def test_fuzzed_bodies_never_cost_the_queue_its_consumer(
         print(f"\n[fuzz] RabbitMQ: {live.published} raw bodies + {live.calls} good calls "
               f"in {elapsed:.1f} s: {stats['acked']} acked, {stats['rejected']} rejected, "
               f"0 requeued (received {stats['received']}), {len(lost)} consumer losses, "
+              f"{len(deaths)} dead threads, "
               f"queue: {ready} ready, {consumers} consumer; {len(returned)} replies to "
               f"missing reply queues returned")
     assert live.published >= FUZZ_EXAMPLES // 5
     assert lost == []
+    assert deaths == []
     assert (ready, consumers) == (0, 1)
     # every delivery was the first of its message: nothing was requeued and redelivered
     assert stats["received"] == live.published + live.calls
