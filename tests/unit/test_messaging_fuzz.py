@@ -333,3 +333,33 @@ def test_reply_queue_consumer_never_raises_on_fuzzed_replies() -> None:
     finally:
         waiter.stop()
         transport.cleanup()
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_tricky_text = st.text(alphabet='[]{}"\\\\/ab\n\u2028', max_size=12)
+_nested = st.recursive(
+    st.none() | st.integers() | _tricky_text,
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(_tricky_text, c, max_size=3),
+    max_leaves=30)
+
+
+def test_depth_check_agrees_with_the_parser() -> None:
+    """The pre-parse depth scan is exact on any JSON document, whatever brackets,
+    quotes and backslashes its strings hold (so it refuses nothing a parse would take
+    within the limit, and lets nothing deeper through)."""
+
+    @settings(FUZZ_SETTINGS, max_examples=max(FUZZ_EXAMPLES // 4, 200))
+    @given(value=_nested, ensure_ascii=st.booleans())
+    def one(value: Any, ensure_ascii: bool) -> None:
+        text = json.dumps(value, ensure_ascii=ensure_ascii)
+        assert wire.json_depth(text) == _depth(value)
+        assert wire.json_depth(json.dumps(text)) == 0  # the same document as a string
+
+    one()
