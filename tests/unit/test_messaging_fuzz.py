@@ -39,6 +39,7 @@ from support.wire_fuzz import (
 from services import rpc
 from services.baserpc import BaseRPCAPI
 from services.messaging import RPCServer, Target, Transport, wire
+from services.messaging.gate import ControlGate
 from services.messaging.reply import ReplyWaiter
 from tracer.instrument import api as trace
 from tracer.instrument.emitter import ListEmitter
@@ -363,3 +364,17 @@ def test_depth_check_agrees_with_the_parser() -> None:
         assert wire.json_depth(json.dumps(text)) == 0  # the same document as a string
 
     one()
+
+
+def test_walkthrough_control_bus_survives_any_message() -> None:
+    """The gate's control bus consumer (a ConsumerThread: an exception in its
+    on_message drops and reopens the connection) logs and drops what it cannot use."""
+    gate = ControlGate("memory://")
+    try:
+        for body in (b"[" * 100_000, b"\xff", b'{"event": "pending", "hop_id": [1]}',
+                     b'{"event": "released", "hop_id": {"a": 1}}', b"1e400", b""):
+            d = FakeDelivery(body)
+            gate._bus._on_message(d)  # raising here fails the test
+            assert d.ops == ["ack"]
+    finally:
+        gate.close()
