@@ -138,22 +138,28 @@ class ReplyWaiter:
     # -- routing ---------------------------------------------------------------------
     def _on_message(self, message: Any) -> None:
         # consumed with no_ack: a reply has exactly one reader, in this process, and an
-        # ack per reply would cost a socket write on every call.
+        # ack per reply would cost a socket write on every call. Never raises: that would
+        # unwind the drain and cost every waiting caller the connection.
         try:
-            data, _ = wire.unpack(message.body)
-        except wire.BadMessage as e:
-            LOG.warning("reply queue %s: dropping a bad reply: %s", self.reply_q, e)
-            return
+            self._route(message)
+        except Exception as e:  # whatever a reply's body provokes
+            LOG.warning("reply queue %s: dropping a bad reply (%s): %s", self.reply_q,
+                        _ids(message), e)
+
+    def _route(self, message: Any) -> None:
+        data, _ = wire.unpack(message.body)  # BadMessage: see _on_message
         if self._dups.seen(data.get("_unique_id")):
             LOG.info("reply queue %s: duplicate reply dropped", self.reply_q)
             return
         msg_id = data.pop("_msg_id", None)
+        if not isinstance(msg_id, str):
+            msg_id = None
         with self._lock:
             slot = self._waiters.get(msg_id) if msg_id else None
             if slot is not None and (data.get("failure") or data.get("ending", False)):
                 slot.done = True
         if slot is None:
-            LOG.info("No calling threads waiting for msg_id : %s", msg_id)
+            LOG.info("No calling threads waiting for msg_id : %.80r", msg_id)
             return
         slot.q.put(data)
 
@@ -272,6 +278,13 @@ class ReplyWaiter:
                 self._close()
             finally:
                 self._conn_lock.release()
+
+
+def _ids(message: Any) -> str:
+    try:
+        return wire.ids_in(message.body)
+    except Exception:
+        return "no message id"
 
 
 def _socket_of(conn: kombu.Connection) -> socket.socket | None:
