@@ -8,6 +8,7 @@ With no emitter set the calls cost little and emit nothing.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import socket
 import time
@@ -42,7 +43,12 @@ _process_identity: tuple[str, str] = ("bootflow", socket.gethostname())
 _emitter: Emitter | None = None
 
 
-_getrandbits = random.getrandbits  # ids need to be unique, not secret (as wire.new_id)
+# Ids need to be unique, not secret (as wire.new_id). A private generator: a caller that
+# seeds the global one (hypothesis does, per example) must not make trace ids repeat;
+# reseeded in a forked child so two workers never draw the same ids.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+_getrandbits = _rng.getrandbits
 
 
 def new_trace_id() -> str:
