@@ -64,11 +64,11 @@ from tracer.instrument.emitter import BrokerEmitter  # noqa: E402
 from tracer.instrument.events import dumps, parse_body, validate  # noqa: E402
 from tracer.instrument.redact import redact_url  # noqa: E402
 from tracer.model import TraceState  # noqa: E402
+from tracer.model.constants import SENDING_KINDS  # noqa: E402
 from tracer.session import is_request_root, request_trace_ids  # noqa: E402
 
 SECTION = "## Scale"
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
-RPC_CLIENT_KINDS = ("CLIENT", "PRODUCER")
 
 
 class CountingEmitter:
@@ -123,7 +123,7 @@ class _SharedSink(Sink):
 
     def __init__(self, path: str, shared: dict[str, Any]) -> None:
         super().__init__()
-        self.fh = open(path, "w", encoding="utf-8")  # noqa: SIM115
+        self.fh = open(path, "w", encoding="utf-8")
         self.shared = shared
         self.open_req = 0
 
@@ -305,7 +305,7 @@ def hop_stats(events: list[dict[str, Any]], traces: set[str]) -> dict[tuple[str,
     for e in events:
         if e.get("trace_id") not in traces:
             continue
-        if e["type"] == "span_start" and e.get("kind") in RPC_CLIENT_KINDS \
+        if e["type"] == "span_start" and e.get("kind") in SENDING_KINDS \
                 and "rpc.method" in e.get("attrs", {}):
             starts[e["span_id"]] = e
         elif e["type"] == "span_end" and e["span_id"] in starts:

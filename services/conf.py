@@ -34,6 +34,11 @@ class Config:
     # conductor wait_until_ready (nova/service.py)
     early_timeout: int = 10
     early_attempts: int = 10
+    # [conductor] workers: processes forked by the launcher, all consuming the conductor
+    # topic. Stein's default is the CPU count (processutils.get_worker_count); bootflow's
+    # is 1 so that one process is the conductor unless asked (bootflow up
+    # --conductor-workers N).
+    conductor_workers: int = 1
     # [scheduler]
     max_attempts: int = 3
     # [DEFAULT] instance_build_timeout: a build older than this many s goes to ERROR
@@ -49,6 +54,12 @@ class Config:
     database_connection: str = ""
     cell0_database_connection: str = ""
     placement_database_connection: str = ""
+    # [placement] endpoint_override (keystoneauth): where the report client finds the
+    # placement-api process; empty: placement runs in this process on
+    # placement_database_connection (the embedded default).
+    placement_endpoint: str = ""
+    placement_host: str = "127.0.0.1"
+    placement_port: int = 8778
     # [DEFAULT] instance_name_template: the libvirt domain name, % the instance id (or
     # %(uuid)s-style keys). `bootflow up` sets a per-deployment prefix (deploy.py).
     instance_name_template: str = "instance-%08x"

@@ -71,6 +71,11 @@ class ServiceNotFound(NotFound):
     msg_fmt = "Service %(service_id)s could not be found."
 
 
+class ServiceBinaryExists(NovaException):
+    msg_fmt = "Service with host %(host)s binary %(binary)s exists."
+    code = 409
+
+
 class UnexpectedTaskStateError(NovaException):
     msg_fmt = (
         "Unexpected task state: expecting %(expected)s but the actual state is %(actual)s"
@@ -111,3 +116,11 @@ class PolicyNotAuthorized(Forbidden):
     """A policy rule said no (nova/exception.py); the API answers 403 ``forbidden``."""
 
     msg_fmt = "Policy doesn't allow %(action)s to be performed."
+
+
+class ResourceProviderCreationFailed(NovaException):
+    msg_fmt = "Failed to create resource provider %(name)s"
+
+
+class PlacementAPIConnectFailure(NovaException):
+    msg_fmt = "Unable to communicate with the Placement API: %(reason)s"

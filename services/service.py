@@ -11,7 +11,7 @@ import importlib
 import threading
 from typing import Any
 
-from services import baserpc, messaging, rpc
+from services import baserpc, exception, messaging, rpc
 from services.conductor import api as conductor_api
 from services.conductor import rpcapi as conductor_rpcapi
 from services.context import get_admin_context
@@ -120,7 +120,12 @@ class Service:
                     self.service_ref = ServiceObj(ctxt, host=self.host, binary=self.binary,
                                                   topic=self.topic, report_count=0,
                                                   disabled=False)
-                    self.service_ref.create()
+                    try:
+                        self.service_ref.create()
+                    except exception.ServiceBinaryExists:
+                        # a sibling worker won the race (nova/service.py Service.start)
+                        self.service_ref = ServiceObj.get_by_host_and_binary(
+                            ctxt, self.host, self.binary)
                 else:
                     self.service_ref._context = ctxt
             with trace.stein_step(STEIN_LOCATION, "pre_start_hook"):
@@ -157,7 +162,7 @@ class Service:
                 while not self._stop.wait(interval):
                     try:
                         fn()
-                    except Exception as exc:  # noqa: BLE001 - keep beating, say why
+                    except Exception as exc:  # keep beating, say why
                         trace.annotate("log", {"level": "ERROR",
                                                "message": f"{name} failed: {exc!r}"})
 

@@ -107,7 +107,7 @@ class Collector:
         while not self._stop.is_set():
             try:
                 self._consume()
-            except Exception as exc:  # noqa: BLE001 - keep the view alive across outages
+            except Exception as exc:  # keep the view alive across outages
                 if not self._ready.is_set():
                     self._error = exc
                     self._ready.set()
@@ -161,7 +161,7 @@ class Collector:
             self.received += 1
             try:
                 self.on_event(event)
-            except Exception:  # noqa: BLE001 - a broken consumer callback must not stop us
+            except Exception:  # a broken consumer callback must not stop us
                 log.exception("trace collector: on_event failed")
 
     def _mine(self, items: list[Any], runs: Any, key: str) -> list[Any]:

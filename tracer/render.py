@@ -1,7 +1,8 @@
 """What ``bootflow demo --headless`` prints: each trace as a rich Tree, then instance states.
 
-Works from the events alone (no reducer, no Textual), so a recording, a ListEmitter or a
-test's hand-made list all print the same way. The point of the labels is the lesson:
+Reads the one trace model (``tracer.model``): a recording, a ListEmitter or a test's
+hand-made list go through the reducer, so the tree shows the hops, their handlers and the
+instance states the TUI and the exports show. The point of the labels is the lesson:
 ``[call]`` blocks its caller (so it shows how long it waited), ``[cast]`` does not.
 """
 
@@ -17,57 +18,63 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from tracer.model import AnnotationView, HopView, Snapshot, SpanView, snapshot_of
+from tracer.model.constants import HANDLING_KINDS, UNKNOWN
+from tracer.model.views import state_name
+
 Event = Mapping[str, Any]
 
-CLIENT_KINDS = ("CLIENT", "PRODUCER")
-SERVER_KINDS = ("SERVER", "CONSUMER")
 # Stein code whose spans the compact tree folds away: middleware, object and db calls,
 # single filters and weighers (the full tree and the TUI show them)
 PLUMBING = ("nova/objects/", "nova/scheduler/filters/", "nova/scheduler/weights/",
             "nova/api/openstack/__init__.py", "nova/api/openstack/auth.py")
 STYLE_COLOURS = {"call": "bold magenta", "cast": "bold cyan", "fanout": "bold blue"}
+NOTE_NAMES = ("instance.state", "log")
+
+
+def _who(service: str, host: str) -> str:
+    """``compute1`` where the host names the service, else ``conductor@node7``; a
+    destination nobody answered for with no server is named by its service."""
+    short = service.removeprefix("nova-")
+    if host == UNKNOWN:
+        return short
+    return host if host.startswith(short) else f"{short}@{host}"
 
 
 @dataclass
-class _Span:
-    start: Mapping[str, Any]
-    end_ns: int | None = None
-    status: str = "UNSET"
-    end_attrs: dict[str, Any] = field(default_factory=dict)
-    children: list[_Span] = field(default_factory=list)
-    notes: list[Mapping[str, Any]] = field(default_factory=list)
+class _Node:
+    """A model span placed in the tree: under its sender when it handled an rpc message,
+    else under its parent."""
 
-    @property
-    def span_id(self) -> str:
-        return str(self.start["span_id"])
+    span: SpanView
+    hop: HopView | None = None
+    children: list[_Node] = field(default_factory=list)
+    notes: list[AnnotationView] = field(default_factory=list)
 
     @property
     def kind(self) -> str:
-        return str(self.start.get("kind", "INTERNAL"))
+        return self.span.kind
 
     @property
     def attrs(self) -> Mapping[str, Any]:
-        return self.start.get("attrs") or {}
+        return self.span.attrs
+
+    @property
+    def status(self) -> str:
+        return self.span.status
 
     @property
     def start_ns(self) -> int:
-        return int(self.start.get("ts_ns", 0))
+        return self.span.start_ns
 
     @property
     def duration_ns(self) -> int | None:
-        return None if self.end_ns is None else max(0, self.end_ns - self.start_ns)
+        end = self.span.end_ns
+        return None if end is None else max(0, end - self.span.start_ns)
 
     @property
     def who(self) -> str:
-        """``compute1`` where the host names the service, else ``conductor@node7``."""
-        service = str(self.start.get("service", "?")).removeprefix("nova-")
-        host = str(self.start.get("host", "?"))
-        return host if host.startswith(service) else f"{service}@{host}"
-
-    @property
-    def is_hop(self) -> bool:
-        return self.kind in CLIENT_KINDS and bool(
-            self.attrs.get("rpc.style") or self.attrs.get("rpc.method"))
+        return _who(self.span.service, self.span.host)
 
     @property
     def is_landmark(self) -> bool:
@@ -84,87 +91,54 @@ def _ms(ns: int | None) -> str:
     return f"{ns / 1e6:.3f} ms" if ns < 100_000 else f"{ns / 1e6:.1f} ms"
 
 
-def _collect(events: Iterable[Event]) -> tuple[dict[str, _Span], list[str]]:
-    """Spans by id (annotations attached) and trace ids in order of first appearance."""
-    spans: dict[str, _Span] = {}
-    ends: dict[str, Event] = {}
-    notes: list[Event] = []
-    traces: list[str] = []
-    for ev in events:
-        etype = ev.get("type")
-        if etype == "span_start":
-            spans[str(ev["span_id"])] = _Span(ev)
-            if ev["trace_id"] not in traces:
-                traces.append(ev["trace_id"])
-        elif etype == "span_end":
-            ends[str(ev["span_id"])] = ev
-        elif etype == "annotate":
-            notes.append(ev)
-    for span_id, ev in ends.items():
-        span = spans.get(span_id)
-        if span is not None:
-            span.end_ns = int(ev.get("ts_ns", 0))
-            span.status = str(ev.get("status", "OK"))
-            span.end_attrs = dict(ev.get("attrs") or {})
-    for ev in notes:
-        span = spans.get(str(ev.get("span_id")))
-        if span is not None and ev.get("name") in ("instance.state", "log"):
-            span.notes.append(ev)
-    return spans, traces
-
-
-def _hop_label(span: _Span) -> Text:
+def _hop_label(node: _Node, hop: HopView, servers: list[_Node]) -> Text:
     """``[call] select_destinations v4.5 12.3 ms (waited 11.9 ms)`` / ``a/h → b/h``."""
-    a = span.attrs
-    style = str(a.get("rpc.style") or ("call" if span.kind == "CLIENT" else "cast"))
-    method = str(a.get("rpc.method") or span.start.get("name"))
     text = Text()
-    text.append(f"[{style}]", STYLE_COLOURS.get(style, "bold"))
-    text.append(f" {method}", "bold")
-    if a.get("rpc.version"):
-        text.append(f" v{a['rpc.version']}")
-    if a.get("rpc.namespace"):
-        text.append(f" ({a['rpc.namespace']})", "dim")
-    servers = sorted((c for c in span.children if c.kind in SERVER_KINDS),
-                     key=lambda c: c.start_ns)
-    if servers:
-        dst = ", ".join(dict.fromkeys(c.who for c in servers))
-    else:
-        dst = str(a.get("messaging.rabbitmq.destination.routing_key") or a.get("rpc.topic")
-                  or "?")
-    text.append(f"  {span.who} → {dst}", "dim")
-    text.append(f"  {_ms(span.duration_ns)}", "green" if span.end_ns is not None else "yellow")
-    if style == "call" and servers and span.end_ns is not None:
+    text.append(f"[{hop.style}]", STYLE_COLOURS.get(hop.style, "bold"))
+    text.append(f" {hop.method}", "bold")
+    if hop.version:
+        text.append(f" v{hop.version}")
+    if hop.namespace:
+        text.append(f" ({hop.namespace})", "dim")
+    dst = ", ".join(dict.fromkeys(_who(*ep) for ep in hop.receivers))
+    text.append(f"  {node.who} → {dst}", "dim")
+    ended = node.span.end_ns is not None
+    text.append(f"  {_ms(node.duration_ns)}", "green" if ended else "yellow")
+    if hop.style == "call" and servers and ended:
         # the caller was blocked for the whole round trip; the callee worked part of it
         text.append(f" (caller blocked; callee {_ms(servers[0].duration_ns)})", "magenta")
-    elif style != "call":
+    elif hop.style != "call":
         callee = f"; callee {_ms(servers[0].duration_ns)}" if len(servers) == 1 else ""
         text.append(f" (caller went on{callee})", "cyan")
     return text
 
 
-def _label(span: _Span, parent_who: str | None) -> Text:
-    a = span.attrs
-    if span.kind in CLIENT_KINDS and (a.get("rpc.style") or a.get("rpc.method")):
-        text = _hop_label(span)
-    elif span.kind in SERVER_KINDS:
+def _error_message(span: SpanView) -> Any:
+    return span.attrs.get("status.message") or span.attrs.get("exception.type")
+
+
+def _label(node: _Node, parent_who: str | None, servers: list[_Node]) -> Text:
+    a = node.attrs
+    if node.hop is not None:
+        text = _hop_label(node, node.hop, servers)
+    elif node.kind in HANDLING_KINDS:
         text = Text()
         text.append("⇒ ", "bold")
-        text.append(f"{span.start.get('name')}", "bold")
-        text.append(f" on {span.who} {_ms(span.duration_ns)}")
+        text.append(f"{node.span.name}", "bold")
+        text.append(f" on {node.who} {_ms(node.duration_ns)}")
         if a.get("code.location"):
             text.append(f"\n{a['code.location']}", "dim")
     else:
-        dim = span.kind in ("HTTP", "INTERNAL")
+        dim = node.kind in ("HTTP", "INTERNAL")
         text = Text(style="dim" if dim else "")
-        text.append(f"{span.start.get('name')}")
+        text.append(f"{node.span.name}")
         # the same service/host as the parent is noise in a deep tree: say it once
-        where = "" if span.who == parent_who and span.kind != "HTTP" else f" {span.who}"
-        prefix = " HTTP" if span.kind == "HTTP" else ""
-        text.append(f"{prefix}{where} {_ms(span.duration_ns)}")
-    if span.status == "ERROR":
+        where = "" if node.who == parent_who and node.kind != "HTTP" else f" {node.who}"
+        prefix = " HTTP" if node.kind == "HTTP" else ""
+        text.append(f"{prefix}{where} {_ms(node.duration_ns)}")
+    if node.status == "ERROR":
         text.stylize("red")
-        message = span.end_attrs.get("status.message") or span.end_attrs.get("exception.type")
+        message = _error_message(node.span)
         text.append(f"  ERROR{': ' + _first_line(message) if message else ''}", "bold red")
     return text
 
@@ -174,69 +148,61 @@ def _first_line(message: Any) -> str:
     return str(message).strip().split("\n", 1)[0].strip()
 
 
-def _note_label(note: Mapping[str, Any]) -> Text:
-    a = note.get("attrs") or {}
-    if note.get("name") == "instance.state":
-        state = _state_name(a)
+def _note_label(note: AnnotationView) -> Text:
+    a = note.attrs
+    if note.name == "instance.state":
+        state = state_name(a.get("vm_state"), a.get("task_state"))
         host = f" on {a['host']}" if a.get("host") else ""
         return Text.assemble(("● ", "bold yellow"), (state, "yellow"), (host, "dim"))
     return Text(f"· {a.get('level', 'log')}: {a.get('message', '')}", style="dim")
 
 
-def _lone_server(span: _Span) -> _Span | None:
-    """The one SERVER/CONSUMER span of a call or cast, folded into the hop's own line."""
-    if span.kind not in CLIENT_KINDS:
-        return None
-    servers = [c for c in span.children if c.kind in SERVER_KINDS]
-    return servers[0] if len(servers) == 1 else None
-
-
-def _visible_children(span: _Span, compact: bool) -> list[_Span]:
+def _visible_children(node: _Node, compact: bool) -> list[_Node]:
     """In the compact tree, plumbing spans give way to the landmarks inside them."""
     if not compact:
-        return list(span.children)
-    out: list[_Span] = []
-    for child in span.children:
+        return list(node.children)
+    out: list[_Node] = []
+    for child in node.children:
         out.extend([child] if child.is_landmark else _visible_children(child, compact))
     return out
 
 
-def _add(tree: Tree, span: _Span, parent_who: str | None = None,
-         compact: bool = True) -> None:
-    servers = [c for c in span.children if c.kind in SERVER_KINDS] if span.is_hop else []
-    label = _label(span, parent_who)
-    children = [c for c in _visible_children(span, compact) if c not in servers]
-    notes = list(span.notes)
+def _add(tree: Tree, node: _Node, servers_of: Mapping[str, list[_Node]],
+         parent_who: str | None = None, compact: bool = True) -> None:
+    servers = servers_of.get(node.span.span_id, [])
+    label = _label(node, parent_who, servers)
+    children = [c for c in _visible_children(node, compact) if c not in servers]
+    notes = list(node.notes)
     if len(servers) == 1:
         # one line per hop: the callee's work hangs directly under it (a shallower tree)
         server = servers[0]
         if server.attrs.get("code.location"):
             label.append(f"\n⇒ {server.attrs['code.location']}", "dim italic")
         if server.status == "ERROR":
-            message = server.end_attrs.get("status.message")
+            message = server.attrs.get("status.message")
             label.append(f"  ERROR{': ' + _first_line(message) if message else ''}", "bold red")
         children += _visible_children(server, compact)
         notes += server.notes
         who = server.who
     else:
         children += servers
-        who = span.who
+        who = node.who
     if compact:
-        notes += [n for c in _hidden(span, compact, servers) for n in c.notes]
-    node = tree.add(label)
-    items: list[tuple[int, int, Any]] = [(c.start_ns, 1, c) for c in children]
-    items += [(int(n.get("ts_ns", 0)), 0, n) for n in notes]
+        notes += [n for c in _hidden(node, servers) for n in c.notes]
+    branch = tree.add(label)
+    items: list[tuple[int, int, _Node | AnnotationView]] = [(c.start_ns, 1, c) for c in children]
+    items += [(n.ts_ns, 0, n) for n in notes]
     for _, _, item in sorted(items, key=lambda t: (t[0], t[1])):
-        if isinstance(item, _Span):
-            _add(node, item, who, compact)
+        if isinstance(item, _Node):
+            _add(branch, item, servers_of, who, compact)
         else:
-            node.add(_note_label(item))
+            branch.add(_note_label(item))
 
 
-def _hidden(span: _Span, compact: bool, servers: list[_Span]) -> list[_Span]:
-    """Spans the compact tree skips below *span*: their state notes still show."""
-    roots = [span, *servers] if len(servers) == 1 else [span]
-    out: list[_Span] = []
+def _hidden(node: _Node, servers: list[_Node]) -> list[_Node]:
+    """Spans the compact tree skips below *node*: their state notes still show."""
+    roots = [node, *servers] if len(servers) == 1 else [node]
+    out: list[_Node] = []
     for root in roots:
         stack = [c for c in root.children if not c.is_landmark]
         while stack:
@@ -246,57 +212,49 @@ def _hidden(span: _Span, compact: bool, servers: list[_Span]) -> list[_Span]:
     return out
 
 
-def _trees(events: list[Event], compact: bool = True) -> list[Tree]:
-    spans, traces = _collect(events)
-    roots: dict[str, list[_Span]] = {t: [] for t in traces}
-    for span in spans.values():
-        parent = spans.get(str(span.start.get("parent_id")))
-        if parent is not None:
-            parent.children.append(span)
+def _trees(snap: Snapshot, compact: bool = True) -> list[Tree]:
+    hops = {h.hop_id: h for h in snap.rpc_hops()}
+    nodes = {sid: _Node(span, hops.get(sid)) for sid, span in snap.spans.items()}
+    sender = {sid: h.hop_id for h in hops.values() for sid in h.server_span_ids}
+    servers_of = {h.hop_id: [nodes[sid] for sid in h.server_span_ids] for h in hops.values()}
+    for note in snap.annotations:
+        if note.name in NOTE_NAMES and note.span_id in nodes:
+            nodes[note.span_id].notes.append(note)
+    roots: dict[str, list[_Node]] = {}
+    for sid, node in nodes.items():
+        above = sender.get(sid) or node.span.parent_id
+        if above is not None and above in nodes:
+            nodes[above].children.append(node)
         else:
-            roots[span.start["trace_id"]].append(span)
+            roots.setdefault(node.span.trace_id, []).append(node)
+    # traces in order of appearance: a trace's first span id is the first that arrived
+    traces = sorted(snap.traces.values(), key=lambda tv: snap.spans[tv.span_ids[0]].seq)
     trees = []
-    for trace_id in traces:
-        top = sorted(roots[trace_id], key=lambda s: s.start_ns)
-        members = [s for s in spans.values() if s.start["trace_id"] == trace_id]
+    for tv in traces:
+        members = [snap.spans[sid] for sid in tv.span_ids]
         t0 = min(s.start_ns for s in members)
         ends = [s.end_ns for s in members if s.end_ns is not None]
         total = (max(ends) - t0) if ends else None
-        tree = Tree(Text.assemble(("trace ", "bold"), (trace_id, "bold"),
+        tree = Tree(Text.assemble(("trace ", "bold"), (tv.trace_id, "bold"),
                                   f"  {len(members)} spans, {_ms(total)}"), guide_style="dim")
-        for span in top:
-            span.children.sort(key=lambda s: s.start_ns)
-            _add(tree, span, compact=compact)
+        for node in sorted(roots.get(tv.trace_id, []), key=lambda n: n.start_ns):
+            node.children.sort(key=lambda n: n.start_ns)
+            _add(tree, node, servers_of, compact=compact)
         trees.append(tree)
     return trees
 
 
-def _state_name(attrs: Mapping[str, Any]) -> str:
-    vm, task = attrs.get("vm_state"), attrs.get("task_state")
-    return f"{vm}/{task}" if task else str(vm)
+def instance_states(snap: Snapshot) -> dict[str, dict[str, Any]]:
+    """Per instance_uuid: the last state (vm_state, task_state, host) and the path of
+    distinct states it went through."""
+    return {uuid: {"vm_state": inst.vm_state, "task_state": inst.task_state,
+                   "host": inst.host, "path": inst.path()}
+            for uuid, inst in snap.instances.items()}
 
 
 def final_instance_states(events: Iterable[Event]) -> dict[str, dict[str, Any]]:
-    """Per instance_uuid: the last ``instance.state`` (vm_state, task_state, host) and the
-    path of distinct states it went through, in event order."""
-    out: dict[str, dict[str, Any]] = {}
-    for ev in events:
-        if ev.get("type") != "annotate" or ev.get("name") != "instance.state":
-            continue
-        a = ev.get("attrs") or {}
-        uuid = a.get("instance_uuid")
-        if not uuid:
-            continue
-        entry = out.setdefault(str(uuid), {"vm_state": None, "task_state": None,
-                                           "host": None, "path": []})
-        entry["vm_state"] = a.get("vm_state")
-        entry["task_state"] = a.get("task_state")
-        if a.get("host"):
-            entry["host"] = a["host"]
-        state = _state_name(a)
-        if not entry["path"] or entry["path"][-1] != state:
-            entry["path"].append(state)
-    return out
+    """``instance_states`` of the model fed *events*."""
+    return instance_states(snapshot_of(events))
 
 
 def _instances_table(states: Mapping[str, Mapping[str, Any]]) -> Table:
@@ -313,20 +271,24 @@ def _instances_table(states: Mapping[str, Mapping[str, Any]]) -> Table:
     return table
 
 
-def render_trace(events: Iterable[Event], compact: bool = True) -> RenderableType:
-    """Every trace in *events* as a tree of hops, then the instances' final states.
+def render_snapshot(snap: Snapshot, compact: bool = True) -> RenderableType:
+    """Every trace of *snap* as a tree of hops, then the instances' final states.
 
     *compact* keeps requests, rpc hops, Stein functions and failures, and drops the
     plumbing between them (middleware, db and filter spans); their state notes stay.
     """
-    events = list(events)
-    parts: list[RenderableType] = list(_trees(events, compact))
+    parts: list[RenderableType] = list(_trees(snap, compact))
     if not parts:
         parts.append(Text("no spans", style="dim"))
-    states = final_instance_states(events)
+    states = instance_states(snap)
     if states:
         parts.append(_instances_table(states))
     return Group(*parts)
+
+
+def render_trace(events: Iterable[Event], compact: bool = True) -> RenderableType:
+    """``render_snapshot`` of the model fed *events* (a recording, a demo's events)."""
+    return render_snapshot(snapshot_of(events), compact)
 
 
 def render_text(events: Iterable[Event], width: int = 120, compact: bool = True) -> str:
@@ -334,4 +296,3 @@ def render_text(events: Iterable[Event], width: int = 120, compact: bool = True)
     console = Console(record=True, width=width, file=io.StringIO(), color_system=None)
     console.print(render_trace(events, compact))
     return console.export_text()
-

@@ -86,7 +86,7 @@ class FaultWrapper:
                 code = getattr(exc, "code", 500)
                 sp.set_status("ERROR", exc.message)
                 return json_response(code, fault_body(code, exc.message))
-            except Exception as exc:  # noqa: BLE001 - a 500 like Nova's computeFault
+            except Exception as exc:  # a 500 like Nova's computeFault
                 sp.set_status("ERROR", repr(exc))
                 return json_response(500, fault_body(
                     500, "Unexpected API Error. Please report this at "

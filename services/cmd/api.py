@@ -68,7 +68,7 @@ class APIService:
         try:
             self.ref.report_count = (self.ref.report_count or 0) + 1
             self.ref.save()
-        except Exception as exc:  # noqa: BLE001 - keep beating, say why
+        except Exception as exc:  # keep beating, say why
             self.log.warning("service heartbeat failed: %r", exc)
 
     def stop(self) -> None:

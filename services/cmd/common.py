@@ -35,6 +35,8 @@ def parser(binary: str, default_host: str) -> argparse.ArgumentParser:
                    help=f"trace exchange (default ${TRACE_EXCHANGE_ENV} or "
                         f"{DEFAULT_TRACE_EXCHANGE})")
     p.add_argument("--no-trace", action="store_true", help="emit no trace events")
+    p.add_argument("--placement", default=None, metavar="URL",
+                   help="placement-api endpoint (overrides the config's placement_endpoint)")
     return p
 
 
@@ -42,6 +44,8 @@ def load_config(args: argparse.Namespace) -> Config:
     overrides: dict[str, Any] = {}
     if args.transport:
         overrides["transport_url"] = args.transport
+    if args.placement:
+        overrides["placement_endpoint"] = args.placement
     return Config.load(args.config_file, **overrides)
 
 
@@ -54,7 +58,8 @@ def setup_logging(binary: str, host: str) -> logging.Logger:
     return logging.getLogger(binary)
 
 
-def setup_emitter(config: Config, args: argparse.Namespace, binary: str, host: str) -> Any:
+def setup_emitter(config: Config, args: argparse.Namespace, binary: str, host: str,
+                  worker: int | None = None) -> Any:
     """BrokerEmitter on the config's broker (no emitter for memory:// or --no-trace)."""
     if args.no_trace or not config.transport_url.startswith(("rabbit://", "amqp://")):
         return None
@@ -62,7 +67,8 @@ def setup_emitter(config: Config, args: argparse.Namespace, binary: str, host: s
 
     exchange = (args.trace_exchange or os.environ.get(TRACE_EXCHANGE_ENV)
                 or DEFAULT_TRACE_EXCHANGE)
-    spool = Path(config.state_dir) / "spool" / f"{binary}-{host}.jsonl"
+    suffix = "" if worker is None else f"-worker{worker}"
+    spool = Path(config.state_dir) / "spool" / f"{binary}-{host}{suffix}.jsonl"
     spool.parent.mkdir(parents=True, exist_ok=True)
     emitter = BrokerEmitter(config.transport_url, exchange=exchange, spool_path=spool,
                             linger=config.trace_linger)
@@ -109,15 +115,34 @@ class StopSignal:
 
 def run(binary: str, default_host: str, argv: Sequence[str] | None,
         start: Callable[[Config, argparse.Namespace, logging.Logger], Any],
-        extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> int:
-    """Parse, start (returns an object with ``stop()``), wait for a signal, stop."""
+        extra_args: Callable[[argparse.ArgumentParser], None] | None = None,
+        workers: Callable[[Config, argparse.Namespace], int] | None = None) -> int:
+    """Parse, then serve (nova/service.py ``serve``/``wait``): start (returns an object
+    with ``stop()``), wait for a signal, stop; in this process, or in each of the
+    *workers* processes a ProcessLauncher forks."""
+    from services.launcher import launch
+
     p = parser(binary, default_host)
     if extra_args is not None:
         extra_args(p)
     args = p.parse_args(argv)
     log = setup_logging(binary, args.host)
     config = load_config(args)
-    emitter = setup_emitter(config, args, binary, args.host)
+    count = workers(config, args) if workers is not None else None
+
+    def serve(worker: int | None) -> int:
+        return _serve(binary, args, config, start, worker)
+
+    return launch(serve, count, log).wait()
+
+
+def _serve(binary: str, args: argparse.Namespace, config: Config,
+           start: Callable[[Config, argparse.Namespace, logging.Logger], Any],
+           worker: int | None) -> int:
+    """One process of the service: emitter, gate, start, wait for a signal, stop."""
+    log = setup_logging(binary, args.host if worker is None else f"{args.host} #{worker}")
+    trace.set_worker(worker)
+    emitter = setup_emitter(config, args, binary, args.host, worker)
     gate = setup_gate(config)
     stopper = StopSignal(log)
     started: Any = None

@@ -51,9 +51,9 @@ class API:
     def placementclient(self) -> Any:
         """The placement client (opened on first use), for a delete no compute does."""
         if self._placement is None:
-            from services.placement import PlacementClient
+            from services.placement.client import PlacementClient, placement_url
 
-            self._placement = PlacementClient(self.config.placement_database_connection)
+            self._placement = PlacementClient(placement_url(self.config))
         return self._placement
 
     def create(self, context: Any, flavor: Flavor, image_href: str, display_name: str,

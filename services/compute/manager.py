@@ -131,7 +131,7 @@ class ComputeManager(Manager):
             instance._context = context
             try:
                 self._init_instance(context, instance)
-            except Exception as exc:  # noqa: BLE001 - one instance never blocks start-up
+            except Exception as exc:  # one instance never blocks start-up
                 trace.annotate("log", {"level": "ERROR", "message":
                                        f"_init_instance {instance.uuid} failed: {exc!r}"})
         if instances:
@@ -163,7 +163,7 @@ class ComputeManager(Manager):
                 sp.set_attr("init.action", "restart deletion")
                 try:
                     self._delete_instance(context, instance, update_resources=False)
-                except Exception as exc:  # noqa: BLE001 - Stein: error state, go on
+                except Exception as exc:  # Stein: error state, go on
                     trace.annotate("log", {"level": "ERROR",
                                            "message": f"Failed to complete a deletion: {exc}"})
                     self._set_instance_obj_error_state(instance)
@@ -198,7 +198,7 @@ class ComputeManager(Manager):
         with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="build interrupted"):
             try:
                 self.driver.destroy(context, instance, None)
-            except Exception as err:  # noqa: BLE001 - the ERROR state matters more
+            except Exception as err:  # the ERROR state matters more
                 trace.annotate("log", {"level": "WARNING",
                                        "message": f"destroy of interrupted build: {err!r}"})
         self._cleanup_allocated_networks(context, instance)
@@ -255,7 +255,7 @@ class ComputeManager(Manager):
         for task in (self._check_instance_build_time, self.update_available_resource):
             try:
                 task(context)
-            except Exception as exc:  # noqa: BLE001 - logged, the next one still runs
+            except Exception as exc:  # logged, the next one still runs
                 trace.annotate("log", {"level": "ERROR",
                                        "message": f"{task.__name__} failed: {exc!r}"})
 
@@ -333,7 +333,16 @@ class ComputeManager(Manager):
 
     def update_available_resource(self, context: Any, startup: bool = False) -> None:
         for nodename in self.driver.get_available_nodes():
+            self._update_available_resource_for_node(context, nodename, startup)
+
+    def _update_available_resource_for_node(self, context: Any, nodename: str,
+                                            startup: bool) -> None:
+        """Stein logs a failed update (placement down, say) and the service goes on."""
+        try:
             self.rt.update_available_resource(context, nodename, startup=startup)
+        except Exception as exc:  # Stein: LOG.exception, and the service keeps running
+            trace.annotate("log", {"level": "ERROR", "message": (
+                f"Error updating resources for node {nodename}: {exc}")})
 
     # ---- neutron → nova external events -------------------------------------------
     def _neutron_event(self, instance: Any, name: str, tag: str) -> None:
@@ -429,7 +438,7 @@ class ComputeManager(Manager):
                         context, instance, image, request_spec, filter_properties,
                         admin_password, injected_files, requested_networks,
                         security_groups, block_device_mapping, node, limits, host_list, sp)
-            except Exception as exc:  # noqa: BLE001 - wrap_instance_fault already recorded
+            except Exception as exc:  # wrap_instance_fault already recorded
                 sp.set_status("ERROR", str(exc))
                 return "failed"
 
@@ -536,7 +545,7 @@ class ComputeManager(Manager):
             with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="spawn failed"):
                 try:
                     self.driver.destroy(context, instance, network_info)
-                except Exception as exc:  # noqa: BLE001 - the original error matters
+                except Exception as exc:  # the original error matters
                     trace.annotate("log", {"level": "WARNING",
                                            "message": f"cleanup after failed spawn: {exc!r}"})
             raise

@@ -34,9 +34,9 @@ class ResourceTracker:
     def reportclient(self) -> Any:
         """The placement client, made on first use (it opens the placement database)."""
         if self._reportclient is None:
-            from services.placement import PlacementClient
+            from services.placement.client import PlacementClient, placement_url
 
-            self._reportclient = PlacementClient(self.config.placement_database_connection)
+            self._reportclient = PlacementClient(placement_url(self.config))
         return self._reportclient
 
     def update_available_resource(self, context: Any, nodename: str,

@@ -11,7 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -183,6 +194,11 @@ class ComputeNode(_Timestamps, _SoftDelete, CellBase):
 
 class Service(_Timestamps, _SoftDelete, CellBase):
     __tablename__ = "services"
+    # Stein's uniq_services0host0binary0deleted: sibling workers racing to create their
+    # service record get ServiceBinaryExists and read the winner's (nova/service.py start).
+    __table_args__ = (Index("uniq_services0host0binary", "host", "binary", unique=True,
+                            sqlite_where=text("deleted = 0"),
+                            postgresql_where=text("deleted = 0")),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     host: Mapped[str] = mapped_column(String(255))
     binary: Mapped[str] = mapped_column(String(255))

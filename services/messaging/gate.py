@@ -85,14 +85,23 @@ class _ControlBus:
         self._thread.start()
 
     def _on_message(self, message: Any) -> None:
+        """Never raises (that would cost the bus its connection): a control message that
+        cannot be decoded or handled is logged and dropped (it is acked already)."""
         message.ack()
         try:
-            event = json.loads(message.body)
-        except ValueError:
-            LOG.warning("gate: ignoring a non-JSON control message")
+            body = message.body
+            if len(body) > wire.MAX_BODY_BYTES or wire.json_depth(
+                    body.decode() if isinstance(body, bytes) else body) > wire.MAX_DEPTH:
+                raise ValueError("too large or too deeply nested")
+            event = json.loads(body)
+        except Exception as e:  # any body (RecursionError, bad UTF-8, ...)
+            LOG.warning("gate: ignoring a control message that is not JSON (%s)", e)
             return
         if isinstance(event, dict):
-            self._on_event(event)
+            try:
+                self._on_event(event)
+            except Exception:
+                LOG.exception("gate: a control message could not be handled")
 
     def send(self, event: dict[str, Any]) -> None:
         self.transport.publish(CONTROL_EXCHANGE, str(event.get("event")), json.dumps(event))

@@ -60,7 +60,7 @@ class ReplyWaiter:
         self._stopped = False
         try:
             self._connect()  # the queue exists before any request names it
-        except Exception as e:  # noqa: BLE001 - broker away: check() retries before a call
+        except Exception as e:  # broker away: check() retries before a call
             LOG.warning("reply queue %s: cannot connect yet (%s)", self.reply_q, e)
 
     # -- the connection (only with _conn_lock held, or in __init__) ----------------
@@ -89,7 +89,7 @@ class ReplyWaiter:
             self._connect()
             LOG.info("reply queue %s: reconnected", self.reply_q)
             return True
-        except Exception as e:  # noqa: BLE001 - broker still away
+        except Exception as e:  # broker still away
             LOG.warning("reply queue %s: reconnect failed (%s)", self.reply_q, e)
             self._next_connect = time.monotonic() + RECONNECT_DELAY
             return False
@@ -103,7 +103,7 @@ class ReplyWaiter:
             conn.drain_events(timeout=timeout)
         except TimeoutError:
             return
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if self._stopped:
                 return
             LOG.warning("reply queue %s: connection lost (%s); reconnecting",
@@ -138,22 +138,28 @@ class ReplyWaiter:
     # -- routing ---------------------------------------------------------------------
     def _on_message(self, message: Any) -> None:
         # consumed with no_ack: a reply has exactly one reader, in this process, and an
-        # ack per reply would cost a socket write on every call.
+        # ack per reply would cost a socket write on every call. Never raises: that would
+        # unwind the drain and cost every waiting caller the connection.
         try:
-            data, _ = wire.unpack(message.body)
-        except wire.BadMessage as e:
-            LOG.warning("reply queue %s: dropping a bad reply: %s", self.reply_q, e)
-            return
+            self._route(message)
+        except Exception as e:  # whatever a reply's body provokes
+            LOG.warning("reply queue %s: dropping a bad reply (%s): %s", self.reply_q,
+                        _ids(message), e)
+
+    def _route(self, message: Any) -> None:
+        data, _ = wire.unpack(message.body)  # BadMessage: see _on_message
         if self._dups.seen(data.get("_unique_id")):
             LOG.info("reply queue %s: duplicate reply dropped", self.reply_q)
             return
         msg_id = data.pop("_msg_id", None)
+        if not isinstance(msg_id, str):
+            msg_id = None
         with self._lock:
             slot = self._waiters.get(msg_id) if msg_id else None
             if slot is not None and (data.get("failure") or data.get("ending", False)):
                 slot.done = True
         if slot is None:
-            LOG.info("No calling threads waiting for msg_id : %s", msg_id)
+            LOG.info("No calling threads waiting for msg_id : %.80r", msg_id)
             return
         slot.q.put(data)
 
@@ -227,7 +233,8 @@ class ReplyWaiter:
             if owe:
                 self._offer_lead()
 
-    def wait(self, msg_id: str, timeout: float, call_monitor_timeout: float | None) -> dict:
+    def wait(self, msg_id: str, timeout: float,
+             call_monitor_timeout: float | None) -> dict[str, Any]:
         """The final reply (``ending`` true); heartbeats renew the call-monitor deadline.
 
         While the walkthrough gate holds the clock, neither deadline runs out.
@@ -273,10 +280,17 @@ class ReplyWaiter:
                 self._conn_lock.release()
 
 
+def _ids(message: Any) -> str:
+    try:
+        return wire.ids_in(message.body)
+    except Exception:
+        return "no message id"
+
+
 def _socket_of(conn: kombu.Connection) -> socket.socket | None:
     """The TCP socket under a py-amqp connection (None for the memory transport)."""
     try:
-        return conn.connection.transport.sock  # type: ignore[no-any-return]
+        return conn.connection.transport.sock
     except AttributeError:
         return None
 

@@ -10,6 +10,7 @@ queues) when the broker goes away and comes back.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -36,17 +37,20 @@ START_CONNECT_TIMEOUT = 60.0  # how long start() keeps trying a broker that is a
 class _Incoming:
     """One received message, unpacked; what the pool worker needs."""
 
-    __slots__ = ("msg", "envelope", "ctxt", "msg_id", "reply_q", "client_timeout",
-                 "headers", "exchange", "routing_key", "size")
+    __slots__ = ("msg", "envelope", "ctxt", "msg_id", "unique_id", "reply_q",
+                 "client_timeout", "headers", "exchange", "routing_key", "size")
 
     def __init__(self, msg: dict[str, Any], message: Any) -> None:
+        """*msg* passed ``wire.check_ids``: ids are strings, a call has a reply queue."""
         self.msg = msg
         self.envelope = dict(msg)  # as received, before the pops below (for the span)
-        self.msg_id: str | None = msg.pop("_msg_id", None)
+        self.msg_id: str | None = msg.pop("_msg_id", None) or None
+        self.unique_id: str | None = msg.get("_unique_id") or None
         self.reply_q: str | None = msg.pop("_reply_q", None)
         self.client_timeout: Any = msg.pop("_timeout", None)
         self.ctxt = wire.unpack_context(msg)
-        self.headers = message.headers or {}
+        headers = message.headers
+        self.headers = headers if isinstance(headers, dict) else {}
         info = message.delivery_info or {}
         self.exchange = info.get("exchange", "")
         self.routing_key = info.get("routing_key", "")
@@ -86,6 +90,8 @@ class RPCServer:
         self._next_connect = 0.0
         self._batch: list[_Incoming] = []
         self._dups = wire.MsgIdCache()
+        # what _on_message did (updated by the leader only); the fuzz tests report them
+        self.stats = {"received": 0, "acked": 0, "rejected": 0, "duplicates": 0}
         self.fanout_queue = f"{target.topic}_fanout_{wire.new_id()}"
 
     # -- lifecycle -------------------------------------------------------------------
@@ -285,22 +291,66 @@ class RPCServer:
 
     # -- the leader, inside drain_events -----------------------------------------------
     def _on_message(self, message: Any) -> None:
+        """Take one delivery. Never raises: an exception here would unwind kombu's drain,
+        drop the connection and have the broker redeliver the message to the next
+        consumer (a poison message halting the queue). What cannot be decoded or made
+        ready for dispatch is rejected (``basic.reject``, not requeued, as oslo's
+        ``_callback`` does) and logged once with its ids; everything else is acked
+        before it runs (as oslo does), and a redelivered duplicate is dropped."""
+        self.stats["received"] += 1
         try:
-            msg, _inner_json = wire.unpack(message.body)
-        except wire.BadMessage as e:
-            LOG.error("%s: dropping a bad message: %s", self.target.topic, e)
-            message.ack()
+            inc = self._take(message)
+        except Exception as e:  # noqa: BLE001 - whatever the body provokes
+            self._refuse(message, e)
             return
+        try:
+            message.ack()
+        except Exception as e:  # noqa: BLE001 - connection lost: drain_events will say so
+            LOG.warning("%s: cannot ack message %s, not processing it (%s)",
+                        self.target.topic, inc.msg_id or inc.unique_id, e)
+            return
+        self.stats["acked"] += 1
+        if self._dups.seen(inc.unique_id or inc.msg_id):
+            self.stats["duplicates"] += 1
+            LOG.warning("%s: duplicate message %s dropped", self.target.topic,
+                        inc.unique_id or inc.msg_id)
+            return
+        self._batch.append(inc)
+
+    def _take(self, message: Any) -> _Incoming:
+        """Decode and check a delivery (BadMessage or anything else: refuse it), then
+        hold it at the walkthrough gate (a failing gate lets it through, logged: the
+        message is good, only the walkthrough missed a step)."""
+        msg, _inner_json = wire.unpack(message.body)
+        wire.check_ids(msg)
         inc = _Incoming(msg, message)
         g = gate.get_gate()
         if g is not None:
-            g.hold(self._hop(inc))
-        message.ack()
-        if self._dups.seen(msg.get("_unique_id")):
-            LOG.warning("%s: duplicate message %s dropped", self.target.topic,
-                        msg.get("_unique_id"))
-            return
-        self._batch.append(inc)
+            try:
+                g.hold(self._hop(inc))
+            except Exception:  # noqa: BLE001
+                LOG.exception("%s: the walkthrough gate failed on message %s",
+                              self.target.topic, inc.msg_id or inc.unique_id)
+        return inc
+
+    def _refuse(self, message: Any, error: BaseException) -> None:
+        """Reject *message* without requeueing it and say so once, with its ids."""
+        try:
+            body = message.body
+            ids = wire.ids_in(body)
+            size = len(body)
+        except Exception:  # noqa: BLE001
+            ids, size = "no message id", -1
+        reason = str(error) if isinstance(error, wire.BadMessage) else (
+            f"{type(error).__name__}: {error}")
+        LOG.error("%s: rejected a message that cannot be dispatched (%s, %d bytes): %s",
+                  self.target.topic, ids, size, reason[:300])
+        try:
+            if not message.acknowledged:
+                message.reject(requeue=False)
+                self.stats["rejected"] += 1
+        except Exception as e:  # noqa: BLE001 - connection lost: drain_events will say so
+            LOG.warning("%s: cannot reject a message (%s)", self.target.topic, e)
 
     def _hop(self, inc: _Incoming) -> dict[str, Any]:
         parent = trace.extract(inc.headers)
@@ -332,8 +382,8 @@ class RPCServer:
         parent = trace.extract(inc.headers)
         kind = "SERVER" if inc.msg_id else "CONSUMER"
         attrs: dict[str, Any] = {
-            "rpc.system": "oslo.messaging", "rpc.method": method, "rpc.style": inc.style,
-            "rpc.version": inc.msg.get("version", "1.0"),
+            "rpc.system": "oslo.messaging", "rpc.method": _attr(method),
+            "rpc.style": inc.style, "rpc.version": _attr(inc.msg.get("version", "1.0")),
             "messaging.destination.name": inc.exchange,
             "messaging.rabbitmq.destination.routing_key": inc.routing_key,
             "messaging.message.id": inc.msg_id or inc.msg.get("_unique_id"),
@@ -341,19 +391,23 @@ class RPCServer:
             "messaging.message.body.size": inc.size,
         }
         if inc.msg.get("namespace") is not None:
-            attrs["rpc.namespace"] = inc.msg["namespace"]
+            attrs["rpc.namespace"] = _attr(inc.msg["namespace"])
         if inc.msg_id:
             attrs["rpc.reply_q"] = inc.reply_q
-            attrs["rpc.timeout"] = inc.client_timeout
+            attrs["rpc.timeout"] = _attr(inc.client_timeout)
         location = getattr(endpoint, "STEIN_LOCATION", None)
         if location:
-            attrs["code.location"] = f"{location}.{method}"
+            attrs["code.location"] = f"{location}.{method}"  # a method the endpoint has
+        worker = trace.worker()
+        if worker is not None:   # one of [conductor] workers: which process took it
+            attrs["bootflow.worker"] = worker
+            attrs["process.pid"] = os.getpid()
         if parent is None:
             # A traced sender put the same message in its client span already; record it
             # here only for a sender that traces nothing (plain oslo.messaging).
             attrs["bootflow.envelope"] = redact_json(inc.envelope)
         links = (parent,) if parent is not None and kind == "CONSUMER" else ()
-        return trace.start_span(str(method), kind, attrs, parent=parent, links=links,
+        return trace.start_span(_attr(method), kind, attrs, parent=parent, links=links,
                                 service=self.service, host=self.host)
 
     def _dispatch(self, inc: _Incoming) -> None:
@@ -368,7 +422,12 @@ class RPCServer:
                                             msg.get("version", "1.0"))
         except Exception as e:  # noqa: BLE001 - NoSuchMethod / UnsupportedVersion
             lookup_error = e
-        span = self._span(inc, method, endpoint)
+        try:
+            span = self._span(inc, method, endpoint)
+        except Exception:  # noqa: BLE001 - tracing must not cost the caller its reply
+            LOG.exception("%s: cannot trace message %s", self.target.topic,
+                          inc.msg_id or inc.unique_id)
+            span = None
         done: threading.Event | None = None
         watchdog = None
         if inc.msg_id and inc.client_timeout:
@@ -407,21 +466,27 @@ class RPCServer:
             self._reply(inc, result, failure)
 
     def _start_watchdog(self, inc: _Incoming, done: threading.Event) -> threading.Thread | None:
-        """Heartbeat replies (``ending: false``) every ``_timeout/2`` s while it runs."""
-        try:
-            interval = int(inc.client_timeout) / 2
-        except (TypeError, ValueError):
-            interval = 0
-        if interval < 1:
-            LOG.warning("Client provided an invalid timeout value of %r", inc.client_timeout)
+        """Heartbeat replies (``ending: false``) every ``_timeout/2`` s while it runs.
+
+        ``_timeout`` comes from the wire: ``wire.heartbeat_interval`` turns any value
+        into a period a wait can hold, or None (logged, as oslo does, no heartbeat), and
+        the thread catches everything, so no value of it can kill the thread.
+        """
+        interval = wire.heartbeat_interval(inc.client_timeout)
+        if interval is None:
+            LOG.warning("Client provided an invalid timeout value of %.80r",
+                        inc.client_timeout)
             return None
 
         def beat() -> None:
-            while not done.wait(interval):
-                try:
-                    self._send_reply(inc, None, None, ending=False)
-                except Exception:  # noqa: BLE001
-                    LOG.exception("heartbeat for %s failed", inc.msg_id)
+            try:
+                while not done.wait(interval):
+                    try:
+                        self._send_reply(inc, None, None, ending=False)
+                    except Exception:  # noqa: BLE001
+                        LOG.exception("heartbeat for %s failed", inc.msg_id)
+            except Exception:  # noqa: BLE001 - never a dead thread
+                LOG.exception("heartbeat for %s stopped", inc.msg_id)
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{inc.msg_id}", daemon=True)
         thread.start()
@@ -429,9 +494,10 @@ class RPCServer:
 
     def _reply(self, inc: _Incoming, result: Any, failure: BaseException | None) -> None:
         try:
-            self._send_reply(inc, result, failure)
-        except (TypeError, ValueError) as e:  # result not JSON-able: send that instead
-            self._send_reply(inc, None, e)
+            try:
+                self._send_reply(inc, result, failure)
+            except (TypeError, ValueError) as e:  # result not JSON-able: send that instead
+                self._send_reply(inc, None, e)
         except Exception:  # noqa: BLE001
             LOG.exception("Can not send reply for message %s", inc.msg_id)
 
@@ -442,6 +508,19 @@ class RPCServer:
                  "ending": ending, "_msg_id": inc.msg_id, "_unique_id": wire.new_id()}
         self.transport.publish("", inc.reply_q or "", wire.pack(reply), declare=False,
                                mandatory=True)
+
+
+def _attr(value: Any, limit: int = 255) -> Any:
+    """A span attribute from a wire value: scalars as they are (long strings cut), any
+    other value (a list, a dict, Infinity) as its short repr."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and -2**63 <= value < 2**63:
+        return value
+    if isinstance(value, float) and value - value == 0:  # finite
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class _StallWatch:

@@ -11,7 +11,7 @@ import copy
 import datetime as dt
 import functools
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from services import exception
 from services.messaging import Serializer
@@ -130,7 +130,7 @@ class NovaObject:
         return f"{type(self).__name__}({shown})"
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._data == self._data  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._data == self._data
 
     def obj_attr_is_set(self, name: str) -> bool:
         return name in self._data
@@ -189,7 +189,7 @@ class NovaObject:
         return obj
 
     @classmethod
-    def _from_db(cls, context: Any, values: dict[str, Any]) -> NovaObject:
+    def _from_db(cls, context: Any, values: dict[str, Any]) -> Self:
         obj = cls(context)
         for k, v in values.items():
             if k in cls.fields:
@@ -244,7 +244,7 @@ def remotable(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def remotable_classmethod(fn: Callable[..., Any]) -> classmethod:  # type: ignore[type-arg]
+def remotable_classmethod(fn: Callable[..., Any]) -> classmethod[Any, ..., Any]:
     """Classmethod twin: ``object_class_action_versions`` when indirected."""
 
     @functools.wraps(fn)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from services import exception
 from services.db import api as db
@@ -66,14 +67,14 @@ class ComputeNode(NovaObject):
                 models.ComputeNode.deleted == 0)).first()
             if row is None:
                 raise exception.ComputeHostNotFound(host=f"{host}/{nodename}")
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_all(cls, context: Any) -> list[ComputeNode]:
         with db.cell_session(context) as s:
             rows = s.scalars(select(models.ComputeNode).where(
                 models.ComputeNode.deleted == 0)).all()
-            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]  # type: ignore
+            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]
 
 
 class Service(NovaObject):
@@ -90,11 +91,15 @@ class Service(NovaObject):
         values = {k: v for k, v in self._data.items()
                   if k not in ("id", "updated_at", "created_at")}
         values.setdefault("version", self.SERVICE_VERSION)
-        with db.cell_session(self._context) as s:
-            row = models.Service(**values)
-            s.add(row)
-            s.flush()
-            self._data.update(id=row.id, version=row.version, created_at=row.created_at)
+        try:
+            with db.cell_session(self._context) as s:
+                row = models.Service(**values)
+                s.add(row)
+                s.flush()
+                self._data.update(id=row.id, version=row.version, created_at=row.created_at)
+        except IntegrityError:
+            raise exception.ServiceBinaryExists(host=values.get("host"),
+                                                binary=values.get("binary")) from None
         self.obj_reset_changes()
 
     @remotable
@@ -114,10 +119,10 @@ class Service(NovaObject):
                 models.Service.deleted == 0)).first()
             if row is None:
                 return None
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_all(cls, context: Any) -> list[Service]:
         with db.cell_session(context) as s:
             rows = s.scalars(select(models.Service).where(models.Service.deleted == 0)).all()
-            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]  # type: ignore
+            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]

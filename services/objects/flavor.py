@@ -25,7 +25,7 @@ class Flavor(NovaObject):
             row = s.scalars(select(models.Flavor).where(models.Flavor.name == name)).first()
             if row is None:
                 raise exception.FlavorNotFound(flavor_id=name)
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_by_flavor_id(cls, context: Any, flavorid: str) -> Flavor:
@@ -37,13 +37,13 @@ class Flavor(NovaObject):
                     models.Flavor.name == str(flavorid))).first()
             if row is None:
                 raise exception.FlavorNotFound(flavor_id=flavorid)
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_all(cls, context: Any) -> list[Flavor]:
         with db.api_session() as s:
             rows = s.scalars(select(models.Flavor).order_by(models.Flavor.memory_mb)).all()
-            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]  # type: ignore
+            return [cls._from_db(context, db.row_to_dict(r)) for r in rows]
 
 
 class ImageMeta(NovaObject):

@@ -48,7 +48,7 @@ class Instance(NovaObject):
         inst = cls._from_db(context, values)
         if flavor:
             inst._data["flavor"] = NovaObject.obj_from_primitive(flavor, context)
-        return inst  # type: ignore[return-value]
+        return inst
 
     def _row_values(self, names: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -194,4 +194,4 @@ class InstanceFault(NovaObject):
                 models.InstanceFault.id.desc())).first()
             if row is None:
                 return None
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))

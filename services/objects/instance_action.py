@@ -30,7 +30,7 @@ class InstanceAction(NovaObject):
                                         start_time=models.utcnow())
             s.add(row)
             s.flush()
-            return (cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return (cls._from_db(context, db.row_to_dict(row))
                     if want_result else None)
 
     @remotable_classmethod
@@ -40,7 +40,7 @@ class InstanceAction(NovaObject):
             row = s.scalars(select(models.InstanceAction).where(
                 models.InstanceAction.instance_uuid == instance_uuid,
                 models.InstanceAction.request_id == request_id)).first()
-            return (cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return (cls._from_db(context, db.row_to_dict(row))
                     if row else None)
 
 

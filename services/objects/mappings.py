@@ -29,12 +29,12 @@ class CellMapping(NovaObject):
                 models.CellMapping.uuid == uuid)).first()
             if row is None:
                 raise exception.NotFound(f"Cell {uuid} not found")
-            return cls._from_db(context, db.row_to_dict(row))  # type: ignore[return-value]
+            return cls._from_db(context, db.row_to_dict(row))
 
     @remotable_classmethod
     def get_all(cls, context: Any) -> list[CellMapping]:
         with db.api_session() as s:
-            return [cls._from_db(context, db.row_to_dict(r))  # type: ignore[misc]
+            return [cls._from_db(context, db.row_to_dict(r))
                     for r in s.scalars(select(models.CellMapping))]
 
 

@@ -57,15 +57,16 @@ class SchedulerManager(Manager):
     target = messaging.Target(version="4.5")
 
     def __init__(self, config: Any, host: str | None = None, **_: Any) -> None:
+        from services.placement.client import placement_url
         from services.scheduler.filter_scheduler import FilterScheduler
         from services.scheduler.host_manager import HostManager
 
         self.config = config
         self.host = host
         self.host_manager = HostManager(get_compute_nodes, config=config)
-        # placement is in-process (services.placement) on its own database
+        # placement over HTTP (the placement-api process), or in-process when embedded
         self.driver = FilterScheduler(config, self.host_manager,
-                                      placement=config.placement_database_connection)
+                                      placement=placement_url(config))
         self.additional_endpoints: list[Any] = []
         self.instance_info: dict[str, Any] = {}
 

@@ -25,48 +25,48 @@ def _assert_one_boot(cloud, events) -> None:  # type: ignore[no-untyped-def]
 
     http = spans.find("POST /v2.1/servers", kind="HTTP", service="nova-api")
     assert len(http) == 1
-    tid = http[0]["trace_id"]
+    tid = http[0].trace_id
     wait_all_ended(events, tid)
     spans = Spans(events)
 
     (sab_p,) = spans.find("schedule_and_build_instances", "PRODUCER", trace_id=tid)
-    assert sab_p["service"] == "nova-api"
-    assert (sab_p["attrs"]["rpc.style"], sab_p["attrs"]["rpc.namespace"],
-            sab_p["attrs"]["rpc.version"]) == ("cast", "compute_task", "1.17")
+    assert sab_p.service == "nova-api"
+    assert (sab_p.attrs["rpc.style"], sab_p.attrs["rpc.namespace"],
+            sab_p.attrs["rpc.version"]) == ("cast", "compute_task", "1.17")
     (sab_c,) = spans.find("schedule_and_build_instances", "CONSUMER", trace_id=tid)
-    assert sab_c["service"] == "nova-conductor"
+    assert sab_c.service == "nova-conductor"
 
     (sel_c,) = spans.find("select_destinations", "CLIENT", trace_id=tid)
     (sel_s,) = spans.find("select_destinations", "SERVER", trace_id=tid)
-    assert sel_c["service"] == "nova-conductor" and sel_s["service"] == "nova-scheduler"
-    assert (sel_c["attrs"]["rpc.style"], sel_c["attrs"]["rpc.version"]) == ("call", "4.5")
-    assert sel_c["attrs"]["rpc.timeout"] == 1800  # long_rpc_timeout, monitored
-    assert sel_s["parent_id"] == sel_c["span_id"]
-    assert sel_c["ts_ns"] <= sel_s["ts_ns"] and sel_s["end_ns"] <= sel_c["end_ns"]
+    assert sel_c.service == "nova-conductor" and sel_s.service == "nova-scheduler"
+    assert (sel_c.attrs["rpc.style"], sel_c.attrs["rpc.version"]) == ("call", "4.5")
+    assert sel_c.attrs["rpc.timeout"] == 1800  # long_rpc_timeout, monitored
+    assert sel_s.parent_id == sel_c.span_id
+    assert sel_c.start_ns <= sel_s.start_ns and sel_s.end_ns <= sel_c.end_ns
 
     (build_p,) = spans.find("build_and_run_instance", "PRODUCER", trace_id=tid)
-    assert build_p["service"] == "nova-conductor"
-    assert build_p["attrs"]["rpc.style"] == "cast"
-    assert build_p["attrs"]["messaging.rabbitmq.destination.routing_key"] == "compute.compute1"
+    assert build_p.service == "nova-conductor"
+    assert build_p.attrs["rpc.style"] == "cast"
+    assert build_p.attrs["messaging.rabbitmq.destination.routing_key"] == "compute.compute1"
     (build_c,) = spans.find("build_and_run_instance", "CONSUMER", trace_id=tid)
-    assert build_c["service"] == "nova-compute" and build_c["host"] == "compute1"
+    assert build_c.service == "nova-compute" and build_c.host == "compute1"
     # the producer (cast) ended before the conductor... did not wait for the build
-    assert build_p["end_ns"] is not None
+    assert build_p.end_ns is not None
 
     obj_calls = [s for s in spans.find("object_action", "CLIENT", trace_id=tid)
-                 if s["service"] == "nova-compute"]
+                 if s.service == "nova-compute"]
     assert len(obj_calls) >= 5  # building, host, networking, bdm, spawning, active
-    assert all(s["attrs"]["rpc.style"] == "call" for s in obj_calls)
-    assert {s["service"] for s in spans.find("object_action", "SERVER", trace_id=tid)} == {
+    assert all(s.attrs["rpc.style"] == "call" for s in obj_calls)
+    assert {s.service for s in spans.find("object_action", "SERVER", trace_id=tid)} == {
         "nova-conductor"}
     assert spans.find("object_class_action_versions", "CLIENT", "nova-compute", trace_id=tid)
 
     (fan,) = spans.find("update_instance_info", "PRODUCER", trace_id=tid)
-    assert fan["attrs"]["rpc.style"] == "fanout" and fan["attrs"]["rpc.version"] == "4.2"
+    assert fan.attrs["rpc.style"] == "fanout" and fan.attrs["rpc.version"] == "4.2"
     assert spans.find("update_instance_info", "CONSUMER", "nova-scheduler", trace_id=tid)
 
-    steps = [s["name"] for s in sorted(spans.find(service="nova-compute", trace_id=tid),
-                                       key=lambda s: s["ts_ns"])]
+    steps = [s.name for s in sorted(spans.find(service="nova-compute", trace_id=tid),
+                                       key=lambda s: s.start_ns)]
     for a, b in [("_do_build_and_run_instance", "_build_and_run_instance"),
                  ("_get_disk_info", "_create_image"), ("_get_guest_xml",
                                                        "_create_domain_and_network"),
@@ -107,7 +107,7 @@ def test_multi_create_one_select_three_casts(tmp_path: Path) -> None:
         assert [f["vm_state"] for f in finals] == ["active"] * 3
         spans = Spans(events)
         (http,) = spans.find("POST /v2.1/servers", "HTTP")
-        tid = http["trace_id"]
+        tid = http.trace_id
         assert len(spans.find("select_destinations", "CLIENT", trace_id=tid)) == 1
         assert len(spans.find("select_destinations", "CLIENT")) == 1
         assert len(spans.find("build_and_run_instance", "PRODUCER", trace_id=tid)) == 3
@@ -124,12 +124,12 @@ def test_reschedule_to_alternate(tmp_path: Path) -> None:
         spans = Spans(events)
         assert len(spans.find("select_destinations", "CLIENT")) == 1
         (resched,) = spans.find("build_instances", "PRODUCER")
-        assert resched["service"] == "nova-compute"
-        assert resched["attrs"]["rpc.version"] == "1.19"
+        assert resched.service == "nova-compute"
+        assert resched.attrs["rpc.version"] == "1.19"
         builds = spans.find("build_and_run_instance", "CONSUMER")
-        assert len({b["host"] for b in builds}) == 2
-        assert final["host"] == [b for b in builds if b["ts_ns"] == max(
-            x["ts_ns"] for x in builds)][0]["host"]
+        assert len({b.host for b in builds}) == 2
+        assert final["host"] == [b for b in builds if b.start_ns == max(
+            x.start_ns for x in builds)][0].host
 
 
 def test_reschedule_exhausted_goes_error(tmp_path: Path) -> None:
@@ -159,5 +159,5 @@ def test_delete_terminates_on_compute(tmp_path: Path) -> None:
         assert final["deleted"] is True
         spans = Spans(events)
         (term,) = spans.find("terminate_instance", "PRODUCER")
-        assert term["attrs"]["messaging.rabbitmq.destination.routing_key"] == "compute.compute1"
+        assert term.attrs["messaging.rabbitmq.destination.routing_key"] == "compute.compute1"
         assert spans.find("_undefine_domain", service="nova-compute")

@@ -15,7 +15,7 @@ from support.boot_flow import Spans, traced_cloud
 from services.context import get_admin_context
 from services.db import api as db
 from services.db import models
-from services.placement import PlacementClient
+from services.placement.client import PlacementClient, placement_url
 
 
 def _set(uuid: str, **values: Any) -> None:
@@ -32,7 +32,7 @@ def test_restarted_compute_settles_what_it_left(tmp_path: Path) -> None:
                                        key=lambda u: next(s["name"] for s in servers
                                                           if s["id"] == u)), strict=True))
         cloud.wait_for_instances(list(uuids.values()), timeout=60)
-        placement = PlacementClient(cloud.config.placement_database_connection)
+        placement = PlacementClient(placement_url(cloud.config))
         held = placement.get_allocations_for_consumer(uuids["deleted"])["allocations"]
         assert cloud.delete(uuids["deleted"]) == 204
         cloud.wait_for_instances([uuids["deleted"]], timeout=30, states=("deleted",))
@@ -77,14 +77,14 @@ def test_restarted_compute_settles_what_it_left(tmp_path: Path) -> None:
         assert not placement.get_allocations_for_consumer(uuids["deleted"])["allocations"]
 
         spans = Spans(events[mark:])
-        actions = {s["attrs"]["instance_uuid"]: s["attrs"].get("init.action")
+        actions = {s.attrs["instance_uuid"]: s.attrs.get("init.action")
                    for s in spans.find("_init_instance", service="nova-compute")}
         assert actions == {uuids["spawning"]: "error: build interrupted",
                            uuids["deleting"]: "restart deletion",
                            uuids["running"]: "sync power state",
                            uuids["guest-gone"]: "sync power state"}
         (freed,) = spans.find("_remove_deleted_instances_allocations")
-        assert freed["attrs"]["freed"] == [uuids["deleted"]]
+        assert freed.attrs["freed"] == [uuids["deleted"]]
 
 
 def test_build_timeout_errors_out_stuck_builds(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_build_timeout_errors_out_stuck_builds(tmp_path: Path) -> None:
         _set(unclaimed, vm_state="building", task_state=None, host=None, node=None,
              created_at=old)
         _set(young, vm_state="building", task_state=None, host=None, node=None)
-        placement = PlacementClient(cloud.config.placement_database_connection)
+        placement = PlacementClient(placement_url(cloud.config))
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             states = [cloud.instance_state(u) for u in uuids]
@@ -123,5 +123,5 @@ def test_build_timeout_errors_out_stuck_builds(tmp_path: Path) -> None:
         assert third["vm_state"] == "building"  # younger than the timeout: left alone
         assert placement.get_allocations_for_consumer(young)["allocations"]
         checked = {u for s in Spans(events).find("_check_instance_build_time")
-                   for u in s["attrs"]["instances"]}
+                   for u in s.attrs["instances"]}
         assert checked == {stuck, unclaimed}

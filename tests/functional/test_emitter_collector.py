@@ -46,7 +46,7 @@ def _delete_exchange(name: str) -> None:
     try:
         with Connection(kombu_url(RABBIT_URL), connect_timeout=2) as conn:
             Exchange(name, type="topic", durable=False)(conn.channel()).delete()
-    except Exception:  # noqa: BLE001 - cleanup only
+    except Exception:  # cleanup only
         pass
 
 

@@ -95,13 +95,13 @@ def test_broker_connections_cut_and_restored(proxy: Forwarder,
             try:
                 c.cast({}, "record", value="during")
                 during["cast"] = "sent"
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 during["cast"] = e
 
         def call_during() -> None:
             try:
                 during["call"] = c.call({}, "echo", value="during")
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 during["call"] = e
 
         threads = [threading.Thread(target=cast_during), threading.Thread(target=call_during)]

@@ -21,7 +21,7 @@ def test_real_guest_boots_to_active_and_is_deleted(tmp_path: Path) -> None:
         console = tmp_path / "instances" / uuid / "console.log"
         assert "bootflow-guest: booted" in console.read_text(errors="replace")
         (wait,) = Spans(events).find("_wait_for_boot", service="nova-compute")
-        assert wait["status"] == "OK" and wait["attrs"]["polls"] >= 2
+        assert wait.status == "OK" and wait.attrs["polls"] >= 2
         assert cloud.delete(uuid) == 204
         cloud.wait_for_instances([uuid], timeout=60, states=("deleted",))
         assert not console.parent.exists()

@@ -40,19 +40,19 @@ def _reboot(cloud: EmbeddedCloud, events: list[dict[str, Any]], uuid: str, kind:
 
 def _assert_reboot_hops(spans: Spans, kind: str, host: str = "compute1") -> None:
     (prod,) = spans.find("reboot_instance", "PRODUCER")
-    assert prod["service"] == "nova-api"
-    a = prod["attrs"]
+    assert prod.service == "nova-api"
+    a = prod.attrs
     assert (a["rpc.style"], a["rpc.version"]) == ("cast", "5.0")
     assert a["messaging.rabbitmq.destination.routing_key"] == f"compute.{host}"
     (cons,) = spans.find("reboot_instance", "CONSUMER")
-    assert cons["service"] == "nova-compute" and cons["host"] == host
-    assert cons["attrs"]["code.location"] == (
+    assert cons.service == "nova-compute" and cons.host == host
+    assert cons.attrs["code.location"] == (
         "nova/compute/manager.py:ComputeManager.reboot_instance")
-    saves = [s for s in spans.find("object_action", "CLIENT") if s["service"] == "nova-compute"]
-    assert len(saves) >= 3 and all(s["attrs"]["rpc.style"] == "call" for s in saves)
+    saves = [s for s in spans.find("object_action", "CLIENT") if s.service == "nova-compute"]
+    assert len(saves) >= 3 and all(s.attrs["rpc.style"] == "call" for s in saves)
     assert not spans.find("select_destinations") and not spans.find("build_and_run_instance")
     (drv,) = spans.find("driver.reboot", service="nova-compute")
-    assert drv["attrs"]["reboot_type"] == kind
+    assert drv.attrs["reboot_type"] == kind
 
 
 def test_soft_then_hard_reboot_fake(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_reboot_libvirt_test_driver(tmp_path: Path) -> None:
         soft = _reboot(cloud, events, uuid, "SOFT")
         _assert_reboot_hops(soft, "SOFT")
         (sr,) = soft.find("_soft_reboot", service="nova-compute")
-        assert sr["status"] == "OK" and not soft.find("_hard_reboot")
+        assert sr.status == "OK" and not soft.find("_hard_reboot")
         hard = _reboot(cloud, events, uuid, "HARD")
         _assert_reboot_hops(hard, "HARD")
         assert hard.find("_hard_reboot") and hard.find("_undefine_domain")
@@ -141,7 +141,7 @@ def test_reboot_real_qemu_guest(tmp_path: Path, kind: str) -> None:
         spans = _reboot(cloud, events, uuid, kind, timeout=120)
         _assert_reboot_hops(spans, kind)
         (wait,) = spans.find("_wait_for_reboot", service="nova-compute")
-        assert wait["status"] == "OK"
+        assert wait.status == "OK"
         console = tmp_path / "instances" / uuid / "console.log"
         assert "bootflow-guest: booted" in console.read_text(errors="replace")
         assert cloud.delete(uuid) == 204

@@ -77,6 +77,7 @@ def names(tmp_path: Path) -> Iterator[dict[str, str]]:
     with own_vhost() as transport:
         yield {"state": str(state), "exchange": f"bf-test-{tag}",
                "trace": f"bf-test-{tag}.trace", "port": str(free_port()),
+               "placement_port": str(free_port()),
                "transport": transport}
         d = Deployment(state)
         if d.meta():
@@ -105,6 +106,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     t0 = time.monotonic()
     r = _cli("up", "--state-dir", state, "--computes", "2", "--virt", "qemu",
              "--transport", names["transport"], "--api-port", names["port"],
+             "--placement-port", names["placement_port"],
              "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
              "--report-interval", "1", "--service-down-time", "4",
              "--periodic-interval", "5", "--timeout", "60")
@@ -113,11 +115,12 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     d = Deployment(state)
     rows = d.status()
     assert [(x.binary, x.host, x.state) for x in rows] == [
+        ("placement-api", "placement", "up"),
         ("nova-conductor", "conductor", "up"), ("nova-scheduler", "scheduler", "up"),
         ("nova-compute", "compute1", "up"), ("nova-compute", "compute2", "up"),
         ("nova-api", "api", "up")]
     pids = {x.host: x.pid for x in rows}
-    assert len(set(pids.values())) == 5 and os.getpid() not in pids.values()
+    assert len(set(pids.values())) == 6 and os.getpid() not in pids.values()
 
     cfg = _cli("config", "--state-dir", state)
     assert f"api_endpoint = http://127.0.0.1:{names['port']}" in cfg.stdout
@@ -176,9 +179,9 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     _wait(lambda: {x.host: x.state for x in d.status()}["compute2"] == "down", 15,
           "compute2 down")
     rows = d.status()
-    assert {x.host: x.state for x in rows} == {"conductor": "up", "scheduler": "up",
-                                               "compute1": "up", "compute2": "down",
-                                               "api": "up"}
+    assert {x.host: x.state for x in rows} == {"placement": "up", "conductor": "up",
+                                               "scheduler": "up", "compute1": "up",
+                                               "compute2": "down", "api": "up"}
     st = _cli("status", "--state-dir", state, "--json")
     assert st.returncode == 1
     assert {x["host"]: x["state"] for x in json.loads(st.stdout)}["compute2"] == "down"
@@ -242,6 +245,7 @@ def test_down_leaves_no_domain_behind(names: dict[str, str]) -> None:
     d = Deployment(names["state"])
     cfg = d.make_config(transport_url=names["transport"], virt_type="qemu",
                         api_port=int(names["port"]),
+                        placement_port=int(names["placement_port"]),
                         control_exchange=names["exchange"], report_interval=1,
                         service_down_time=4, periodic_interval=5)
     # another deployment's guests: the default template's first name, and one with our
@@ -308,6 +312,7 @@ def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> No
     d = Deployment(names["state"])
     cfg = d.make_config(transport_url=names["transport"], virt_type="test",
                         api_port=int(names["port"]),
+                        placement_port=int(names["placement_port"]),
                         control_exchange=names["exchange"], report_interval=1,
                         service_down_time=4, periodic_interval=5, early_timeout=1)
     d.prepare(cfg, computes=1, trace_exchange=names["trace"])
@@ -347,6 +352,7 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
     try:
         r = _cli("up", "--state-dir", names["state"], "--db", PG + prefix,
                  "--transport", names["transport"], "--api-port", names["port"],
+             "--placement-port", names["placement_port"],
                  "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
                  "--report-interval", "1", "--service-down-time", "4", "--timeout", "60")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -383,7 +389,9 @@ def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str
     _require("test")
     d = Deployment(names["state"])
     cfg = d.make_config(transport_url=names["transport"], virt_type="test",
-                        api_port=int(names["port"]), control_exchange=names["exchange"],
+                        api_port=int(names["port"]),
+                        placement_port=int(names["placement_port"]),
+                        control_exchange=names["exchange"],
                         report_interval=1, service_down_time=4, periodic_interval=5)
     d.up(cfg, computes=1, trace_exchange=names["trace"])
     record = tmp_path / "rec.jsonl"

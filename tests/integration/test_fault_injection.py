@@ -98,13 +98,10 @@ class Cloud:
         return "bootflow.guest" if self.d.config().virt_type == "qemu" else "m1.tiny"
 
     def allocations(self, sid: str) -> dict[str, Any]:
-        from services.placement import PlacementClient
+        from services.placement.client import PlacementClient, placement_url
 
-        client = PlacementClient(self.d.config().placement_database_connection)
-        try:
-            return dict(client.get_allocations_for_consumer(sid)["allocations"])
-        finally:
-            client.engine.dispose()
+        client = PlacementClient(placement_url(self.d.config()))
+        return dict(client.get_allocations_for_consumer(sid)["allocations"])
 
     def pid(self, host: str) -> int:
         pid = self.d.pid_of(self.d.find_proc(host))
@@ -223,7 +220,8 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
     # the scheduler answers a caller that is gone: its claim stays, the request is lost
     _wait(lambda: cloud.allocations(sid), 10, "the scheduler's claim")
     r = _cli("restart", "nova", "--state-dir", str(cloud.d.state_dir))
-    assert r.returncode == 2 and "one of: conductor, scheduler, compute1, api" in r.stderr
+    assert r.returncode == 2
+    assert "one of: placement, conductor, scheduler, compute1, api" in r.stderr
     r = _cli("restart", "conductor", "--state-dir", str(cloud.d.state_dir))
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -436,7 +434,7 @@ def test_down_up_reconciles_guests_and_allocations(make_cloud: Any) -> None:
     servers come back stopped (SHUTOFF, power state NOSTATE), as Stein's power state sync
     does for a guest that went down; an allocation a deleted server still held is
     freed by the resource tracker (Stein's _remove_deleted_instances_allocations)."""
-    from services.placement import PlacementClient
+    from services.placement.client import PlacementClient, placement_url
 
     cloud = make_cloud("test", computes=1)
     sids = cloud.boot("keep", count=2)
@@ -447,9 +445,8 @@ def test_down_up_reconciles_guests_and_allocations(make_cloud: Any) -> None:
     assert cloud.api.request("DELETE", f"/v2.1/servers/{gone}")[0] == 204
     _wait(lambda: cloud.server(gone) is None and not cloud.allocations(gone), 30, "deleted")
     # what a compute killed between destroy and its allocation delete leaves behind
-    client = PlacementClient(cloud.d.config().placement_database_connection)
+    client = PlacementClient(placement_url(cloud.d.config()))
     assert client.claim_resources(gone, {"allocations": held}, "demo", "demo")
-    client.engine.dispose()
     assert cloud.allocations(gone)
 
     cfg = cloud.d.config()

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tracer.scenario.deployed import check_prerequisites, deployment_transport
 from tracer.scenario.runner import ScenarioRunError, run_scenario
@@ -84,6 +85,21 @@ def test_broker_pause() -> None:
     held_s = (end["ts_ns"] - call["ts_ns"]) / 1e9
     assert 4.5 <= held_s < 15, f"select_destinations took {held_s:.1f}s"
     assert hops["build_and_run_instance"].status == "OK"
+    assert not _leftovers(result)
+
+
+def test_reboot_on_a_deployment(tmp_path: Path) -> None:
+    """scenarios/reboot.yaml run on processes (requires: deployment): the runner posts
+    each reboot action and the embedded run's hops and final states hold there too."""
+    data = yaml.safe_load((REPO / "scenarios" / "reboot.yaml").read_text())
+    path = tmp_path / "reboot.yaml"
+    path.write_text(yaml.safe_dump({**data, "requires": "deployment"}))
+    _require(str(path))
+    result = run_scenario(path, RABBIT, timeout=30)
+    _assert_passed(result)
+    actions = [e for e in result.events if e.get("type") == "span_start"
+               and e.get("name", "").endswith("/action")]
+    assert len(actions) == 2, [e["name"] for e in actions]
     assert not _leftovers(result)
 
 

@@ -1,4 +1,5 @@
-"""Support for the boot-flow tests (no tests here): a traced EmbeddedCloud, span lookups."""
+"""Support for the boot-flow tests (no tests here): a traced EmbeddedCloud, span lookups
+on the trace model."""
 
 from __future__ import annotations
 
@@ -11,38 +12,31 @@ from typing import Any
 from services.conf import Config
 from tracer.cloud.embedded import EmbeddedCloud
 from tracer.instrument import api as trace
+from tracer.model import Snapshot, SpanView, snapshot_of
 
 
 class Spans:
-    """span_start + span_end events folded into one dict per span."""
+    """Span lookups on the one trace model (the reducer fed *events*), as the TUI sees it."""
 
     def __init__(self, events: list[dict[str, Any]]) -> None:
-        self.events = list(events)
-        self.by_id: dict[str, dict[str, Any]] = {}
-        for e in self.events:
-            if e["type"] == "span_start":
-                self.by_id[e["span_id"]] = {**e, "end_ns": None, "status": None}
-            elif e["type"] == "span_end" and e["span_id"] in self.by_id:
-                s = self.by_id[e["span_id"]]
-                s["end_ns"], s["status"] = e["ts_ns"], e["status"]
-                s["attrs"] = {**s["attrs"], **e.get("attrs", {})}
+        # the emitter may still append from the services' threads: read a copy
+        self.snapshot: Snapshot = snapshot_of(list(events))
 
     def find(self, name: str | None = None, kind: str | None = None,
-             service: str | None = None, trace_id: str | None = None) -> list[dict[str, Any]]:
-        return [s for s in self.by_id.values()
-                if (name is None or s["name"] == name) and (kind is None or s["kind"] == kind)
-                and (service is None or s["service"] == service)
-                and (trace_id is None or s["trace_id"] == trace_id)]
+             service: str | None = None, trace_id: str | None = None) -> list[SpanView]:
+        return [s for s in self.snapshot.spans.values()
+                if (name is None or s.name == name) and (kind is None or s.kind == kind)
+                and (service is None or s.service == service)
+                and (trace_id is None or s.trace_id == trace_id)]
 
-    def states(self, uuid: str) -> list[tuple[str, str | None]]:
-        """(vm_state, task_state) annotations of one instance, in emission order."""
-        out: list[tuple[str, str | None]] = []
-        for e in self.events:
-            if e["type"] == "annotate" and e["name"] == "instance.state" \
-                    and e["attrs"].get("instance_uuid") == uuid:
-                pair = (e["attrs"]["vm_state"], e["attrs"]["task_state"])
-                if not out or out[-1] != pair:
-                    out.append(pair)
+    def states(self, uuid: str) -> list[tuple[str | None, str | None]]:
+        """(vm_state, task_state) of one instance as it went, repeats folded."""
+        inst = self.snapshot.instances.get(uuid)
+        out: list[tuple[str | None, str | None]] = []
+        for change in inst.history if inst is not None else ():
+            pair = (change.vm_state, change.task_state)
+            if not out or out[-1] != pair:
+                out.append(pair)
         return out
 
 
@@ -52,7 +46,7 @@ def wait_all_ended(events: list[dict[str, Any]], trace_id: str, timeout: float =
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         spans = Spans(events).find(trace_id=trace_id)
-        if spans and all(s["end_ns"] is not None for s in spans):
+        if spans and all(s.end_ns is not None for s in spans):
             return
         time.sleep(0.02)
     raise AssertionError(f"spans of trace {trace_id} still open after {timeout}s")

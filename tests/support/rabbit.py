@@ -50,8 +50,8 @@ def unique_exchange() -> str:
     return f"test_{uuid.uuid4().hex[:8]}"
 
 
-def rabbitmqctl(*args: str) -> None:
-    """Run ``rabbitmqctl -q *args``; fail the test (never skip) naming the fix."""
+def rabbitmqctl(*args: str) -> str:
+    """Run ``rabbitmqctl -q *args`` (its output); fail the test (never skip) naming the fix."""
     if shutil.which("rabbitmqctl") is None:
         pytest.fail(NO_RABBITMQCTL, pytrace=False)
     try:
@@ -64,6 +64,13 @@ def rabbitmqctl(*args: str) -> None:
         why = (r.stderr or r.stdout).strip().splitlines()[-1:]
         pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {why}; fix: run as a user "
                     "allowed to use rabbitmqctl (root)", pytrace=False)
+    return r.stdout
+
+
+def rabbitmqctl_lines(*args: str) -> list[str]:
+    """The data lines of a ``rabbitmqctl -q list_*`` table (header row left out)."""
+    lines = [line for line in rabbitmqctl(*args).splitlines() if line.strip()]
+    return lines[1:] if lines and lines[0].split("\t")[0] in ("name", "Timeout") else lines
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ import pytest
 from support.trace_fixtures import boot_flow, truncated
 
 from tracer.export import FORMATS, ExportError, export
-from tracer.export.spans import fold
+from tracer.export.spans import read
 
 EVIL = '</script><script>alert("x")</script><img src=x onerror=alert(1)> & //evil.example'
 
@@ -62,7 +62,7 @@ def test_otlp_rejects_ids_that_are_not_hex(events: list[dict]) -> None:
 # --- folding -------------------------------------------------------------------------------
 
 def test_fold_pairs_starts_ends_and_annotations(events: list[dict]) -> None:
-    folded = fold(list(reversed(events)) + events[:5])  # out of order, duplicated
+    folded = read(list(reversed(events)) + events[:5])  # out of order, duplicated
     assert len(folded.spans) == sum(e["type"] == "span_start" for e in events)
     assert all(s.finished for s in folded.spans)
     build = [s for s in folded.spans if s.kind == "CONSUMER" and s.service == "nova-compute"]
@@ -72,13 +72,13 @@ def test_fold_pairs_starts_ends_and_annotations(events: list[dict]) -> None:
     styles = [(h.method, h.style) for h in folded.hops]
     assert styles.count(("object_action", "call")) == 5
     fan = [h for h in folded.hops if h.style == "fanout"][0]
-    assert {d[1] for d in fan.dst} == {"scheduler1", "scheduler2"}
+    assert {d[1] for d in fan.receivers} == {"scheduler1", "scheduler2"}
 
 
 def test_unfinished_spans_end_at_last_timestamp_and_are_marked(events: list[dict]) -> None:
     # cut inside the scheduler's filters: HTTP done, conductor waiting in select_destinations
     cut = truncated(events, [e.get("name") for e in events].index("RetryFilter") + 1)
-    folded = fold(cut)
+    folded = read(cut)
     last = max(e["ts_ns"] for e in cut)
     open_spans = [s for s in folded.spans if not s.finished]
     assert {(s.name, s.kind) for s in open_spans} == {

@@ -22,7 +22,7 @@ class _RacingConn:
     def __init__(self, real: Any, victim: str) -> None:
         self._real, self._victim = real, victim
 
-    def lookupByUUIDString(self, dom_uuid: str) -> Any:  # noqa: N802 - libvirt's name
+    def lookupByUUIDString(self, dom_uuid: str) -> Any:  # libvirt's name
         dom = self._real.lookupByUUIDString(dom_uuid)
         if dom_uuid == self._victim:
             other = libvirt.open("test:///default").lookupByUUIDString(dom_uuid)

@@ -1,4 +1,4 @@
-"""The in-process placement: candidates, atomic claims, deletes, and the HTTP spans."""
+"""Placement: candidates, atomic claims, deletes, its REST errors, and the HTTP spans."""
 
 from __future__ import annotations
 
@@ -85,31 +85,71 @@ def test_report_client_consumer_generation() -> None:
     assert rc.delete_allocation_for_instance({}, "i3")
 
 
-def test_http_spans() -> None:
+def test_http_spans_pair_client_and_placement_server() -> None:
+    """Each REST call is a CLIENT span in the caller and an HTTP server span in placement,
+    its child through the traceparent header: one trace id, one hop."""
     pc = make()
     events: list[dict[str, Any]] = []
     trace.set_emitter(events.append)
     try:
-        pc.get_allocation_candidates({"VCPU": 1})
-        pc.claim_resources("i1", req("rp-c1", 1024), "p", "u")
-        pc.claim_resources("i2", req("rp-c1", 1024), "p", "u")
-        pc.delete_allocation_for_instance("i1")
-        pc.set_inventory("rp-c1", INV)
+        with trace.identity("nova-scheduler", "scheduler"):
+            pc.get_allocation_candidates({"VCPU": 1})
+            pc.claim_resources("i1", req("rp-c1", 1024), "p", "u")
+            pc.claim_resources("i2", req("rp-c1", 1024), "p", "u")
+            pc.delete_allocation_for_instance("i1")
+            pc.set_inventory("rp-c1", INV)
     finally:
         trace.set_emitter(None)
     starts = [e for e in events if e["type"] == "span_start"]
     ends = {e["span_id"]: e for e in events if e["type"] == "span_end"}
-    assert [s["name"] for s in starts] == [
-        "GET /allocation_candidates", "PUT /allocations/{consumer_uuid}",
-        "PUT /allocations/{consumer_uuid}", "DELETE /allocations/{consumer_uuid}",
-        "PUT /resource_providers/{uuid}/inventories"]
-    assert all(s["kind"] == "HTTP" and s["service"] == "placement" for s in starts)
-    assert starts[1]["attrs"]["http.method"] == "PUT"
-    assert starts[1]["attrs"]["http.route"] == "/allocations/{consumer_uuid}"
-    assert starts[1]["attrs"]["url.path"] == "/allocations/i1"
-    codes = [ends[s["span_id"]]["attrs"]["http.status_code"] for s in starts]
-    assert codes == [200, 204, 409, 204, 200]
-    assert ends[starts[2]["span_id"]]["status"] == "ERROR"
+    clients = [s for s in starts if s["kind"] == "CLIENT"]
+    servers = [s for s in starts if s["kind"] == "HTTP"]
+    names = ["GET /allocation_candidates", "PUT /allocations/{consumer_uuid}",
+             "PUT /allocations/{consumer_uuid}", "DELETE /allocations/{consumer_uuid}",
+             "PUT /resource_providers/{uuid}/inventories"]
+    assert [s["name"] for s in clients] == [s["name"] for s in servers] == names
+    assert all(s["service"] == "nova-scheduler" for s in clients)
+    assert all(s["service"] == "placement" for s in servers)
+    for client, server in zip(clients, servers, strict=True):
+        assert server["parent_id"] == client["span_id"]
+        assert server["trace_id"] == client["trace_id"]
+    assert clients[1]["attrs"]["http.request.method"] == "PUT"
+    assert servers[1]["attrs"]["http.route"] == "/allocations/{consumer_uuid}"
+    assert servers[1]["attrs"]["url.path"] == "/allocations/i1"
+    assert servers[1]["attrs"]["openstack.api.version"] == "placement 1.28"
+    assert servers[1]["attrs"]["code.location"] == (
+        "placement/handlers/allocation.py:set_allocations_for_consumer")
+    for spans in (clients, servers):
+        codes = [ends[s["span_id"]]["attrs"]["http.status_code"] for s in spans]
+        assert codes == [200, 204, 409, 204, 200]
+        assert ends[spans[2]["span_id"]]["status"] == "ERROR"
+
+
+def test_placement_errors_have_placements_shape() -> None:
+    """Placement's JSON errors (status, title, detail, code) and microversion checks."""
+    import webob
+
+    from services.placement.client import local_app
+
+    app = local_app("sqlite://")
+
+    def call(method: str, path: str, body: bytes = b"", **headers: str) -> webob.Response:
+        return app.handle(webob.Request.blank(path, method=method, body=body,
+                                              headers=headers))
+
+    missing = call("GET", "/resource_providers/nope")
+    assert missing.status_int == 404
+    assert missing.json["errors"][0]["title"] == "Not Found"
+    assert missing.json["errors"][0]["code"] == "placement.undefined_code"
+    too_new = call("GET", "/", **{"OpenStack-API-Version": "placement 9.99"})
+    assert too_new.status_int == 406
+    assert too_new.json["errors"][0]["code"] == "placement.microversion.unacceptable"
+    assert call("PATCH", "/allocations/x").status_int == 405
+    bad_type = call("PUT", "/allocations/x", b"{}", **{"Content-Type": "text/plain"})
+    assert bad_type.status_int == 415
+    bad_query = call("GET", "/allocation_candidates?resources=VCPU:x")
+    assert bad_query.status_int == 400
+    assert call("GET", "/").json["versions"][0]["max_version"] == "1.31"
 
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -145,16 +185,20 @@ def test_postgresql_claims() -> None:
     """Same rules on PostgreSQL, with two clients racing like two scheduler processes."""
     url = _scratch_postgres_url()
     from services.placement import db
+    from services.placement.handler import PlacementApp
+    from services.placement.objects import PlacementStore
 
-    pc = PlacementClient(url)
-    db.metadata.drop_all(pc.engine)
-    db.metadata.create_all(pc.engine)
+    store = PlacementStore(url)
+    db.metadata.drop_all(store.engine)
+    db.metadata.create_all(store.engine)
+    pc = PlacementClient(url, app=PlacementApp(store))
     for name in ("c1", "c2"):
         pc.ensure_resource_provider(f"rp-{name}", name)
         assert pc.set_inventory(f"rp-{name}", INV)
     assert pc.claim_resources("i1", req("rp-c1", 1024), "p", "u")
     assert not pc.claim_resources("i2", req("rp-c1", 1024), "p", "u")
-    other = PlacementClient(url)  # a second scheduler process: only the CAS protects us
+    # a second placement-api process (its own store and lock): only the CAS protects us
+    other = PlacementClient(url, app=PlacementApp(PlacementStore(url)))
     results: list[bool] = []
     threads = [threading.Thread(target=lambda c=c, i=i: results.append(
         c.claim_resources(f"j{i}", req("rp-c2", 512), "p", "u")))

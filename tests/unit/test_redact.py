@@ -81,3 +81,13 @@ def test_redact_json_masks_what_redact_masks(message: Any) -> None:
     assert json.loads(text) == json.loads(json.dumps(redact(message)))
     for secret in ("gAAAA", "pw", "s3cr3t", "hidden"):
         assert secret not in text
+
+
+def test_trace_ids_do_not_repeat_when_the_global_random_is_seeded() -> None:
+    """A test tool seeding ``random`` (hypothesis does) must not make trace ids collide."""
+    import random
+
+    random.seed(7)
+    first = (trace.new_trace_id(), trace.new_span_id())
+    random.seed(7)
+    assert (trace.new_trace_id(), trace.new_span_id()) != first

@@ -41,7 +41,7 @@ def test_scenario_holds(path: Path) -> None:
 @pytest.mark.parametrize("path", DEPLOYMENT, ids=[f.stem for f in DEPLOYMENT])
 def test_deployment_scenarios_refuse_embedded(path: Path) -> None:
     """The embedded cloud cannot run them (run_scenario hands them to the deployment
-    runner, tests/test_scenarios_deployment.py)."""
+    runner, tests/integration/test_scenarios_deployment.py)."""
     reason = deployment_reason(load_scenario(path))
     assert reason is not None and "deployment" in reason
 

@@ -66,7 +66,7 @@ def test_create_202_then_show_list_delete(cloud) -> None:  # type: ignore[no-unt
     other = api.request("GET", "/v2.1/servers", token="alice:other").json["servers"]
     assert other == []
     (top,) = Spans(events).find("POST /v2.1/servers", "HTTP")
-    assert top["service"] == "nova-api" and top["attrs"]["http.status_code"] == 202
+    assert top.service == "nova-api" and top.attrs["http.status_code"] == 202
     assert api.request("DELETE", f"/v2.1/servers/{uuid}").status_int == 204
     api.wait_for_instances([uuid], timeout=20, states=("deleted",))
     gone = api.request("GET", f"/v2.1/servers/{uuid}")

@@ -45,11 +45,11 @@ def test_compute_waits_for_conductor_then_starts(tmp_path: Path) -> None:
     spans = Spans(events)
     pings = spans.find("ping", "CLIENT", "nova-compute")
     assert len(pings) >= 2
-    assert [p["status"] for p in pings][-1] == "OK"
-    assert any(p["status"] == "ERROR" for p in pings)
+    assert [p.status for p in pings][-1] == "OK"
+    assert any(p.status == "ERROR" for p in pings)
     for binary in ("nova-compute", "nova-conductor"):
         (root,) = spans.find(f"start {binary}")
-        steps = {s["name"] for s in spans.find(trace_id=root["trace_id"])}
+        steps = {s.name for s in spans.find(trace_id=root.trace_id)}
         assert {"Service.create", "Service.start", "init_host", "pre_start_hook",
                 "rpcserver.start", "post_start_hook", "servicegroup.join"} <= steps
     reports = [e["attrs"]["report_count"] for e in events

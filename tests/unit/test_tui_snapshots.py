@@ -1,6 +1,6 @@
 """SVG snapshots of the main screens at 120x40 and 100x30 (pytest-textual-snapshot).
 
-Update after an intended visual change: ``pytest tests/test_tui_snapshots.py
+Update after an intended visual change: ``pytest tests/unit/test_tui_snapshots.py
 --snapshot-update`` and look at the report before committing.
 """
 

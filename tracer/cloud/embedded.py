@@ -126,8 +126,13 @@ class EmbeddedCloud:
                             {"reboot": {"type": reboot_type}}, token=token).status_int
 
     # ---- watching, without tracing (polling must not flood the trace) ----------------
-    def instance_state(self, uuid: str) -> dict[str, Any] | None:
-        """The instance's row as the database holds it now (None: not in a cell yet)."""
+    @staticmethod
+    def instance_state(uuid: str) -> dict[str, Any] | None:
+        """The instance's row as the database holds it now (None: not in a cell yet).
+
+        Reads the API and cell databases that ``db.configure`` named, nothing of a cloud:
+        the deployment scenario runner reads its process deployment's rows with it too.
+        """
         with db.api_session() as s:
             mapping = s.scalars(select(models.InstanceMapping).where(
                 models.InstanceMapping.instance_uuid == uuid)).first()
@@ -170,13 +175,13 @@ class EmbeddedCloud:
         for svc in reversed(self.services):
             try:
                 svc.stop()
-            except Exception:  # noqa: BLE001,S110 - stopping the rest matters more
+            except Exception:  # stopping the rest matters more
                 pass
         self.services.clear()
         for t in self._transports:
             try:
                 t.cleanup()
-            except Exception:  # noqa: BLE001,S110
+            except Exception:
                 pass
         self._transports.clear()
 

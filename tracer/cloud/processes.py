@@ -44,7 +44,9 @@ DB_NAMES = {"api_database_connection": "nova_api", "cell0_database_connection": 
             "database_connection": "nova_cell1", "placement_database_connection": "placement"}
 CMD_MODULES = {"nova-api": "services.cmd.api", "nova-conductor": "services.cmd.conductor",
                "nova-scheduler": "services.cmd.scheduler",
-               "nova-compute": "services.cmd.compute"}
+               "nova-compute": "services.cmd.compute",
+               "placement-api": "services.cmd.placement"}
+PLACEMENT = "placement-api"   # no Nova service record: up when it answers HTTP
 RECORD_BINARY = {"nova-api": "nova-osapi_compute"}  # service record name of a binary
 # instance_build_timeout of a deployment (Stein's default 0 never ends a stuck build):
 # longer than the slowest build that can still succeed (vif_plugging_timeout 300 s, the
@@ -235,6 +237,9 @@ class Deployment:
                 "BOOTFLOW_INSTANCE_BUILD_TIMEOUT"):
             overrides["instance_build_timeout"] = DEPLOY_INSTANCE_BUILD_TIMEOUT
         cfg = Config.load(**overrides)
+        if not cfg.placement_endpoint:   # the placement-api process of this deployment
+            cfg = cfg.replace(placement_endpoint=(
+                f"http://{cfg.placement_host}:{cfg.placement_port}"))
         if cfg.virt_type == "qemu" and cfg.connection_uri == "test:///default":
             cfg = cfg.replace(connection_uri="qemu:///system")
         return cfg
@@ -242,7 +247,7 @@ class Deployment:
     def instance_name_template(self) -> str:
         """Nova's ``instance_name_template`` with a prefix of this state folder, so two
         deployments (a user's and the tests') never share a libvirt domain name."""
-        tag = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]  # noqa: S324
+        tag = hashlib.sha1(str(self.state_dir).encode()).hexdigest()[:8]
         return f"bootflow-{tag}-instance-%08x"
 
     def config(self) -> Config:
@@ -289,7 +294,7 @@ class Deployment:
         """
         host_options = {h: dict(o) for h, o in (host_options or {}).items()}
         for host, opts in host_options.items():
-            unknown = sorted(set(opts) - {"netns", "transport_url"})
+            unknown = sorted(set(opts) - {"netns", "transport_url", "placement_endpoint"})
             if unknown:
                 raise DeployError(f"unknown option(s) {', '.join(unknown)} for host {host}")
             if opts.get("netns") and not Path(f"/run/netns/{opts['netns']}").exists():
@@ -304,6 +309,7 @@ class Deployment:
                 check_libvirt(config.connection_uri)
                 check_guest(config.guest_dir)
             check_port(config.api_host, config.api_port)
+            check_port(config.placement_host, config.placement_port)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(exist_ok=True)
         self.log_dir.mkdir(exist_ok=True)
@@ -315,7 +321,8 @@ class Deployment:
         from services.placement import db as placement_db  # placement-manage db sync
 
         placement_db.metadata.create_all(db.make_engine(config.placement_database_connection))
-        procs = [Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
+        procs = [Proc(PLACEMENT, "placement"),
+                 Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
                  *(Proc("nova-compute", f"compute{i}") for i in range(1, computes + 1)),
                  Proc("nova-api", "api")]
         self.meta_path.write_text(json.dumps({
@@ -335,9 +342,11 @@ class Deployment:
         opts = self.meta().get("host_options", {}).get(proc.host, {})
         if opts.get("transport_url"):
             argv += ["--transport", opts["transport_url"]]
+        if opts.get("placement_endpoint"):
+            argv += ["--placement", opts["placement_endpoint"]]
         if opts.get("netns"):  # ip netns exec execs: the pid stays the service's
             argv = ["ip", "netns", "exec", opts["netns"], *argv]
-        log = open(self.log_dir / f"{proc.name}.log", "ab")  # noqa: SIM115 - child owns it
+        log = open(self.log_dir / f"{proc.name}.log", "ab")  # child owns it
         try:
             child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
@@ -353,9 +362,10 @@ class Deployment:
         """prepare, start every process, wait until all report up, map the computes."""
         self.prepare(config, computes, trace_exchange, host_options=host_options)
         try:
-            # conductor first: a compute pinging before its queue exists loses the ping
+            # placement and conductor first: a compute reports its inventory to placement
+            # at start, and one pinging before the conductor's queue exists loses the ping
             # and waits a whole early_timeout (10 s) in wait_until_ready
-            first = [p for p in self.procs() if p.binary == "nova-conductor"]
+            first = [p for p in self.procs() if p.binary in ("nova-conductor", PLACEMENT)]
             for proc in first:
                 self.start(proc)
             self.wait_up(first, timeout=timeout)
@@ -402,9 +412,18 @@ class Deployment:
 
         return {cn.host for cn in ComputeNode.get_all(get_admin_context())}
 
+    def placement_answers(self) -> bool:
+        """placement-api answers its version document (GET /)."""
+        try:
+            with urllib.request.urlopen(self.config().placement_endpoint + "/",
+                                        timeout=2) as resp:
+                return bool(resp.status == 200)
+        except (OSError, ValueError):
+            return False
+
     def api_answers(self) -> bool:
         try:
-            with urllib.request.urlopen(self.endpoint() + "/v2.1/flavors",  # noqa: S310
+            with urllib.request.urlopen(self.endpoint() + "/v2.1/flavors",
                                         timeout=2) as resp:
                 return bool(resp.status == 200)
         except urllib.error.HTTPError as exc:
@@ -426,7 +445,7 @@ class Deployment:
                 continue
             try:
                 HostMapping.get_by_host(ctxt, svc.host)
-            except Exception:  # noqa: BLE001 - not mapped yet
+            except Exception:  # not mapped yet
                 HostMapping(ctxt, host=svc.host, cell_uuid=db.default_cell_uuid()).create()
 
     def log_tail(self, proc: Proc, lines: int = 15) -> str:
@@ -545,6 +564,11 @@ class Deployment:
         for proc in self.procs():
             pid = self.pid_of(proc)
             alive = pid is not None and _pid_alive(pid)
+            if proc.binary == PLACEMENT:
+                rows.append(StatusRow(binary=proc.binary, host=proc.host, pid=pid,
+                                      alive=alive, up=alive and self.placement_answers(),
+                                      last_report=None, report_count=None))
+                continue
             rec = records.get((RECORD_BINARY.get(proc.binary, proc.binary), proc.host))
             rows.append(StatusRow(
                 binary=proc.binary, host=proc.host, pid=pid, alive=alive,
@@ -557,10 +581,11 @@ class Deployment:
     def down(self, timeout: float = 30.0) -> list[str]:
         """SIGTERM (api, computes, scheduler, conductor last), SIGKILL after *timeout*;
         then destroy + undefine any libvirt domain whose files live in this folder."""
-        order = {"nova-api": 0, "nova-compute": 1, "nova-scheduler": 2, "nova-conductor": 3}
+        order = {"nova-api": 0, "nova-compute": 1, "nova-scheduler": 2, "nova-conductor": 3,
+                 PLACEMENT: 4}
         stopped = []
         running = sorted(self.running(), key=lambda pp: order.get(pp[0].binary, 9))
-        for group in range(4):
+        for group in range(5):
             pids = [(p, pid) for p, pid in running if order.get(p.binary, 9) == group]
             for _p, pid in pids:
                 _signal(pid, signal.SIGTERM)

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -21,7 +21,7 @@ DEFAULT_TRANSPORT = "memory://"
 BIG_RECORDING = 20_000  # events: above this, replay opens at the start (first screen < 3 s)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="boot an instance on the embedded default and show its trace",
                        description="Start conductor, scheduler and compute as threads (kombu "
                        "memory://, SQLite, libvirt test:///default), POST /v2.1/servers and "
@@ -176,7 +176,7 @@ def _demo_tui(run: DemoRun, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print(console: Console, events: list[dict], show_all: bool) -> None:
+def _print(console: Console, events: list[dict[str, Any]], show_all: bool) -> None:
     from tracer.render import render_trace
     from tracer.session import request_events
 

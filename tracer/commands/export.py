@@ -10,7 +10,7 @@ from rich.console import Console
 from tracer.commands import UserError, check_writable
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from tracer.export import FORMATS
 
     p = sub.add_parser("export", help="convert a recording: chrome|otlp|mermaid|dot|html",

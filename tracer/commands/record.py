@@ -8,6 +8,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -16,7 +17,7 @@ from tracer.commands import UserError, add_attach_args, attach_target, check_wri
 RECORD_NICE = 10
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("record", help="record a running deployment's events (JSON Lines)",
                        description="Consumes the deployment's trace exchange into FILE until "
                        "Ctrl-C, --duration, or --until-quiet after the first request.")
@@ -53,7 +54,7 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
     writer = RecordingWriter(args.file, source="live", transport=redact_url(url),
                              exchange=exchange)
 
-    def on_event(event: dict) -> None:
+    def on_event(event: dict[str, Any]) -> None:
         writer(event)
         trace_id = event.get("trace_id")
         if is_request_root(event):

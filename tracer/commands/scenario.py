@@ -11,7 +11,7 @@ from rich.text import Text
 from tracer.commands import UserError, check_writable
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("scenario", help="list or run a scenario (topology, faults, expected "
                        "trace)", description="Scenarios are YAML files in scenarios/: a "
                        "topology, requests, faults and the hops the trace must show.")

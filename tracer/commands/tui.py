@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from rich.console import Console
 
 from tracer.commands import UserError, add_attach_args, attach_target
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("tui", help="watch a running deployment (bootflow up) live",
                        description="Consumes the deployment's trace exchange and shows every "
                        "hop as it happens; boot from another terminal with `bootflow boot`.")
@@ -32,7 +33,7 @@ def cmd_tui(args: argparse.Namespace, console: Console) -> int:
 
         controller = RequestOnlyGate(GateController(url))
 
-    def on_event(event: dict) -> None:
+    def on_event(event: dict[str, Any]) -> None:
         if controller is not None:
             controller.observe(event)
         source(event)

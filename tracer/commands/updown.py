@@ -26,7 +26,7 @@ def _state_arg(p: argparse.ArgumentParser) -> None:
                    help="state folder (default $BOOTFLOW_STATE_DIR or /tmp/bootflow)")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = sub.add_parser("up", help="start api, conductor, scheduler and N computes as processes",
                         description="One OS process per service over RabbitMQ; returns when "
                         "all report up. Intervals default to Stein's (10/60/60 s).")
@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          "created when missing; a trailing name is a prefix: .../bf_ → "
                          "bf_nova_api); default SQLite in the state folder")
     up.add_argument("--api-port", type=int, default=None, help="HTTP port (default 8774)")
+    up.add_argument("--placement-port", type=int, default=None,
+                    help="placement-api HTTP port (default 8778)")
     up.add_argument("--control-exchange", default=None, help="oslo.messaging exchange (nova)")
     up.add_argument("--trace-exchange", default=None, help="trace exchange (bootflow.trace)")
     up.add_argument("--report-interval", type=int, default=None, help="heartbeat s (10)")
@@ -51,6 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--instance-build-timeout", type=int, default=None,
                     help="a build older than this many s goes to ERROR (compute periodic "
                          "task; default 600 here, 0 = off as in Stein)")
+    up.add_argument("--conductor-workers", type=int, default=None, metavar="N",
+                    help="[conductor] workers: N conductor processes forked by the "
+                         "launcher, all consuming the conductor topic (1)")
     up.add_argument("--netns", action="append", default=[], metavar="HOST=NAME",
                     help="run that service host (e.g. compute2) inside network namespace "
                          "NAME (ip netns exec); repeatable")
@@ -124,16 +129,20 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
             if not sep or not host or not value:
                 raise UserError(f"{flag} wants HOST=VALUE, got {item!r}")
             host_options.setdefault(host, {})[key] = value
+    if args.conductor_workers is not None and args.conductor_workers < 1:
+        raise UserError("--conductor-workers must be at least 1")
     try:
         cfg = d.make_config(transport_url=args.transport, virt_type=args.virt,
-                            api_port=args.api_port, control_exchange=args.control_exchange,
+                            api_port=args.api_port, placement_port=args.placement_port,
+                            control_exchange=args.control_exchange,
                             report_interval=args.report_interval,
                             service_down_time=args.service_down_time,
                             periodic_interval=args.periodic_interval,
                             boot_timeout=args.boot_timeout,
-                            instance_build_timeout=args.instance_build_timeout, **db)
+                            instance_build_timeout=args.instance_build_timeout,
+                            conductor_workers=args.conductor_workers, **db)
         t0 = time.monotonic()
-        with console.status(f"starting {args.computes + 3} processes…"):
+        with console.status(f"starting {args.computes + 4} processes…"):
             rows = d.up(cfg, computes=args.computes, trace_exchange=args.trace_exchange,
                         timeout=args.timeout, host_options=host_options)
     except (DeployError, ValueError) as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tracer.export.spans import ExportError, fold
+from tracer.export.spans import ExportError, read
 
 FORMATS = ("chrome", "otlp", "mermaid", "dot", "html")
 
@@ -24,7 +24,7 @@ def export(events: Sequence[Mapping[str, Any]], fmt: str) -> str:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if isinstance(events, (str, bytes)) or not isinstance(events, Sequence):
         raise ExportError("events must be a list of event dicts (the recording minus its header)")
-    folded = fold(events)
+    folded = read(events)
     if fmt == "chrome":
         from tracer.export import chrome
 

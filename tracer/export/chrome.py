@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tracer.export.spans import Folded, Span, pack_rows
+from tracer.export.spans import ExportSpan, ExportView, pack_rows
 
 
 def _us(ns: int, t0: int) -> float:
@@ -18,7 +18,7 @@ def _us(ns: int, t0: int) -> float:
     return round((ns - t0) / 1000.0, 3)
 
 
-def render(folded: Folded) -> str:
+def render(folded: ExportView) -> str:
     """Return the Trace Event JSON object as text."""
     t0 = folded.t0_ns
     services = list(dict.fromkeys(ep[0] for ep in folded.endpoints()))
@@ -50,7 +50,7 @@ def render(folded: Folded) -> str:
         events.append({"ph": "M", "name": "thread_sort_index", "pid": pid[svc], "tid": tid,
                        "args": {"sort_index": tid}})
 
-    def where(span: Span) -> dict[str, int]:
+    def where(span: ExportSpan) -> dict[str, int]:
         return {"pid": pid[span.service], "tid": tids[(span.service, span.host,
                                                         rows[span.span_id])]}
 
@@ -79,7 +79,7 @@ def render(folded: Folded) -> str:
 
     flow_id = 0
 
-    def inside(span: Span, ns: int) -> float:
+    def inside(span: ExportSpan, ns: int) -> float:
         """A flow binds to the slice enclosing its ts: stay 1 ns inside the span's edges."""
         lo, hi = span.start_ns, span.end_ns
         if hi - lo >= 2:
@@ -88,7 +88,8 @@ def render(folded: Folded) -> str:
             ns = lo
         return _us(ns, t0)
 
-    def flow(cat: str, name: str, src: Span, src_ns: int, dst: Span, dst_ns: int) -> None:
+    def flow(cat: str, name: str, src: ExportSpan, src_ns: int, dst: ExportSpan,
+             dst_ns: int) -> None:
         nonlocal flow_id
         flow_id += 1
         events.append({"ph": "s", "id": flow_id, "cat": cat, "name": name,
@@ -97,8 +98,8 @@ def render(folded: Folded) -> str:
                        "ts": inside(dst, dst_ns), **where(dst)})
 
     for hop in folded.hops:
-        client = hop.client
-        for server in hop.servers:
+        client = folded.client(hop)
+        for server in folded.servers(hop):
             if hop.style == "call":
                 flow("rpc.call", hop.method, client, client.start_ns, server, server.start_ns)
                 if server.finished:

@@ -6,7 +6,7 @@ The line style carries the rpc semantics: call solid, cast dashed, fanout dotted
 
 from __future__ import annotations
 
-from tracer.export.spans import Endpoint, Folded
+from tracer.export.spans import Endpoint, ExportView
 
 EDGE_STYLE = {"call": "solid", "cast": "dashed", "fanout": "dotted"}
 
@@ -16,7 +16,7 @@ def quote(value: str) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def render(folded: Folded) -> str:
+def render(folded: ExportView) -> str:
     """Return the digraph source (``dot -Tsvg`` renders it)."""
     endpoints = folded.endpoints()
     node = {ep: f"n{i}" for i, ep in enumerate(endpoints)}
@@ -42,7 +42,7 @@ def render(folded: Folded) -> str:
 
     counts: dict[tuple[Endpoint, Endpoint, str, str, str], int] = {}
     for hop in folded.hops:
-        for dst in hop.dst:
+        for dst in hop.receivers:
             key = (hop.src, dst, hop.method, hop.style, hop.version)
             counts[key] = counts.get(key, 0) + 1
     for (src, dst, method, style, version), n in counts.items():

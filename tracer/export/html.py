@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from tracer.export.spans import Folded, pack_rows
+from tracer.export.spans import ExportView, pack_rows
 
 _JSON_ESCAPES = {
     "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "/": "\\/",
@@ -27,13 +27,15 @@ def embed_json(value: Any) -> str:
     return "".join(_JSON_ESCAPES.get(ch, ch) for ch in text)
 
 
-def model(folded: Folded, events: list[Mapping[str, Any]]) -> dict[str, Any]:
+def model(folded: ExportView, events: list[Mapping[str, Any]]) -> dict[str, Any]:
     """What the page draws: lanes, spans placed on rows, hops, notes; times relative to t0."""
     t0 = folded.t0_ns
     endpoints = folded.endpoints()
     lane = {ep: i for i, ep in enumerate(endpoints)}
     rows = pack_rows(folded.spans)
-    style_of = {h.client.span_id: h.style for h in folded.hops}
+    # a hop's style on its sender and on its handlers (paired by the model, not by parent)
+    style_of = {sid: h.style for h in folded.hops
+                for sid in (h.client_span_id, *h.server_span_ids)}
     return {
         "t_end": folded.t_last_ns - t0,
         "t0_ns": t0,
@@ -46,8 +48,8 @@ def model(folded: Folded, events: list[Mapping[str, Any]]) -> dict[str, Any]:
                    "start": s.start_ns - t0, "end": s.end_ns - t0, "finished": s.finished,
                    "status": s.status, "style": style_of.get(s.span_id), "attrs": s.attrs}
                   for s in folded.spans],
-        "hops": [{"style": h.style, "label": h.label(), "client": h.client.span_id,
-                  "servers": [s.span_id for s in h.servers]} for h in folded.hops],
+        "hops": [{"style": h.style, "label": h.label(), "client": h.client_span_id,
+                  "servers": list(h.server_span_ids)} for h in folded.hops],
         "notes": [{"lane": lane[a.endpoint], "ts": a.ts_ns - t0, "name": a.name,
                    "label": a.label(), "attrs": dict(a.attrs)}
                   for a in folded.annotations if a.endpoint in lane],
@@ -55,7 +57,7 @@ def model(folded: Folded, events: list[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def render(folded: Folded, events: list[Mapping[str, Any]]) -> str:
+def render(folded: ExportView, events: list[Mapping[str, Any]]) -> str:
     """Return the whole HTML document."""
     return _PAGE.replace("@DATA@", embed_json(model(folded, events)))
 
@@ -164,8 +166,7 @@ svg .axis { fill:var(--muted); }
     if (s.kind === "HTTP") return "var(--http)";
     if (s.kind === "INTERNAL") return "var(--internal)";
     if (s.kind === "PRODUCER" || s.kind === "CONSUMER") {
-      const h = s.kind === "PRODUCER" ? s : byId[s.parent] || s;
-      return h.style === "fanout" ? "var(--fanout)" : "var(--cast)";
+      return s.style === "fanout" ? "var(--fanout)" : "var(--cast)";
     }
     return "var(--call)";
   }

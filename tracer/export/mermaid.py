@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from tracer.export.spans import Endpoint, Folded
+from tracer.export.spans import Endpoint, ExportView
 
 NOTE_ANNOTATIONS = ("instance.state", "service.down")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
@@ -21,7 +21,7 @@ def text(value: str) -> str:
     return _BREAKERS.sub(lambda m: f"#{ord(m[0])};", value)
 
 
-def render(folded: Folded) -> str:
+def render(folded: ExportView) -> str:
     """Return the diagram source; participants appear in boot-flow order."""
     endpoints = folded.endpoints()
     hosts_per_service: dict[str, int] = {}
@@ -58,19 +58,20 @@ def render(folded: Folded) -> str:
     for hop in folded.hops:
         src = ids[hop.src]
         label = text(hop.label())
+        client, servers = folded.client(hop), folded.servers(hop)
         if hop.style == "call":
-            for dst in hop.dst:
-                add(hop.client.start_ns, f"{src}->>{ids[dst]}: {label}")
-            for server in hop.servers:
+            for dst in hop.receivers:
+                add(client.start_ns, f"{src}->>{ids[dst]}: {label}")
+            for server in servers:
                 if server.finished:
                     add(server.end_ns, f"{ids[server.endpoint]}-->>{src}: "
                                        f"{text(hop.method)} reply")
-            if not hop.servers and hop.client.finished:
-                why = hop.client.status_message or hop.client.status
-                add(hop.client.end_ns, f"Note over {src}: {text(hop.method)}: {text(why)}")
+            if not servers and client.finished:
+                why = client.status_message or client.status
+                add(client.end_ns, f"Note over {src}: {text(hop.method)}: {text(why)}")
         else:
-            for dst in hop.dst:
-                add(hop.client.start_ns, f"{src}-){ids[dst]}: {label}")
+            for dst in hop.receivers:
+                add(client.start_ns, f"{src}-){ids[dst]}: {label}")
     for ann in folded.annotations:
         if ann.name in NOTE_ANNOTATIONS and ann.endpoint in ids:
             add(ann.ts_ns, f"Note over {ids[ann.endpoint]}: {text(ann.name)} {text(ann.label())}",

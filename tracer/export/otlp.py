@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from tracer.export.spans import ExportError, Folded, Span
+from tracer.export.spans import ExportError, ExportSpan, ExportView
 
 SPAN_KIND = {"INTERNAL": 1, "SERVER": 2, "CLIENT": 3, "PRODUCER": 4, "CONSUMER": 5,
              "HTTP": 2}  # an HTTP span is the API's server side of the request
@@ -51,7 +51,7 @@ def attributes(attrs: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{"key": str(k), "value": any_value(v)} for k, v in attrs.items() if v is not None]
 
 
-def _span(span: Span) -> dict[str, Any]:
+def _span(span: ExportSpan) -> dict[str, Any]:
     out: dict[str, Any] = {
         "traceId": _hex_id(span.trace_id, 32, f"span {span.name!r} trace_id"),
         "spanId": _hex_id(span.span_id, 16, f"span {span.name!r} span_id"),
@@ -71,8 +71,8 @@ def _span(span: Span) -> dict[str, Any]:
         ]
     if span.links:
         out["links"] = [
-            {"traceId": _hex_id(lk["trace_id"], 32, f"link of {span.name!r}"),
-             "spanId": _hex_id(lk["span_id"], 16, f"link of {span.name!r}")}
+            {"traceId": _hex_id(lk.trace_id, 32, f"link of {span.name!r}"),
+             "spanId": _hex_id(lk.span_id, 16, f"link of {span.name!r}")}
             for lk in span.links
         ]
     status: dict[str, Any] = {"code": STATUS_CODE.get(span.status, 0)}
@@ -82,7 +82,7 @@ def _span(span: Span) -> dict[str, Any]:
     return out
 
 
-def render(folded: Folded) -> str:
+def render(folded: ExportView) -> str:
     """Return the ExportTraceServiceRequest as JSON text; one resource per service+host.
 
     Annotations with no recorded span (heartbeats) have no place in a trace and are left out.

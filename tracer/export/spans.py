@@ -1,22 +1,31 @@
-"""Fold span events into finished spans and rpc hops, once, for every exporter.
+"""Spans and hops as the export formats want them, read from the one trace model.
 
 Events travel as ``span_start`` / ``span_end`` / ``annotate`` (ARCHITECTURE.md, "Events")
-so that a live view can show a call *waiting*; the export formats want whole spans. Events
-may arrive out of order (several services publish to one broker) or twice (a spool resent
-after a broker outage), so folding is order-independent and keeps the first copy.
+so that a live view can show a call *waiting*; the export formats want whole spans. The
+reducer (``tracer.model``) folds them, tolerating disorder and duplicates, and pairs
+every rpc message with its handlers; this module only checks that the input is an event
+list (an export names what is wrong instead of drawing half a picture) and closes what is
+still open: an unfinished span ends at the last timestamp and says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-KINDS = ("CLIENT", "SERVER", "PRODUCER", "CONSUMER", "INTERNAL", "HTTP")
-RPC_STYLES = ("call", "cast", "fanout")
+from tracer.model import (
+    AnnotationView,
+    Endpoint,
+    HopView,
+    Snapshot,
+    SpanView,
+    TraceState,
+    endpoint_order,
+)
+from tracer.model.views import Link
 
-Endpoint = tuple[str, str]
-"""(service, host): one lane / participant / node in every export."""
+__all__ = ["Endpoint", "ExportError", "ExportSpan", "ExportView", "pack_rows", "read"]
 
 
 class ExportError(ValueError):
@@ -24,33 +33,9 @@ class ExportError(ValueError):
 
 
 @dataclass(frozen=True)
-class Annotation:
-    """A point event (state change, heartbeat, log line), attached to a span when known."""
-
-    trace_id: str | None
-    span_id: str | None
-    name: str
-    service: str
-    host: str
-    ts_ns: int
-    attrs: Mapping[str, Any]
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return (self.service, self.host)
-
-    def label(self) -> str:
-        """Short human text: ``building/spawning`` for a state change, else the name."""
-        if self.name == "instance.state":
-            return f"{self.attrs.get('vm_state')}/{self.attrs.get('task_state')}"
-        if self.name == "log":
-            return f"{self.attrs.get('level', 'log')}: {self.attrs.get('message', '')}"
-        return self.name
-
-
-@dataclass
-class Span:
-    """A span folded from its start and end events; ``finished`` is False without an end."""
+class ExportSpan:
+    """A model span closed for export: ``end_ns`` is the last timestamp while it is open
+    (``finished`` False, attribute ``bootflow.unfinished``); its annotations attached."""
 
     trace_id: str
     span_id: str
@@ -61,12 +46,24 @@ class Span:
     kind: str
     start_ns: int
     end_ns: int
-    status: str = "UNSET"
-    status_message: str = ""
-    attrs: dict[str, Any] = field(default_factory=dict)
-    links: list[dict[str, str]] = field(default_factory=list)
-    annotations: list[Annotation] = field(default_factory=list)
-    finished: bool = False
+    status: str
+    status_message: str
+    attrs: Mapping[str, Any]
+    links: tuple[Link, ...]
+    annotations: tuple[AnnotationView, ...]
+    finished: bool
+
+    @classmethod
+    def of(cls, span: SpanView, t_last_ns: int,
+           annotations: Sequence[AnnotationView]) -> ExportSpan:
+        attrs = dict(span.attrs)
+        if not span.finished:
+            attrs["bootflow.unfinished"] = True
+        return cls(span.trace_id, span.span_id, span.parent_id, span.name, span.service,
+                   span.host, span.kind, span.start_ns,
+                   span.end_ns if span.end_ns is not None else t_last_ns,
+                   span.status, span.status_message, attrs,
+                   span.links, tuple(annotations), span.finished)
 
     @property
     def endpoint(self) -> Endpoint:
@@ -77,51 +74,56 @@ class Span:
         return max(0, self.end_ns - self.start_ns)
 
 
-@dataclass(frozen=True)
-class Hop:
-    """One rpc message: the sending span and the span(s) that handled it."""
-
-    style: str
-    method: str
-    version: str
-    namespace: str
-    client: Span
-    servers: tuple[Span, ...]
-    src: Endpoint
-    dst: tuple[Endpoint, ...]
-
-    def label(self) -> str:
-        """``method (style, version)``: what Mermaid and DOT print on an arrow."""
-        return f"{self.method} ({self.style}, {self.version or '?'})"
-
-
 @dataclass
-class Folded:
-    """Everything an exporter needs: spans by start time, annotations, hops, time range."""
+class ExportView:
+    """Everything an exporter needs: spans by start time, annotations by time, the rpc
+    hops (the model's ``HopView``) and the time range."""
 
-    spans: list[Span]
-    annotations: list[Annotation]
-    hops: list[Hop]
+    spans: list[ExportSpan]
+    annotations: list[AnnotationView]
+    hops: list[HopView]
     t0_ns: int
     t_last_ns: int
-    by_id: dict[str, Span]
+    by_id: dict[str, ExportSpan] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, snap: Snapshot) -> ExportView:
+        owned: dict[str, list[AnnotationView]] = {}
+        annotations: list[AnnotationView] = []
+        for ann in snap.annotations:
+            owner = snap.spans.get(ann.span_id) if ann.span_id else None
+            ann = replace(
+                ann, trace_id=ann.trace_id or (owner.trace_id if owner else None),
+                service=ann.service or (owner.service if owner else "?"),
+                host=ann.host or (owner.host if owner else "?"))
+            annotations.append(ann)
+            if owner is not None:
+                owned.setdefault(owner.span_id, []).append(ann)
+        annotations.sort(key=lambda a: a.ts_ns)
+        spans = [ExportSpan.of(s, snap.t_last_ns,
+                               sorted(owned.get(s.span_id, ()), key=lambda a: a.ts_ns))
+                 for s in snap.spans.values()]
+        spans.sort(key=lambda s: (s.start_ns, -s.end_ns))
+        by_id = {s.span_id: s for s in spans}
+        order = {s.span_id: i for i, s in enumerate(spans)}
+        hops = sorted(snap.rpc_hops(), key=lambda h: order[h.client_span_id])
+        t0 = min([s.start_ns for s in spans] + [a.ts_ns for a in annotations])
+        return cls(spans, annotations, hops, t0, snap.t_last_ns, by_id)
+
+    def client(self, hop: HopView) -> ExportSpan:
+        """The span that sent *hop*."""
+        return self.by_id[hop.client_span_id]
+
+    def servers(self, hop: HopView) -> list[ExportSpan]:
+        """The spans that handled *hop*, by start time."""
+        return [self.by_id[sid] for sid in hop.server_span_ids]
 
     def endpoints(self) -> list[Endpoint]:
         """Every (service, host) that emitted something, in a stable, readable order."""
         seen = {s.endpoint for s in self.spans} | {a.endpoint for a in self.annotations}
         for hop in self.hops:
-            seen.update(hop.dst)
-        return sorted(seen, key=_endpoint_order)
-
-
-_SERVICE_ORDER = ("client", "nova-api", "nova-conductor", "nova-scheduler", "nova-compute")
-
-
-def _endpoint_order(ep: Endpoint) -> tuple[int, str, str]:
-    """Order lanes like the boot flow reads: api, conductor, scheduler, computes."""
-    svc, host = ep
-    rank = _SERVICE_ORDER.index(svc) if svc in _SERVICE_ORDER else len(_SERVICE_ORDER)
-    return (rank, svc, host)
+            seen.update(hop.receivers)
+        return sorted(seen, key=endpoint_order)
 
 
 def _need(ev: Mapping[str, Any], key: str, idx: int, types: type | tuple[type, ...]) -> Any:
@@ -133,155 +135,39 @@ def _need(ev: Mapping[str, Any], key: str, idx: int, types: type | tuple[type, .
     return val
 
 
-def fold(events: Iterable[Mapping[str, Any]]) -> Folded:
-    """Fold *events* into spans; raise ExportError for input that is not an event list."""
+def check_events(events: Iterable[Mapping[str, Any]]) -> None:
+    """Raise ExportError naming the first event an export cannot use, or when none is."""
     if isinstance(events, (str, bytes)) or not isinstance(events, Iterable):
         raise ExportError("events must be a list of event dicts (the recording minus its header)")
-    starts: list[tuple[int, Mapping[str, Any]]] = []
-    ends: list[tuple[int, Mapping[str, Any]]] = []
-    notes: list[tuple[int, Mapping[str, Any]]] = []
-    last = None
+    usable = False
     for idx, ev in enumerate(events):
         if not isinstance(ev, Mapping):
             raise ExportError(f"event {idx} is a {type(ev).__name__}, not a dict")
         if "type" not in ev and ev.get("format") == "bootflow-trace":
             continue  # a header line passed along by mistake: harmless
         kind = ev.get("type")
-        ts = _need(ev, "ts_ns", idx, int)
+        _need(ev, "ts_ns", idx, int)
         if kind == "span_start":
-            starts.append((idx, ev))
+            _need(ev, "span_id", idx, str)
+            _need(ev, "trace_id", idx, str)
         elif kind == "span_end":
-            ends.append((idx, ev))
-        elif kind == "annotate":
-            notes.append((idx, ev))
-        else:
+            _need(ev, "span_id", idx, str)
+        elif kind != "annotate":
             continue  # unknown event types are newer than this exporter: skip, don't fail
-        last = ts if last is None else max(last, ts)
-    if last is None:
+        usable = True
+    if not usable:
         raise ExportError("no span or annotation events to export")
 
-    by_id: dict[str, Span] = {}
-    for idx, ev in starts:
-        sid = _need(ev, "span_id", idx, str)
-        if sid in by_id:
-            continue
-        kind = str(ev.get("kind") or "INTERNAL").upper()
-        links = [
-            {"trace_id": str(lk.get("trace_id", "")), "span_id": str(lk.get("span_id", ""))}
-            for lk in ev.get("links") or ()
-            if isinstance(lk, Mapping) and lk.get("span_id")
-        ]
-        by_id[sid] = Span(
-            trace_id=_need(ev, "trace_id", idx, str),
-            span_id=sid,
-            parent_id=ev.get("parent_id") or None,
-            name=str(ev.get("name") or "?"),
-            service=str(ev.get("service") or "?"),
-            host=str(ev.get("host") or "?"),
-            kind=kind if kind in KINDS else "INTERNAL",
-            start_ns=ev["ts_ns"],
-            end_ns=last,
-            attrs=dict(ev.get("attrs") or {}),
-            links=links,
-        )
-    for idx, ev in ends:
-        span = by_id.get(_need(ev, "span_id", idx, str))
-        if span is None or span.finished:
-            continue  # an end whose start was never recorded has nothing to draw
-        span.finished = True
-        span.end_ns = max(span.start_ns, ev["ts_ns"])
-        span.status = str(ev.get("status") or "OK").upper()
-        span.status_message = str(ev.get("status_message") or ev.get("message") or "")
-        span.attrs.update(ev.get("attrs") or {})
-    for span in by_id.values():
-        if not span.finished:
-            span.attrs["bootflow.unfinished"] = True
 
-    annotations: list[Annotation] = []
-    seen_notes: set[tuple[Any, ...]] = set()
-    for _idx, ev in notes:
-        owner = by_id.get(ev.get("span_id") or "")
-        attrs = dict(ev.get("attrs") or {})
-        key = (ev.get("span_id"), ev.get("name"), ev["ts_ns"], repr(sorted(attrs.items())))
-        if key in seen_notes:
-            continue
-        seen_notes.add(key)
-        ann = Annotation(
-            trace_id=ev.get("trace_id") or (owner.trace_id if owner else None),
-            span_id=ev.get("span_id") or None,
-            name=str(ev.get("name") or "annotate"),
-            service=str(ev.get("service") or (owner.service if owner else "?")),
-            host=str(ev.get("host") or (owner.host if owner else "?")),
-            ts_ns=ev["ts_ns"],
-            attrs=attrs,
-        )
-        annotations.append(ann)
-        if owner is not None:
-            owner.annotations.append(ann)
-    annotations.sort(key=lambda a: a.ts_ns)
-    for span in by_id.values():
-        span.annotations.sort(key=lambda a: a.ts_ns)
-
-    spans = sorted(by_id.values(), key=lambda s: (s.start_ns, -s.end_ns))
-    t0 = min([s.start_ns for s in spans] + [a.ts_ns for a in annotations])
-    return Folded(spans, annotations, _hops(spans, by_id), t0, last, by_id)
+def read(events: Sequence[Mapping[str, Any]]) -> ExportView:
+    """Check *events*, feed them to the model, and close its snapshot for export."""
+    check_events(events)
+    state = TraceState()
+    state.feed_all(events)
+    return ExportView.of(state.snapshot())
 
 
-def rpc_style(span: Span) -> str | None:
-    """call / cast / fanout for a sending span, None for anything else."""
-    if span.kind not in ("CLIENT", "PRODUCER"):
-        return None
-    style = str(span.attrs.get("rpc.style") or "").lower()
-    if style in RPC_STYLES:
-        return style
-    return "call" if span.kind == "CLIENT" else "cast"
-
-
-def _hops(spans: list[Span], by_id: Mapping[str, Span]) -> list[Hop]:
-    """Pair each CLIENT/PRODUCER span with its SERVER/CONSUMER spans (parent or link)."""
-    handlers: dict[str, list[Span]] = {}
-    for span in spans:
-        if span.kind not in ("SERVER", "CONSUMER"):
-            continue
-        refs = [span.parent_id] + [lk["span_id"] for lk in span.links]
-        for ref in refs:
-            if ref is not None and ref in by_id and by_id[ref].kind in ("CLIENT", "PRODUCER"):
-                handlers.setdefault(ref, []).append(span)
-                break
-    services = {s.service for s in spans}
-    hops = []
-    for span in spans:
-        style = rpc_style(span)
-        if style is None:
-            continue
-        servers = tuple(handlers.get(span.span_id, ()))
-        dst = tuple(dict.fromkeys(s.endpoint for s in servers))
-        if not dst:
-            dst = (_guess_destination(span, services),)
-        hops.append(
-            Hop(
-                style=style,
-                method=str(span.attrs.get("rpc.method") or span.name),
-                version=str(span.attrs.get("rpc.version") or ""),
-                namespace=str(span.attrs.get("rpc.namespace") or ""),
-                client=span,
-                servers=servers,
-                src=span.endpoint,
-                dst=dst,
-            )
-        )
-    return hops
-
-
-def _guess_destination(span: Span, services: set[str]) -> Endpoint:
-    """Where an unanswered message went: Nova's binary for the topic (nova-<topic>)."""
-    topic = str(span.attrs.get("rpc.topic") or span.attrs.get("messaging.destination.name") or "?")
-    server = str(span.attrs.get("rpc.server") or "")
-    service = f"nova-{topic}" if f"nova-{topic}" in services else topic
-    return (service, server or "?")
-
-
-def pack_rows(spans: Iterable[Span]) -> dict[str, int]:
+def pack_rows(spans: Iterable[ExportSpan]) -> dict[str, int]:
     """Row per span inside its lane so that spans on one row nest strictly.
 
     Chrome's trace format and the HTML timeline need properly nested slices per thread; two

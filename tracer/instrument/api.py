@@ -8,6 +8,7 @@ With no emitter set the calls cost little and emit nothing.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import socket
 import time
@@ -18,7 +19,6 @@ from typing import Any
 
 from tracer.instrument.redact import redact
 
-KINDS = ("CLIENT", "SERVER", "PRODUCER", "CONSUMER", "INTERNAL", "HTTP")
 TRACEPARENT = "traceparent"
 
 Event = dict[str, Any]
@@ -43,7 +43,12 @@ _process_identity: tuple[str, str] = ("bootflow", socket.gethostname())
 _emitter: Emitter | None = None
 
 
-_getrandbits = random.getrandbits  # ids need to be unique, not secret (as wire.new_id)
+# Ids need to be unique, not secret (as wire.new_id). A private generator: a caller that
+# seeds the global one (hypothesis does, per example) must not make trace ids repeat;
+# reseeded in a forked child so two workers never draw the same ids.
+_rng = random.Random()
+os.register_at_fork(after_in_child=_rng.seed)
+_getrandbits = _rng.getrandbits
 
 
 def new_trace_id() -> str:
@@ -86,6 +91,20 @@ def identity(service: str, host: str) -> Iterator[None]:
 
 def whoami() -> tuple[str, str]:
     return _identity.get() or _process_identity
+
+
+_worker: int | None = None
+
+
+def set_worker(index: int | None) -> None:
+    """This process is worker *index* of a service forked by a ProcessLauncher."""
+    global _worker
+    _worker = index
+
+
+def worker() -> int | None:
+    """The worker index set by ``set_worker`` (None in a one-process service)."""
+    return _worker
 
 
 def current() -> SpanContext | None:

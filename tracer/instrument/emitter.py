@@ -327,7 +327,7 @@ class BrokerEmitter:
             self._producer.publish(body, routing_key=keys[0], headers=headers,
                                    content_type="application/json",
                                    content_encoding="utf-8", retry=False)
-        except Exception as exc:  # noqa: BLE001 - any broker failure means: spool
+        except Exception as exc:  # any broker failure means: spool
             self._broker_failed(exc)
             return False
         self.published += len(events)
@@ -364,7 +364,7 @@ class BrokerEmitter:
             channel = conn.channel()
             exchange = Exchange(self.exchange_name, type="topic", durable=False)
             self._producer = Producer(channel, exchange=exchange, auto_declare=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             _release(conn)
             self._broker_failed(exc)
             return False
@@ -442,7 +442,7 @@ def _close_at_exit(ref: weakref.ref[BrokerEmitter]) -> None:
 def _release(conn: Any) -> None:
     try:
         conn.release()
-    except Exception:  # noqa: BLE001 - already broken
+    except Exception:  # already broken
         pass
 
 

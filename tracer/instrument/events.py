@@ -150,6 +150,3 @@ def header(source: str = "live", **fields: Any) -> dict[str, Any]:
     head.update(fields)
     head["format"], head["version"] = FORMAT, VERSION
     return head
-
-
-HEADER = header

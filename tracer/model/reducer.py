@@ -1,9 +1,15 @@
-"""Fold span events into one immutable picture: the single model every view draws.
+"""Fold span events into one immutable picture: the single model every reader draws.
 
-Live (collector), replay (a file) and tests all feed this one reducer, so replay shows
-exactly what live showed. Pure: no I/O, no Textual, no clock of its own (time is the
-largest ``ts_ns`` seen). Events may come out of order (several services publish to one
-broker), twice (a resent spool) or broken; none of that raises, it is counted.
+Live (collector), replay (a file), the exports, the scenario checks, the headless tree and
+the tests all feed this one reducer, so they cannot disagree. Pure: no I/O, no Textual,
+no clock of its own (time is the largest ``ts_ns`` seen). Events may come out of order
+(several services publish to one broker), twice (a resent spool) or broken; none of that
+raises, it is counted.
+
+Rules decided here, once: a handler span (SERVER/CONSUMER) belongs to its parent when
+that is a sending span (CLIENT/PRODUCER), else to the first of its links that is; an rpc
+hop is a sending span with an ``rpc.style`` of call/cast/fanout; an unanswered message
+goes to ``views.unanswered_destination``.
 
 Cost: ``feed`` is O(1) amortised; ``snapshot`` shares unchanged collections with the last
 snapshot and copies a collection only once after it changed (copy-on-write), so a view
@@ -13,295 +19,38 @@ that snapshots 20 times a second does not pay O(all events) per frame in the com
 from __future__ import annotations
 
 import bisect
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, TypeGuard
 
-SENDING_KINDS = ("CLIENT", "PRODUCER")
-HANDLING_KINDS = ("SERVER", "CONSUMER")
-RPC_STYLES = ("call", "cast", "fanout")
-HOP_STATES = ("in_flight", "running", "waiting", "done", "error")
+from tracer.model.constants import (
+    HANDLING_KINDS,
+    RPC_STYLES,
+    SENDING_KINDS,
+    SPAN_KINDS,
+    HopState,
+)
+from tracer.model.store import AppendOnly, Chunked, CowDict, fork
+from tracer.model.views import (
+    AnnotationView,
+    HopView,
+    InstanceChange,
+    InstanceView,
+    Link,
+    ServiceView,
+    Snapshot,
+    SpanView,
+    TraceView,
+    hop_key,
+    unanswered_destination,
+)
+
 DEFAULT_SERVICE_DOWN_TIME_S = 60.0
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class SpanView:
-    """One span as known so far; ``end_ns`` is None while it is open."""
-
-    trace_id: str
-    span_id: str
-    parent_id: str | None
-    name: str
-    service: str
-    host: str
-    kind: str
-    start_ns: int
-    end_ns: int | None = None
-    status: str = "UNSET"
-    attrs: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    links: tuple[str, ...] = ()
-    seq: int = 0
-
-    @property
-    def endpoint(self) -> tuple[str, str]:
-        return (self.service, self.host)
-
-    @property
-    def finished(self) -> bool:
-        return self.end_ns is not None
-
-    def duration_ns(self, now_ns: int) -> int:
-        return max(0, (self.end_ns if self.end_ns is not None else now_ns) - self.start_ns)
-
-
-@dataclass(frozen=True, slots=True)
-class HopView:
-    """One message between services: a sending span paired with its handler span(s).
-
-    ``state``: in_flight (published, nobody picked it up yet), waiting (a call whose
-    handler runs or whose reply travels: the caller is blocked), running (a cast/fanout
-    consumer at work, the sender long gone), done, error.
-    """
-
-    hop_id: str
-    trace_id: str
-    key: str
-    method: str
-    style: str
-    version: str
-    namespace: str
-    exchange: str
-    routing_key: str
-    src_service: str
-    src_host: str
-    dst_service: str
-    dst_host: str
-    sent_ns: int
-    recv_ns: int | None
-    done_ns: int | None
-    handled_ns: int | None
-    waiting_ns: int
-    state: str
-    client_span_id: str
-    server_span_ids: tuple[str, ...] = ()
-    seq: int = 0
-
-    @property
-    def blocking(self) -> bool:
-        return self.style == "call"
-
-    def label(self) -> str:
-        if self.style == "http":
-            return self.method
-        return f"{self.method} ({self.style}, {self.version or '?'})"
-
-
-@dataclass(frozen=True, slots=True)
-class TraceView:
-    """One request end to end (a boot is one trace): its time range and span count."""
-
-    trace_id: str
-    root_name: str
-    start_ns: int
-    end_ns: int
-    n_spans: int
-    open_spans: int
-    errors: int
-    span_ids: tuple[str, ...] = ()
-    root_kind: str = ""
-    rpc_hops: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceChange:
-    ts_ns: int
-    vm_state: str | None
-    task_state: str | None
-    host: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class InstanceView:
-    uuid: str
-    vm_state: str | None
-    task_state: str | None
-    host: str | None
-    display_name: str | None
-    updated_ns: int
-    history: tuple[InstanceChange, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceView:
-    """A service's heartbeat: ``up`` is judged against the snapshot clock (servicegroup)."""
-
-    binary: str
-    host: str
-    last_report_ns: int | None
-    report_count: int
-    up: bool
-    forced_down: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything a view draws, immutable; ``seq`` = number of events fed so far."""
-
-    seq: int
-    t0_ns: int
-    t_last_ns: int
-    spans: Mapping[str, SpanView]
-    traces: Mapping[str, TraceView]
-    hops: tuple[HopView, ...]
-    instances: Mapping[str, InstanceView]
-    services: Mapping[tuple[str, str], ServiceView]
-    logs: tuple[tuple[int, str, str, str], ...] = ()
-    unknown: int = 0
-    malformed: int = 0
-    duplicates: int = 0
-
-    def hop(self, hop_id: str | None) -> HopView | None:
-        if hop_id is None:
-            return None
-        for hop in self.hops:
-            if hop.hop_id == hop_id:
-                return hop
-        return None
-
-    def trace_spans(self, trace_id: str | None) -> list[SpanView]:
-        """Spans of one trace, by start time (what the timeline and sequence draw)."""
-        tv = self.traces.get(trace_id) if trace_id else None
-        if tv is None:
-            return []
-        spans = [self.spans[sid] for sid in tv.span_ids if sid in self.spans]
-        spans.sort(key=lambda s: (s.start_ns, s.seq))
-        return spans
-
-    def trace_hops(self, trace_id: str | None) -> list[HopView]:
-        return [h for h in self.hops if h.trace_id == trace_id]
-
-    def latest_trace(self) -> str | None:
-        """The trace worth showing first: the newest request that sent rpc messages."""
-        best, best_key = None, (0, 0, 0)
-        for tv in self.traces.values():
-            # a user request that sent rpc messages (a boot) beats start-up chatter and
-            # GET polls; among those the newest; otherwise the biggest
-            request = tv.root_kind == "HTTP" and tv.rpc_hops > 0
-            key = (1, tv.start_ns, tv.n_spans) if request else (0, tv.n_spans, tv.end_ns)
-            if best is None or key > best_key:
-                best, best_key = tv, key
-        return best.trace_id if best else None
-
-
-EMPTY_SNAPSHOT = Snapshot(0, 0, 0, _EMPTY, _EMPTY, (), _EMPTY, MappingProxyType({}))
 
 
 def _hop_order(hop: HopView) -> tuple[int, int]:
     return (hop.sent_ns, hop.seq)
-
-
-def hop_key(style: str, name: str) -> str:
-    """Narration key of a hop: ``call:select_destinations``, ``http:POST /v2.1/servers``."""
-    return f"{style}:{name}"
-
-
-class _Cow:
-    """A dict shared with snapshots: copied once on the first write after sharing."""
-
-    __slots__ = ("data", "shared", "proxy")
-
-    def __init__(self) -> None:
-        self.data: dict[Any, Any] = {}
-        self.shared = False
-        self.proxy: Mapping[Any, Any] = MappingProxyType(self.data)
-
-    def set(self, key: Any, value: Any) -> None:
-        if self.shared:
-            self.data = dict(self.data)
-            self.proxy = MappingProxyType(self.data)
-            self.shared = False
-        self.data[key] = value
-
-    def share(self) -> Mapping[Any, Any]:
-        self.shared = True
-        return self.proxy
-
-
-class ChunkedMapping(Mapping[str, Any]):
-    """A read-only view of a ``_Chunked`` store as it was when shared (see there)."""
-
-    __slots__ = ("_index", "_chunks", "_len")
-
-    def __init__(self, index: dict[str, int], chunks: tuple[dict[str, Any], ...]) -> None:
-        self._index = index
-        self._chunks = chunks
-        self._len = sum(len(c) for c in chunks)
-
-    def __getitem__(self, key: str) -> Any:
-        no = self._index.get(key)
-        if no is None or no >= len(self._chunks):
-            raise KeyError(key)
-        return self._chunks[no][key]
-
-    def __contains__(self, key: object) -> bool:
-        no = self._index.get(key)  # type: ignore[call-overload]
-        return no is not None and no < len(self._chunks) and key in self._chunks[no]
-
-    def __iter__(self) -> Iterator[str]:
-        for chunk in self._chunks:
-            yield from chunk
-
-    def __len__(self) -> int:
-        return self._len
-
-
-class _Chunked:
-    """Spans by id in chunks of ``CHUNK`` by arrival; a snapshot shares the chunks and a
-    write after that copies only the one chunk it touches (recent spans, mostly), so a
-    snapshot of 100,000 spans costs a few small copies instead of one big one."""
-
-    CHUNK = 1024
-    __slots__ = ("index", "chunks", "shared")
-
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.chunks: list[dict[str, Any]] = []
-        self.shared: list[bool] = []
-
-    def get(self, key: str) -> Any:
-        no = self.index.get(key)
-        return None if no is None else self.chunks[no].get(key)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.index
-
-    def set(self, key: str, value: Any) -> None:
-        no = self.index.get(key)
-        if no is None:
-            if not self.chunks or len(self.chunks[-1]) >= self.CHUNK:
-                self.chunks.append({})
-                self.shared.append(False)
-            no = len(self.chunks) - 1
-            self.index[key] = no
-        if self.shared[no]:
-            self.chunks[no] = dict(self.chunks[no])
-            self.shared[no] = False
-        self.chunks[no][key] = value
-
-    def share(self) -> ChunkedMapping:
-        self.shared = [True] * len(self.chunks)
-        return ChunkedMapping(self.index, tuple(self.chunks))
-
-    def copy(self) -> _Chunked:
-        new = _Chunked()
-        new.index = dict(self.index)
-        new.chunks = list(self.chunks)
-        new.shared = [True] * len(self.chunks)
-        self.shared = [True] * len(self.chunks)
-        return new
 
 
 def _str(value: Any, default: str = "") -> str:
@@ -312,10 +61,12 @@ def _is_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value)
 
 
-def _event_ts(ev: Any) -> int:
-    """An event's ``ts_ns`` (0 when it has none) for the replay clock."""
-    ts = ev.get("ts_ns") if isinstance(ev, Mapping) else None
-    return ts if isinstance(ts, int) else 0
+def _refs(span: SpanView) -> tuple[str, ...]:
+    """The spans a handler may answer, in the order the pairing rule tries them."""
+    first = (span.parent_id,) if span.parent_id is not None else ()
+    if not span.links:
+        return first
+    return first + tuple([lk.span_id for lk in span.links])
 
 
 class TraceState:
@@ -331,23 +82,32 @@ class TraceState:
         self.unknown = 0
         self.malformed = 0
         self.duplicates = 0
-        self._spans = _Chunked()
+        self._spans = Chunked()
         self._hop_list: list[HopView] = []
         self._hop_pos: dict[str, int] = {}
         self._trace_span_ids: dict[str, list[str]] = {}
-        self._instances = _Cow()
+        self._instances = CowDict()
         self._traces: dict[str, dict[str, Any]] = {}
-        self._traces_dirty: set[str] = set()
-        self._trace_views = _Cow()
+        self._traces_dirty: dict[str, None] = {}  # an ordered set: first appearance first
+        self._trace_views = CowDict()
         self._services: dict[tuple[str, str], dict[str, Any]] = {}
         self._logs: list[tuple[int, str, str, str]] = []
+        self._annotations = AppendOnly()
+        self._annotation_keys: set[tuple[Any, ...]] = set()
         self._pending_end: dict[str, Mapping[str, Any]] = {}
-        self._handlers: dict[str, list[str]] = {}  # sending span id -> handler span ids
+        # span id -> handler span ids naming it as parent or link (its sender or not)
+        self._handlers: dict[str, list[str]] = {}
         self._dirty_hops: set[str] = set()
         self._open_calls: set[str] = set()
         self._hops_tuple: tuple[HopView, ...] = ()
         self._hops_dirty = False
         self._last: Snapshot | None = None
+
+    def fork(self) -> TraceState:
+        """An independent copy (a replay checkpoint): every field, none forgotten."""
+        new = TraceState.__new__(TraceState)
+        new.__dict__.update({name: fork(value) for name, value in self.__dict__.items()})
+        return new
 
     # -- feeding ---------------------------------------------------------------------
 
@@ -400,12 +160,14 @@ class TraceState:
         attrs = ev.get("attrs") or {}
         if not isinstance(attrs, Mapping):
             raise ValueError("attrs")
-        links = tuple(lk["span_id"] for lk in (ev.get("links") or ())
+        links = tuple(Link(_str(lk.get("trace_id")), lk["span_id"])
+                      for lk in (ev.get("links") or ())
                       if isinstance(lk, Mapping) and _is_id(lk.get("span_id")))
         parent = ev.get("parent_id") if _is_id(ev.get("parent_id")) else None
-        span = SpanView(tid, sid, parent, _str(ev.get("name"), "?"),
-                        _str(ev.get("service"), "?"), _str(ev.get("host"), "?"),
-                        _str(ev.get("kind"), "INTERNAL").upper(), ts,
+        kind = _str(ev.get("kind")).upper()
+        span = SpanView(tid, sid, parent, _str(ev.get("name")) or "?",
+                        _str(ev.get("service")) or "?", _str(ev.get("host")) or "?",
+                        kind if kind in SPAN_KINDS else "INTERNAL", ts,
                         attrs=MappingProxyType(dict(attrs)), links=links, seq=self.seq)
         pending = self._pending_end.pop(sid, None)
         if pending is not None:
@@ -419,9 +181,11 @@ class TraceState:
         attrs = span.attrs
         if isinstance(extra, Mapping) and extra:
             attrs = MappingProxyType({**span.attrs, **extra})
+        message = _str(ev.get("status_message")) or _str(ev.get("message"))
         return SpanView(span.trace_id, span.span_id, span.parent_id, span.name, span.service,
                         span.host, span.kind, span.start_ns, max(span.start_ns, ev["ts_ns"]),
-                        _str(ev.get("status"), "OK").upper(), attrs, span.links, span.seq)
+                        (_str(ev.get("status")) or "OK").upper(), attrs, span.links, span.seq,
+                        message)
 
     def _end(self, ev: Mapping[str, Any], ts: int) -> None:
         sid = ev.get("span_id")
@@ -430,8 +194,9 @@ class TraceState:
         span = self._spans.get(sid)
         if span is None:
             if sid in self._pending_end:
-                self.duplicates += 1
-            self._pending_end[sid] = ev  # its start is still on the way
+                self.duplicates += 1  # the first end stays, as for a started span
+            else:
+                self._pending_end[sid] = ev  # its start is still on the way
             return
         if span.end_ns is not None:
             self.duplicates += 1
@@ -442,18 +207,30 @@ class TraceState:
         self._relink(new)
 
     def _relink(self, span: SpanView) -> None:
-        """Recompute the hop this span belongs to (as sender or as handler)."""
+        """Recompute the hop(s) this span belongs to (as sender or as handler)."""
         if span.kind in HANDLING_KINDS:
-            ref = span.parent_id
-            if ref is None and span.links:
-                ref = span.links[0]
-            if ref is not None:
+            for ref in _refs(span):  # its sender among them may not have arrived yet
                 handlers = self._handlers.setdefault(ref, [])
                 if span.span_id not in handlers:
                     handlers.append(span.span_id)
                 self._rebuild_hop(ref)
         elif span.kind in SENDING_KINDS or span.kind == "HTTP":
             self._rebuild_hop(span.span_id)
+            if span.kind in SENDING_KINDS:
+                # a sender that came late may take handlers from a later candidate
+                for hid in self._handlers.get(span.span_id, ()):
+                    handler = self._spans.get(hid)
+                    for ref in _refs(handler) if handler is not None else ():
+                        self._rebuild_hop(ref)
+
+    def _sender_of(self, handler: SpanView) -> str | None:
+        """The one pairing rule: the parent if it is a sending span, else the first link
+        that is; None while none of them has arrived."""
+        for ref in _refs(handler):
+            span = self._spans.get(ref)
+            if span is not None and span.kind in SENDING_KINDS:
+                return ref
+        return None
 
     def _rebuild_hop(self, sender_id: str) -> None:
         """Defer: hops are rebuilt at snapshot time, once per change burst."""
@@ -480,7 +257,7 @@ class TraceState:
                 trace = self._traces.get(hop.trace_id)
                 if trace is not None and hop.style in RPC_STYLES:
                     trace["hops"] += 1
-                    self._traces_dirty.add(hop.trace_id)
+                    self._traces_dirty[hop.trace_id] = None
             self._hops_dirty = True
         self._dirty_hops.clear()
         if not fresh:
@@ -503,18 +280,14 @@ class TraceState:
         http = c.kind == "HTTP" or (c.kind == "CLIENT" and "http.method" in a and not style)
         if not http and (c.kind not in SENDING_KINDS or style not in RPC_STYLES):
             return None
-        servers = [self._spans.get(s) for s in self._handlers.get(c.span_id, ())
-                   if s in self._spans]
-        servers.sort(key=lambda s: s.start_ns)
+        servers = [h for h in (self._spans.get(s) for s in self._handlers.get(c.span_id, ()))
+                   if h is not None and self._sender_of(h) == c.span_id]
+        servers.sort(key=lambda s: (s.start_ns, s.seq))
         if http:
             return self._make_http_hop(c, servers)
         method = _str(a.get("rpc.method")) or c.name
-        if servers:
-            dst_service, dst_host = servers[0].service, servers[0].host
-        else:
-            topic = _str(a.get("rpc.topic")) or _str(a.get("messaging.destination.name"), "?")
-            dst_service = topic if topic.startswith("nova-") else f"nova-{topic}"
-            dst_host = _str(a.get("rpc.server"), "?") or "?"
+        receivers = (tuple(dict.fromkeys(s.endpoint for s in servers)) if servers
+                     else (unanswered_destination(a),))
         recv = servers[0].start_ns if servers else None
         handled = None
         if servers and all(s.end_ns is not None for s in servers):
@@ -526,6 +299,7 @@ class TraceState:
         else:
             done = handled
             waiting = 0
+        state: HopState
         if error:
             state = "error"
         elif done is not None:
@@ -540,11 +314,11 @@ class TraceState:
             namespace=_str(a.get("rpc.namespace")),
             exchange=_str(a.get("messaging.destination.name")),
             routing_key=_str(a.get("messaging.rabbitmq.destination.routing_key")),
-            src_service=c.service, src_host=c.host, dst_service=dst_service,
-            dst_host=dst_host, sent_ns=c.start_ns, recv_ns=recv, done_ns=done,
+            src_service=c.service, src_host=c.host, dst_service=receivers[0][0],
+            dst_host=receivers[0][1], sent_ns=c.start_ns, recv_ns=recv, done_ns=done,
             handled_ns=handled, waiting_ns=max(0, waiting), state=state,
             client_span_id=c.span_id, server_span_ids=tuple(s.span_id for s in servers),
-            seq=c.seq)
+            seq=c.seq, status=c.status, receivers=receivers)
 
     def _make_http_hop(self, c: SpanView, servers: Sequence[SpanView]) -> HopView:
         a = c.attrs
@@ -563,7 +337,8 @@ class TraceState:
             if servers:
                 dst = (servers[0].service, servers[0].host)
         done = c.end_ns
-        state = "error" if c.status == "ERROR" else ("done" if done is not None else "waiting")
+        state: HopState = ("error" if c.status == "ERROR" else
+                           "done" if done is not None else "waiting")
         return HopView(
             hop_id=c.span_id, trace_id=c.trace_id, key=hop_key("http", name), method=name,
             style="http", version="", namespace="", exchange="", routing_key="",
@@ -571,7 +346,8 @@ class TraceState:
             sent_ns=c.start_ns, recv_ns=c.start_ns, done_ns=done, handled_ns=done,
             waiting_ns=max(0, (done if done is not None else self.t_last_ns) - c.start_ns),
             state=state, client_span_id=c.span_id,
-            server_span_ids=tuple(s.span_id for s in servers), seq=c.seq)
+            server_span_ids=tuple(s.span_id for s in servers), seq=c.seq, status=c.status,
+            receivers=(dst,))
 
     def _touch_trace(self, span: SpanView, new: bool, old: SpanView | None) -> None:
         t = self._traces.get(span.trace_id)
@@ -594,13 +370,23 @@ class TraceState:
             t["end"] = max(t["end"], span.end_ns)
         t["start"] = min(t["start"], span.start_ns)
         t["end"] = max(t["end"], span.start_ns)
-        self._traces_dirty.add(span.trace_id)
+        self._traces_dirty[span.trace_id] = None
 
     def _annotate(self, ev: Mapping[str, Any], ts: int) -> None:
         name = ev.get("name")
         attrs = ev.get("attrs") or {}
         if not isinstance(name, str) or not isinstance(attrs, Mapping):
             raise ValueError("annotation")
+        span_id = ev.get("span_id") if _is_id(ev.get("span_id")) else None
+        key = (span_id, name, ts, repr(sorted(attrs.items())))
+        if key in self._annotation_keys:
+            self.duplicates += 1  # a resent spool
+            return
+        self._annotation_keys.add(key)
+        trace_id = ev.get("trace_id") if _is_id(ev.get("trace_id")) else None
+        self._annotations.append(AnnotationView(
+            trace_id, span_id, name, _str(ev.get("service")), _str(ev.get("host")), ts,
+            MappingProxyType(dict(attrs)), self.seq))
         if name == "instance.state":
             self._instance(attrs, ts)
         elif name in ("service.report", "service.down"):
@@ -680,130 +466,10 @@ class TraceState:
             spans=self._spans.share(), traces=self._trace_views.share(), hops=hops,
             instances=self._instances.share(), services=services,
             logs=tuple(self._logs[-self.max_logs:]), unknown=self.unknown,
-            malformed=self.malformed, duplicates=self.duplicates)
+            malformed=self.malformed, duplicates=self.duplicates,
+            annotations=self._annotations.share())
         if now_ns is None:
             self._last = snap
         return snap
 
 
-@dataclass
-class Replay:
-    """A cursor over a recorded event list: step, seek, play at a speed.
-
-    Stepping back rebuilds from the nearest checkpoint (a reducer copy every
-    ``checkpoint_every`` events), so a step costs at most that many feeds.
-    """
-
-    events: Sequence[Mapping[str, Any]]
-    checkpoint_every: int = 2000
-    speed: float = 1.0
-    position: int = 0
-    _state: TraceState = field(default_factory=TraceState)
-    _checkpoints: dict[int, TraceState] = field(default_factory=dict)
-
-    SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-
-    def __post_init__(self) -> None:
-        self.events = [e for e in self.events
-                       if not (isinstance(e, Mapping) and e.get("format") == "bootflow-trace")]
-        self._times = [_event_ts(e) for e in self.events]
-        # recordings are written in arrival order; seeking wants a monotone clock
-        for i in range(1, len(self._times)):
-            if self._times[i] < self._times[i - 1]:
-                self._times[i] = self._times[i - 1]
-        # about 25 checkpoints whatever the length: a step back replays <= 4% of the file
-        self.checkpoint_every = max(self.checkpoint_every, len(self.events) // 25 or 1)
-        self._checkpoints[0] = _copy_state(self._state)
-
-    def __len__(self) -> int:
-        return len(self.events)
-
-    @property
-    def state(self) -> TraceState:
-        return self._state
-
-    @property
-    def at_end(self) -> bool:
-        return self.position >= len(self.events)
-
-    def snapshot(self) -> Snapshot:
-        return self._state.snapshot()
-
-    def step(self, n: int = 1) -> int:
-        """Move *n* events forward (negative: back); returns the new position."""
-        return self.seek(self.position + n)
-
-    def seek(self, position: int) -> int:
-        position = max(0, min(len(self.events), position))
-        if abs(position - self.position) < 5000 or not gc.isenabled():
-            return self._seek(position)
-        # a long jump allocates ~1 object per event, none cyclic: the cyclic GC would only
-        # rescan them again and again (measured: 1.4 s -> 0.7 s for 100,000 events)
-        gc.disable()
-        try:
-            return self._seek(position)
-        finally:
-            gc.enable()
-
-    def _seek(self, position: int) -> int:
-        if position < self.position:
-            base = (position // self.checkpoint_every) * self.checkpoint_every
-            self._state = _copy_state(self._checkpoints[base])
-            self.position = base
-        while self.position < position:
-            self._state.feed(self.events[self.position])
-            self.position += 1
-            if self.position % self.checkpoint_every == 0 and \
-                    self.position not in self._checkpoints:
-                self._checkpoints[self.position] = _copy_state(self._state)
-        return self.position
-
-    def time_of(self, position: int) -> int:
-        if not self._times:
-            return 0
-        return self._times[max(0, min(len(self._times) - 1, position))]
-
-    def seek_time(self, ts_ns: int) -> int:
-        """Seek to just after the last event at or before *ts_ns*."""
-        return self.seek(bisect.bisect_right(self._times, ts_ns))
-
-    def seek_fraction(self, fraction: float) -> int:
-        return self.seek(round(max(0.0, min(1.0, fraction)) * len(self.events)))
-
-    def faster(self) -> float:
-        i = self._speed_index()
-        self.speed = self.SPEEDS[min(len(self.SPEEDS) - 1, i + 1)]
-        return self.speed
-
-    def slower(self) -> float:
-        i = self._speed_index()
-        self.speed = self.SPEEDS[max(0, i - 1)]
-        return self.speed
-
-    def _speed_index(self) -> int:
-        return min(range(len(self.SPEEDS)), key=lambda i: abs(self.SPEEDS[i] - self.speed))
-
-
-def _copy_state(state: TraceState) -> TraceState:
-    """A deep-enough copy: views are immutable, so only the containers are copied."""
-    new = TraceState.__new__(TraceState)
-    new.__dict__.update(state.__dict__)
-    new._spans = state._spans.copy()
-    new._hop_list = list(state._hop_list)
-    new._hop_pos = dict(state._hop_pos)
-    new._open_calls = set(state._open_calls)
-    new._trace_span_ids = {k: list(v) for k, v in state._trace_span_ids.items()}
-    for name in ("_instances", "_trace_views"):
-        cow = _Cow()
-        cow.data = dict(getattr(state, name).data)
-        cow.proxy = MappingProxyType(cow.data)
-        setattr(new, name, cow)
-    new._traces = {k: dict(v) for k, v in state._traces.items()}
-    new._traces_dirty = set(state._traces_dirty)
-    new._services = {k: dict(v) for k, v in state._services.items()}
-    new._logs = list(state._logs)
-    new._pending_end = dict(state._pending_end)
-    new._handlers = {k: list(v) for k, v in state._handlers.items()}
-    new._dirty_hops = set(state._dirty_hops)
-    new._last = None
-    return new

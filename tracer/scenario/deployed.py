@@ -41,6 +41,7 @@ from typing import Any
 from tracer.cloud.vhost import VhostError, add_vhost, in_vhost, rabbitmqctl
 from tracer.instrument.api import Event
 from tracer.instrument.redact import redact_url
+from tracer.model.constants import SENDING_KINDS
 from tracer.scenario.spec import (
     Scenario,
     ScenarioResult,
@@ -140,6 +141,7 @@ class DeploymentRun:
             self._forwarders["*"] = fwd
             service_url = fwd.url(self.transport_url)
         host_options: dict[str, dict[str, str]] = {}
+        placement_port = free_port()
         try:
             for part in faults_of(self.scenario, "partition"):
                 if part["host"] not in computes:
@@ -150,8 +152,12 @@ class DeploymentRun:
                 ns.create()
                 fwd = Forwarder(upstream, (ns.host_ip, 0))
                 self._forwarders[part["host"]] = fwd
-                host_options[part["host"]] = {"netns": ns.name,
-                                              "transport_url": fwd.url(self.transport_url)}
+                # placement over HTTP, through its own forwarder: the partition cuts both
+                to_placement = Forwarder(("127.0.0.1", placement_port), (ns.host_ip, 0))
+                self._forwarders[f"{part['host']}/placement"] = to_placement
+                host_options[part["host"]] = {
+                    "netns": ns.name, "transport_url": fwd.url(self.transport_url),
+                    "placement_endpoint": f"http://{ns.host_ip}:{to_placement.port}"}
         except NetFaultError as exc:
             raise ScenarioRunError(str(exc)) from None
         self._state_dir = tempfile.mkdtemp(prefix="bootflow-scenario-")
@@ -162,6 +168,7 @@ class DeploymentRun:
         overrides = dict(self.scenario.data.get("config") or {})
         cfg = self.deployment.make_config(
             transport_url=service_url, virt_type="test", api_port=free_port(),
+            placement_port=placement_port,
             control_exchange=self.control_exchange, **overrides)
         t0 = time.monotonic()
         try:
@@ -170,7 +177,7 @@ class DeploymentRun:
         except DeployError as exc:
             raise ScenarioRunError(f"deployment did not come up: {exc}") from None
         self.notes.append(f"deployment up in {time.monotonic() - t0:.1f}s "
-                          f"({len(computes) + 3} processes)")
+                          f"({len(computes) + 4} processes)")
         self.notes.append("pids " + " ".join(str(pid) for _p, pid in
                                              self.deployment.running()))
         self.client = APIClient(f"http://{cfg.api_host}:{cfg.api_port}", ADMIN_TOKEN)
@@ -187,7 +194,7 @@ class DeploymentRun:
 
         def on_event(e: Event) -> None:
             if (not armed.is_set() and e.get("type") == "span_start"
-                    and e.get("kind") in ("CLIENT", "PRODUCER")
+                    and e.get("kind") in SENDING_KINDS
                     and (e.get("attrs") or {}).get("rpc.method", e.get("name")) == method
                     and self._in_request(e)):
                 armed.set()
@@ -211,11 +218,13 @@ class DeploymentRun:
 
     def partition(self, host: str) -> None:
         self._forwarders[host].cut()
-        self.notes.append(f"{host} cut off from the broker")
+        self._forwarders[f"{host}/placement"].cut()
+        self.notes.append(f"{host} cut off from the broker and placement")
 
     def heal(self, host: str) -> None:
         """Restore the path and wait until the compute reports up again."""
         self._forwarders[host].restore()
+        self._forwarders[f"{host}/placement"].restore()
         t0 = time.monotonic()
         deadline = t0 + self.timeout
         while True:
@@ -267,8 +276,11 @@ class DeploymentRun:
                     self.client.request("DELETE", f"/v2.1/servers/{u}")
                 if req["delete"].get("wait", True):
                     self._wait(self._named(req["delete"]["name"]), ("deleted",))
+            elif "reboot" in req:
+                self._reboot(req["reboot"])
             else:
-                raise ScenarioRunError("reboot is not implemented by the services yet")
+                raise ScenarioRunError(f"request {', '.join(req)!r}: the deployment runner "
+                                       "runs boot, delete, reboot and wait only")
         if parts:
             self.services["partitioned"] = self.service_rows()
             for part in parts:
@@ -298,6 +310,18 @@ class DeploymentRun:
         if b.get("wait", True):
             self._wait(uuids, ("active", "error"))
 
+    def _reboot(self, r: dict[str, Any]) -> None:
+        """POST /v2.1/servers/{id}/action {"reboot": ...} per instance (202, else stop)."""
+        uuids = self._named(r["name"])
+        for u in uuids:
+            code, body = self.client.request("POST", f"/v2.1/servers/{u}/action",
+                                             {"reboot": {"type": r.get("type", "SOFT")}})
+            if code != 202:
+                raise ScenarioRunError(f"reboot of {r['name']!r} answered {code} "
+                                       f"{json.dumps(body)}")
+        if r.get("wait", True):
+            self._wait(uuids, ("active", "error"))
+
     def _named(self, name: str) -> list[str]:
         return named(self.uuids, name)
 
@@ -316,8 +340,7 @@ class DeploymentRun:
         polling GETs would add a traced request per poll)."""
         from tracer.cloud.embedded import EmbeddedCloud
 
-        # instance_state reads the API and cell databases only (no cloud state)
-        row = EmbeddedCloud.instance_state(None, uuid)  # type: ignore[arg-type]
+        row = EmbeddedCloud.instance_state(uuid)
         return row or {"uuid": uuid, "vm_state": None, "task_state": "scheduling"}
 
     def final_rows(self) -> dict[str, list[dict[str, Any]]]:
@@ -349,7 +372,7 @@ class DeploymentRun:
         for step in steps:
             try:
                 step()
-            except Exception as exc:  # noqa: BLE001 - keep cleaning, report after
+            except Exception as exc:  # keep cleaning, report after
                 errors.append(exc)
         if errors:
             raise errors[0]

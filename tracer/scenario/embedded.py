@@ -16,6 +16,14 @@ import uuid as uuidlib
 from pathlib import Path
 from typing import Any
 
+from services import rpc
+from services.api.router import build_app
+from services.conf import Config
+from services.db import api as db
+from services.db import models
+from services.launcher import start_service
+from tracer.cloud.embedded import EmbeddedCloud
+from tracer.instrument import api as trace
 from tracer.instrument.redact import redact_url
 from tracer.scenario.spec import Scenario, ScenarioRunError, faults_of, named
 from tracer.session import CollectedEvents, DemoRun, EventPipe
@@ -24,111 +32,96 @@ KNOWN_IMAGES = ("bootflow-guest",)
 SERVICE_HOSTS = {"nova-conductor": "conductor", "nova-scheduler": "scheduler"}
 
 
-def _make_cloud_class() -> type:
-    """ScenarioCloud, built lazily so importing this module does not import services."""
-    from services.db import api as db
-    from services.db import models
-    from tracer.cloud.embedded import EmbeddedCloud
-    from tracer.instrument import api as trace
+class ScenarioCloud(EmbeddedCloud):
+    """EmbeddedCloud with the scenario's start order, per-host configs and gaps."""
 
-    class ScenarioCloud(EmbeddedCloud):  # type: ignore[misc,valid-type]
-        """EmbeddedCloud with the scenario's start order, per-host configs and gaps."""
+    def __init__(self, config: Any, scenario: Scenario) -> None:
+        self.config = config
+        self.log = None
+        self.services = []
+        self._transports = []
+        self._lock = threading.Lock()
+        db.configure(config)
+        try:
+            self._add_flavors(scenario)
+            self._start_all(scenario)
+            self.discover_hosts()
+            with trace.identity("nova-api", "api"):
+                self.app = build_app(self._transport(), config)
+        except BaseException:
+            self.stop()
+            raise
 
-        def __init__(self, config: Any, scenario: Scenario) -> None:
-            self.config = config
-            self.log = None
-            self.services = []
-            self._transports = []
-            self._lock = threading.Lock()
-            db.configure(config)
+    def _add_flavors(self, scenario: Scenario) -> None:
+        flavors = scenario.data["topology"].get("flavors") or []
+        with db.api_session() as s:
+            for i, f in enumerate(flavors):
+                s.add(models.Flavor(flavorid=str(1000 + i), name=f["name"],
+                                    memory_mb=f["memory_mb"], vcpus=f["vcpus"],
+                                    root_gb=f["disk_gb"], ephemeral_gb=0, swap=0,
+                                    extra_specs={}))
+
+    def _plan(self, scenario: Scenario) -> list[tuple[str, str, Any]]:
+        plan: list[tuple[str, str, Any]] = [
+            ("nova-conductor", "conductor", self.config),
+            ("nova-scheduler", "scheduler", self.config)]
+        for c in scenario.data["topology"]["computes"]:
+            extra = dict(self.config.extra)
+            res = {k2: c[k1] for k1, k2 in (("vcpus", "vcpus"), ("memory_mb", "memory_mb"),
+                                            ("disk_gb", "local_gb")) if k1 in c}
+            if res:
+                extra["fake_resources"] = res
+            plan.append(("nova-compute", c["name"], dataclasses.replace(
+                self.config, extra=extra,
+                upgrade_levels=dict(c.get("upgrade_levels") or {}))))
+        down = {(d["service"], d.get("host", SERVICE_HOSTS.get(d["service"])))
+                for d in faults_of(scenario, "service_down")}
+        return [p for p in plan if (p[0], p[1]) not in down and (p[0], None) not in down]
+
+    def _start_all(self, scenario: Scenario) -> None:
+        """Non-late services in order (in a thread: a compute blocks in its ping loop
+        while the conductor is late), then each late one after its delay."""
+        late = {(f["service"], f.get("host", SERVICE_HOSTS.get(f["service"]))): f["after_s"]
+                for f in faults_of(scenario, "late_start")}
+        plan = self._plan(scenario)
+        first = [p for p in plan if (p[0], p[1]) not in late and (p[0], None) not in late]
+        later = [p for p in plan if p not in first]
+        errors: list[BaseException] = []
+
+        def start(items: list[tuple[str, str, Any]]) -> None:
             try:
-                self._add_flavors(scenario)
-                self._start_all(scenario)
-                self.discover_hosts()
-                from services.api.router import build_app
+                for binary, host, cfg in items:
+                    self.start_service(binary, host, cfg)
+            except BaseException as exc:  # re-raised in the caller
+                errors.append(exc)
 
-                with trace.identity("nova-api", "api"):
-                    self.app = build_app(self._transport(), config)
-            except BaseException:
-                self.stop()
-                raise
+        worker = threading.Thread(target=start, args=(first,), daemon=True,
+                                  name="scenario-start")
+        worker.start()
+        t0 = time.monotonic()
+        for item in sorted(later, key=lambda p: late.get((p[0], p[1]),
+                                                         late.get((p[0], None), 0))):
+            delay = late.get((item[0], item[1]), late.get((item[0], None), 0))
+            time.sleep(max(0.0, t0 + delay - time.monotonic()))
+            start([item])
+        worker.join(timeout=120)
+        if errors:
+            raise errors[0]
+        if worker.is_alive():
+            raise ScenarioRunError("services did not finish starting within 120 s")
 
-        def _add_flavors(self, scenario: Scenario) -> None:
-            flavors = scenario.data["topology"].get("flavors") or []
-            with db.api_session() as s:
-                for i, f in enumerate(flavors):
-                    s.add(models.Flavor(flavorid=str(1000 + i), name=f["name"],
-                                        memory_mb=f["memory_mb"], vcpus=f["vcpus"],
-                                        root_gb=f["disk_gb"], ephemeral_gb=0, swap=0,
-                                        extra_specs={}))
+    def start_service(self, binary: str, host: str, config: Any = None) -> Any:
+        service = start_service(binary, host, config or self.config, self._transport(),
+                                self.log)
+        with self._lock:
+            self.services.append(service)
+        return service
 
-        def _plan(self, scenario: Scenario) -> list[tuple[str, str, Any]]:
-            plan: list[tuple[str, str, Any]] = [
-                ("nova-conductor", "conductor", self.config),
-                ("nova-scheduler", "scheduler", self.config)]
-            for c in scenario.data["topology"]["computes"]:
-                extra = dict(self.config.extra)
-                res = {k2: c[k1] for k1, k2 in (("vcpus", "vcpus"), ("memory_mb", "memory_mb"),
-                                                ("disk_gb", "local_gb")) if k1 in c}
-                if res:
-                    extra["fake_resources"] = res
-                plan.append(("nova-compute", c["name"], dataclasses.replace(
-                    self.config, extra=extra,
-                    upgrade_levels=dict(c.get("upgrade_levels") or {}))))
-            down = {(d["service"], d.get("host", SERVICE_HOSTS.get(d["service"])))
-                    for d in faults_of(scenario, "service_down")}
-            return [p for p in plan if (p[0], p[1]) not in down and (p[0], None) not in down]
-
-        def _start_all(self, scenario: Scenario) -> None:
-            """Non-late services in order (in a thread: a compute blocks in its ping loop
-            while the conductor is late), then each late one after its delay."""
-            late = {(f["service"], f.get("host", SERVICE_HOSTS.get(f["service"]))): f["after_s"]
-                    for f in faults_of(scenario, "late_start")}
-            plan = self._plan(scenario)
-            first = [p for p in plan if (p[0], p[1]) not in late and (p[0], None) not in late]
-            later = [p for p in plan if p not in first]
-            errors: list[BaseException] = []
-
-            def start(items: list[tuple[str, str, Any]]) -> None:
-                try:
-                    for binary, host, cfg in items:
-                        self.start_service(binary, host, cfg)
-                except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-                    errors.append(exc)
-
-            worker = threading.Thread(target=start, args=(first,), daemon=True,
-                                      name="scenario-start")
-            worker.start()
-            t0 = time.monotonic()
-            for item in sorted(later, key=lambda p: late.get((p[0], p[1]),
-                                                             late.get((p[0], None), 0))):
-                delay = late.get((item[0], item[1]), late.get((item[0], None), 0))
-                time.sleep(max(0.0, t0 + delay - time.monotonic()))
-                start([item])
-            worker.join(timeout=120)
-            if errors:
-                raise errors[0]
-            if worker.is_alive():
-                raise ScenarioRunError("services did not finish starting within 120 s")
-
-        def start_service(self, binary: str, host: str, config: Any = None) -> Any:
-            from services.launcher import start_service
-
-            service = start_service(binary, host, config or self.config, self._transport(),
-                                    self.log)
-            with self._lock:
-                self.services.append(service)
-            return service
-
-        def _transport(self) -> Any:
-            from services import rpc
-
-            t = rpc.get_transport(self.config)
-            with self._lock:
-                self._transports.append(t)
-            return t
-
-    return ScenarioCloud
+    def _transport(self) -> Any:
+        t = rpc.get_transport(self.config)
+        with self._lock:
+            self._transports.append(t)
+        return t
 
 
 class ScenarioRun(DemoRun):
@@ -145,8 +138,6 @@ class ScenarioRun(DemoRun):
         self.uuids: dict[str, list[str]] = {}
 
     def start(self) -> None:
-        from services.conf import Config
-
         data = self.scenario.data
         self._state_dir = tempfile.TemporaryDirectory(prefix="bootflow-scenario-")
         extra: dict[str, Any] = {}
@@ -172,7 +163,7 @@ class ScenarioRun(DemoRun):
         self._pipe = EventPipe(self.transport_url, self.sink, exchange=self.trace_exchange)
         self._pipe.start()
         try:
-            self.cloud = _make_cloud_class()(config, self.scenario)
+            self.cloud = ScenarioCloud(config, self.scenario)
         except BaseException:
             self.stop()
             raise
@@ -203,6 +194,9 @@ class ScenarioRun(DemoRun):
                         raise ScenarioRunError(f"reboot of {r['name']!r} answered {status}")
                 if r.get("wait", True):
                     self._wait(self._named(r["name"]), ("active", "error"))
+            else:
+                raise ScenarioRunError(f"request {', '.join(req)!r}: the embedded runner "
+                                       "runs boot, delete, reboot and wait only")
 
     def _named(self, name: str) -> list[str]:
         return named(self.uuids, name)

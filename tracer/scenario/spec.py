@@ -1,8 +1,10 @@
 """Scenario files: load + validate (one-line errors with file:line) and check a trace.
 
 Why pure: the loader and the expected-trace checker are used by the runner, the tests
-and later the TUI; none of them may drag in services/ or Textual. The checker works on
-the plain event dicts (ARCHITECTURE.md "Events") and the final instance rows.
+and later the TUI; none of them may drag in services/ or Textual. The checker reads the
+one trace model (``tracer.model``: the reducer fed the run's events) and the final
+instance rows; an expected hop (a mapping from the file) is matched against the model's
+``HopView``.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from typing import Any
 import jsonschema
 import yaml
 
+from tracer.model import HopView, Snapshot, snapshot_of
+from tracer.model.constants import RPC_STYLES
+
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 _NAME = {"type": "string", "minLength": 1}
 _HOP_FIELDS = {
     "method": _NAME,
-    "style": {"enum": ["call", "cast", "fanout"]},
+    "style": {"enum": list(RPC_STYLES)},
     "from": _NAME,
     "to": _NAME,
     "version": {"type": "string", "pattern": r"^\d+\.\d+$"},
@@ -234,24 +239,6 @@ def find_scenario(name_or_path: str | Path, directory: Path = SCENARIO_DIR) -> S
 
 # ---- checking ------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Hop:
-    """One rpc client span (call/cast/fanout) with where it went."""
-
-    method: str
-    style: str
-    version: str | None
-    namespace: str | None
-    src: frozenset[str]
-    dst: frozenset[str]
-    status: str | None
-    ts_ns: int
-
-    def label(self) -> str:
-        src = "/".join(sorted(self.src))
-        return f"{self.method} {self.style} v{self.version} from {src}"
-
-
-@dataclass(frozen=True)
 class Check:
     ok: bool
     what: str
@@ -262,52 +249,31 @@ class Check:
             f" — {self.detail}" if self.detail else "")
 
 
-def rpc_hops(events: Iterable[Mapping[str, Any]]) -> list[Hop]:
-    """Client spans of rpc (call: CLIENT, cast/fanout: PRODUCER), in start order."""
-    starts: dict[str, dict[str, Any]] = {}
-    status: dict[str, str] = {}
-    servers: dict[str, set[str]] = {}
-    for e in events:
-        if e.get("type") == "span_start":
-            starts[e["span_id"]] = dict(e)
-            if e.get("kind") in ("SERVER", "CONSUMER") and e.get("parent_id"):
-                servers.setdefault(e["parent_id"], set()).update(
-                    {e.get("service", ""), e.get("host", "")})
-        elif e.get("type") == "span_end":
-            status[e["span_id"]] = e.get("status", "OK")
-    hops = []
-    for sid, s in starts.items():
-        attrs = s.get("attrs") or {}
-        if s.get("kind") not in ("CLIENT", "PRODUCER") or "rpc.style" not in attrs:
-            continue
-        dst = set(servers.get(sid, set()))
-        for k in ("rpc.topic", "rpc.server"):
-            if attrs.get(k):
-                dst.add(str(attrs[k]))
-        hops.append(Hop(str(attrs.get("rpc.method") or s["name"]), str(attrs["rpc.style"]),
-                        attrs.get("rpc.version"), attrs.get("rpc.namespace"),
-                        frozenset({s.get("service", ""), s.get("host", "")}),
-                        frozenset(dst), status.get(sid), int(s.get("ts_ns", 0))))
-    return sorted(hops, key=lambda h: h.ts_ns)
+def rpc_hops(events: Iterable[Mapping[str, Any]]) -> list[HopView]:
+    """The model's rpc hops (call, cast, fanout) of *events*, in send order."""
+    return snapshot_of(events).rpc_hops()
 
 
-def hop_matches(hop: Hop, want: Mapping[str, Any]) -> bool:
+def hop_matches(hop: HopView, want: Mapping[str, Any]) -> bool:
+    """Does the model's *hop* fit the scenario's expected hop *want*? ``from`` names the
+    sender's service or host, ``to`` a receiver's, ``status`` the sending span's."""
     if hop.method != want["method"]:
         return False
     if "style" in want and hop.style != want["style"]:
         return False
-    if "version" in want and hop.version != want["version"]:
+    if "version" in want and (hop.version or None) != want["version"]:
         return False
-    if "namespace" in want and hop.namespace != want["namespace"]:
+    if "namespace" in want and (hop.namespace or None) != want["namespace"]:
         return False
     if "from" in want and want["from"] not in hop.src:
         return False
-    if "to" in want and want["to"] not in hop.dst:
+    if "to" in want and not any(want["to"] in ep for ep in hop.receivers):
         return False
     return "status" not in want or hop.status == want["status"]
 
 
-def describe_hop(want: Mapping[str, Any]) -> str:
+def describe_expected(want: Mapping[str, Any]) -> str:
+    """A scenario's expected hop in words: ``select_destinations call v4.5 from ...``."""
     parts = [str(want["method"])]
     if "style" in want:
         parts.append(str(want["style"]))
@@ -322,11 +288,25 @@ def describe_hop(want: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _seen(hop: HopView) -> str:
+    """A hop of the trace in the words of ``describe_expected``."""
+    src = "/".join(sorted(set(hop.src)))
+    return f"{hop.method} {hop.style} v{hop.version or '?'} from {src}"
+
+
 def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
                 instances: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
                 services: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
                 ) -> list[Check]:
-    """Every expectation of a scenario against the events and final instance rows.
+    """``check_snapshot`` of the model fed *events*."""
+    return check_snapshot(expect, snapshot_of(events), instances, services)
+
+
+def check_snapshot(expect: Mapping[str, Any], snap: Snapshot,
+                   instances: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+                   services: Mapping[str, Sequence[Mapping[str, Any]]] | None = None
+                   ) -> list[Check]:
+    """Every expectation of a scenario against the trace model and final instance rows.
 
     ``hops`` are an ordered subsequence of the rpc client spans (by start time);
     ``absent`` must not occur; ``counts`` bound occurrences; ``instances`` maps a boot
@@ -335,30 +315,30 @@ def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
     are service rows (binary, host, state, source) seen at a named moment (*services*
     maps the moment, e.g. ``partitioned``, to the rows a deployment run took then).
     """
-    hops = rpc_hops(events)
+    hops = snap.rpc_hops()
     checks: list[Check] = []
     pos = 0
     for i, want in enumerate(expect.get("hops") or []):
         found = next((j for j in range(pos, len(hops)) if hop_matches(hops[j], want)), None)
         if found is None:
-            seen = [h.label() for h in hops if h.method == want["method"]]
+            seen = [_seen(h) for h in hops if h.method == want["method"]]
             why = ("not in the trace" if not seen else
                    "no match after the previous hop; seen: " + "; ".join(seen[:4]))
-            checks.append(Check(False, f"hop {i + 1}: {describe_hop(want)}", why))
+            checks.append(Check(False, f"hop {i + 1}: {describe_expected(want)}", why))
         else:
-            checks.append(Check(True, f"hop {i + 1}: {describe_hop(want)}"))
+            checks.append(Check(True, f"hop {i + 1}: {describe_expected(want)}"))
             pos = found + 1
     for want in expect.get("absent") or []:
         hits = [h for h in hops if hop_matches(h, want)]
-        checks.append(Check(not hits, f"absent: {describe_hop(want)}",
-                            f"seen {len(hits)}×: {hits[0].label()}" if hits else ""))
+        checks.append(Check(not hits, f"absent: {describe_expected(want)}",
+                            f"seen {len(hits)}×: {_seen(hits[0])}" if hits else ""))
     for want in expect.get("counts") or []:
         n = sum(1 for h in hops if hop_matches(h, want))
         bounds = [(k, v) for k, v in want.items() if k in ("exactly", "at_least", "at_most")]
         ok = all({"exactly": n == v, "at_least": n >= v, "at_most": n <= v}[k]
                  for k, v in bounds)
         rule = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in bounds) or "any"
-        checks.append(Check(ok, f"count {describe_hop(want)}: {rule}", f"counted {n}"))
+        checks.append(Check(ok, f"count {describe_expected(want)}: {rule}", f"counted {n}"))
     for name, want in (expect.get("instances") or {}).items():
         rows = list((instances or {}).get(name, []))
         if "count" in want:
@@ -379,13 +359,13 @@ def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
                                 f"instances {name}: fault contains {want['fault']!r}",
                                 f"got {_one(faults)}"))
     for want in expect.get("logs") or []:
-        n = sum(1 for e in events if e.get("type") == "annotate" and e.get("name") == "log"
-                and want["contains"] in str((e.get("attrs") or {}).get("message", ""))
-                and ("service" not in want or e.get("service") == want["service"]))
+        n = sum(1 for a in snap.annotations if a.name == "log"
+                and want["contains"] in str(a.attrs.get("message", ""))
+                and ("service" not in want or a.service == want["service"]))
         need = want.get("at_least", 1)
         checks.append(Check(n >= need, f"log contains {want['contains']!r} ≥ {need}×",
                             f"seen {n}×"))
-    checks += [_check_span(want, events) for want in expect.get("spans") or []]
+    checks += [_check_span(want, snap) for want in expect.get("spans") or []]
     for want in expect.get("services") or []:
         rows = [r for r in (services or {}).get(want["when"], [])
                 if r.get("host") == want["host"]
@@ -398,15 +378,9 @@ def check_trace(expect: Mapping[str, Any], events: Sequence[Mapping[str, Any]],
     return checks
 
 
-def _check_span(want: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> Check:
+def _check_span(want: Mapping[str, Any], snap: Snapshot) -> Check:
     """A span named ``name`` whose attribute ``attr`` (start+end attrs) contains text."""
-    attrs: dict[str, dict[str, Any]] = {}
-    for e in events:
-        if e.get("type") == "span_start" and e.get("name") == want["name"]:
-            attrs[e["span_id"]] = dict(e.get("attrs") or {})
-    for e in events:
-        if e.get("type") == "span_end" and e.get("span_id") in attrs:
-            attrs[e["span_id"]].update(e.get("attrs") or {})
+    attrs = {sid: span.attrs for sid, span in snap.spans.items() if span.name == want["name"]}
     what = f"span {want['name']!r}" + (f" {want['attr']}" if "attr" in want else "") + (
         f" contains {want['contains']!r}" if "contains" in want else "")
     if not attrs:

@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -153,7 +154,7 @@ def describe_pending(item: Mapping[str, Any], lang: str) -> RenderableType:
 class DetailPane(VerticalScroll):
     """The selected hop in full: the message on the wire, timings, code, explanation."""
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static(Text("Select a hop (click, or [ and ])", style="dim"), id="detail-body")
 
     shown: RenderableType = ""
