@@ -201,7 +201,7 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
   overflow:hidden; white-space:nowrap; border-right:1px solid var(--grid); padding-right:6px; }
 .tg { flex:0 0 14px; text-align:center; color:var(--muted); font-size:11px; }
 .sv { flex:0 0 4px; align-self:stretch; margin:3px 0; border-radius:2px; }
-.op { flex:0 1 auto; min-width:3em; overflow:hidden; text-overflow:ellipsis; }
+.op { flex:0 1 auto; min-width:0; overflow:hidden; text-overflow:ellipsis; }
 .err .op { color:var(--err); font-weight:600; }
 .who { flex:0 1000 auto; min-width:0; overflow:hidden; text-overflow:ellipsis;
   color:var(--muted); font-size:12px; }
