@@ -97,6 +97,51 @@ def tree_order(spans: list[ExportSpan]) -> list[tuple[ExportSpan, str | None, in
     return out
 
 
+def critical_path(placed: list[tuple[ExportSpan, str | None, int]]
+                  ) -> dict[str, list[tuple[int, int]]]:
+    """The chain of work the trace's end waited for, as Jaeger marks it: span id → the
+    stretches of its own time on that path.
+
+    Walking back from the end: the child whose subtree finished last (a cast's consumer
+    counts: the boot goes on there) is on the path up to where it started; before that the
+    next such child; what no child covers is the span's own time (for a blocked caller:
+    its message and the reply in transit)."""
+    if not placed:
+        return {}
+    kids: dict[str, list[ExportSpan]] = {}
+    for span, parent, _ in placed:
+        if parent is not None:
+            kids.setdefault(parent, []).append(span)
+    reach = {s.span_id: s.end_ns for s, _, _ in placed}  # when the subtree finished
+    for span, parent, _ in reversed(placed):
+        if parent is not None:
+            reach[parent] = max(reach[parent], reach[span.span_id])
+    roots = [s for s, parent, _ in placed if parent is None]
+    root = max(roots, key=lambda s: (reach[s.span_id], -s.start_ns))
+    path: dict[str, list[tuple[int, int]]] = {}
+    todo = [(root, reach[root.span_id])]
+    while todo:
+        span, until = todo.pop()
+        own = path.setdefault(span.span_id, [])
+        left = sorted(kids.get(span.span_id, ()), key=lambda s: s.start_ns)
+        cur = until
+        while True:
+            while left and left[-1].start_ns >= cur:
+                left.pop()
+            if not left:
+                break
+            child = max(left, key=lambda c: (min(reach[c.span_id], cur), c.start_ns))
+            left.remove(child)
+            end = min(reach[child.span_id], cur)
+            if end < cur:
+                own.append((end, cur))
+            todo.append((child, end))
+            cur = child.start_ns
+        if span.start_ns < cur:
+            own.append((span.start_ns, cur))
+    return path
+
+
 def model(folded: ExportView, events: list[Mapping[str, Any]]) -> dict[str, Any]:
     """What the page draws: traces (each a run of spans in tree order), hops, notes; times
     in ns relative to the recording's first timestamp."""
@@ -120,6 +165,7 @@ def model(folded: ExportView, events: list[Mapping[str, Any]]) -> dict[str, Any]
     index: dict[str, int] = {}
     for tid in [t.trace_id for t in known] + extra:
         placed = tree_order(by_trace[tid])
+        crit = critical_path(placed)
         index[tid] = len(traces)
         root = placed[0][0]
         start = min(s.start_ns for s, _, _ in placed)
@@ -140,7 +186,10 @@ def model(folded: ExportView, events: list[Mapping[str, Any]]) -> dict[str, Any]
                 "start": s.start_ns - t0, "end": s.end_ns - t0, "finished": s.finished,
                 "status": s.status, "status_message": s.status_message,
                 "style": style_of.get(s.span_id), "hop": label_of.get(s.span_id),
-                "fold": fold_of(s) if parent is not None else None, "attrs": s.attrs})
+                "fold": fold_of(s) if parent is not None else None,
+                "critical": ([[a - t0, b - t0] for a, b in crit[s.span_id]]
+                             if s.span_id in crit else None),
+                "attrs": s.attrs})
     default = index.get(folded.default_trace or "", 0)
     return {
         "t0_ns": t0, "t_end": folded.t_last_ns - t0, "default": default,
@@ -220,6 +269,8 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
 .err .bar { outline:2px solid var(--err); }
 .dur { position:absolute; top:0; line-height:var(--row); font-size:12px; color:var(--muted);
   white-space:nowrap; }
+.critseg { position:absolute; top:calc(var(--row) / 2 - 1.5px); height:3px; min-width:1px;
+  background:var(--fg); opacity:.8; pointer-events:none; }
 .note { position:absolute; top:1px; width:8px; height:8px; margin-left:-4px;
   transform:rotate(45deg); background:var(--fg); }
 #axis { position:sticky; top:0; z-index:3; background:var(--bg); display:flex;
@@ -247,6 +298,8 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
  <label>trace <select id="trace"></select></label>
  <label><input type="checkbox" id="show-middleware"> WSGI middleware</label>
  <label><input type="checkbox" id="show-db"> db calls</label>
+ <label><input type="checkbox" id="only-messages"> messages only</label>
+ <label><input type="checkbox" id="show-critical" checked> critical path</label>
  <label>find <input id="find" type="search" size="18" placeholder="span name"></label>
  <span id="summary"></span>
 </header>
@@ -260,6 +313,7 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
   (one per consumer)</span>
  <span><i class="ln" style="border-color:var(--http)"></i>HTTP</span>
  <span><i class="note" style="position:static;margin:0 2px"></i>state change</span>
+ <span><i class="ln" style="border-top:3px solid var(--fg)"></i>critical path</span>
  <span id="services"></span>
 </div>
 <div id="wf">
@@ -363,11 +417,13 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
      ancestor (a "+2 db" badge there), a collapsed row hides everything below it */
   function layout(t) {
     const showMw = $("show-middleware").checked, showDb = $("show-db").checked;
+    const onlyMsg = $("only-messages").checked;
     const spans = D.spans.slice(t.first, t.first + t.spans);
     const anchor = {}, how = {}, depth = {}, kids = {}, folded = {}, hidden = {};
     const rows = [];
     spans.forEach(function (s) {
-      const folds = s.fold === "middleware" ? !showMw : s.fold === "db" ? !showDb : false;
+      const folds = s.fold === "middleware" ? !showMw : s.fold === "db" ? !showDb :
+        onlyMsg && !s.style;
       if (s.parent === null || anchor[s.parent] === undefined) {
         anchor[s.id] = s.id; how[s.id] = "row"; depth[s.id] = 0; rows.push(s);
         return;
@@ -456,7 +512,10 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
       const f = L.folded[s.id];
       if (f && f.length) {
         const cats = {};
-        f.forEach(function (x) { cats[x.fold] = (cats[x.fold] || 0) + 1; });
+        f.forEach(function (x) {
+          const k = x.fold || "internal";
+          cats[k] = (cats[k] || 0) + 1;
+        });
         const badge = el("span", "fold", nm, "+" + Object.keys(cats).map(function (k) {
           return cats[k] + " " + k; }).join(", +"));
         badge.title = "show " + f.map(function (x) { return x.name; }).join(", ");
@@ -485,6 +544,14 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
       }
       const label = ms(s.end - s.start) + (blocks(s) ? "  waiting for reply" :
         s.kind === "PRODUCER" ? "  " + (s.style || "sent") + ", no wait" : "");
+      if (s.critical && $("show-critical").checked) {
+        row.classList.add("crit");
+        s.critical.forEach(function (seg) {
+          const c0 = pct(seg[0]), cs = el("div", "critseg", inner);
+          cs.style.left = c0 + "%";
+          cs.style.width = (pct(seg[1]) - c0) + "%";
+        });
+      }
       const dur = el("span", "dur", inner, label);
       if (x1 > 70) dur.style.right = "calc(" + (100 - x0) + "% + 4px)";
       else dur.style.left = "calc(" + x1 + "% + 4px)";
@@ -602,6 +669,8 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
 
   $("show-middleware").addEventListener("change", render);
   $("show-db").addEventListener("change", render);
+  $("only-messages").addEventListener("change", render);
+  $("show-critical").addEventListener("change", render);
   $("find").addEventListener("input", function () { ui.find = $("find").value; render(); });
   window.addEventListener("hashchange", function () { select(fromHash(), false); });
   window.addEventListener("resize", render);
