@@ -87,15 +87,18 @@ def _chromium() -> None:
     require_chromium()
 
 
-@pytest.mark.parametrize(("fixture", "n_traces"), [("boot_one", 1), ("boot_three", 3)])
+@pytest.mark.parametrize(("fixture", "n_traces", "size"),
+                         [("boot_one", 1, (1000, 700)), ("boot_three", 3, (1400, 900))])
 def test_waterfall_shows_the_boot_with_readable_names(tmp_path: Path, fixture: str,
-                                                      n_traces: int) -> None:
+                                                      n_traces: int,
+                                                      size: tuple[int, int]) -> None:
     recording = FIXTURES / f"{fixture}.jsonl"
     snap = snapshot_of(read_recording(recording)[1])
     boot = snap.latest_trace()
     assert boot is not None
     shot = ARTIFACTS / f"html_export_{fixture}.png"
-    scan = DomScan(open_page(export_html(recording, tmp_path / "t.html"), screenshot=shot))
+    scan = DomScan(open_page(export_html(recording, tmp_path / "t.html"), screenshot=shot,
+                             size=size))
 
     listed = options(scan)
     assert len(listed) == n_traces == len(snap.traces)

@@ -248,11 +248,11 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
 .row.hit .op { background:var(--hit); }
 .nm { flex:0 0 var(--namew); width:var(--namew); display:flex; align-items:center; gap:5px;
   overflow:hidden; white-space:nowrap; border-right:1px solid var(--grid); padding-right:6px; }
-.tg { flex:0 0 14px; text-align:center; color:var(--muted); font-size:11px; }
+.tg { flex:0 0 12px; text-align:center; color:var(--muted); font-size:11px; }
 .sv { flex:0 0 4px; align-self:stretch; margin:3px 0; border-radius:2px; }
 .op { flex:0 1 auto; min-width:0; overflow:hidden; text-overflow:ellipsis; }
 .err .op { color:var(--err); font-weight:600; }
-.who { flex:0 1000 auto; min-width:0; overflow:hidden; text-overflow:ellipsis;
+.who { flex:1 1 0; min-width:0; overflow:hidden; text-overflow:ellipsis;
   color:var(--muted); font-size:12px; }
 .chip { flex:0 0 auto; font-size:11px; padding:0 5px; border-radius:8px;
   border:1px solid; line-height:15px; }
@@ -300,7 +300,7 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
  <label><input type="checkbox" id="show-db"> db calls</label>
  <label><input type="checkbox" id="only-messages"> messages only</label>
  <label><input type="checkbox" id="show-critical" checked> critical path</label>
- <label>find <input id="find" type="search" size="18" placeholder="span name"></label>
+ <label>find <input id="find" type="search" size="18" placeholder="/ span name"></label>
  <span id="summary"></span>
 </header>
 <div class="legend" id="legend">
@@ -493,7 +493,7 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
       if (s.status === "ERROR") row.classList.add("err");
       if (ui.open === s.id) row.classList.add("sel");
       const nm = el("div", "nm", row);
-      nm.style.paddingLeft = (4 + 16 * L.depth[s.id]) + "px";
+      nm.style.paddingLeft = (4 + 12 * L.depth[s.id]) + "px";
       const below = (L.kids[s.id] || 0) + (L.hidden[s.id] || 0);
       const tg = el("span", "tg", nm, below ? (ui.collapsed.has(s.id) ? "\u25b8" : "\u25be") : "");
       if (below) {
@@ -580,8 +580,11 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
     });
     if (needle) $("summary").textContent += "  \u00b7  " + hits + " match";
     /* names cut by the column get their full text as a tooltip */
+    const range = document.createRange();
     rowsBox.querySelectorAll(".op").forEach(function (op) {
-      if (op.scrollWidth > op.clientWidth + 1) {
+      range.selectNodeContents(op);
+      const need = range.getBoundingClientRect().width;
+      if (op.scrollWidth > op.clientWidth || need > op.getBoundingClientRect().width + 0.01) {
         op.classList.add("cut");
         op.title = op.textContent;
       }
@@ -595,13 +598,17 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
     const f = raw / p;
     return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
   }
+  function tickLabel(v, step) {
+    const digits = step >= 1e6 ? 0 : step >= 1e5 ? 1 : step >= 1e4 ? 2 : 3;
+    return (v / 1e6).toFixed(digits) + " ms";
+  }
   function drawAxis(T) {
     const ticks = $("ticks");
     while (ticks.firstChild) ticks.removeChild(ticks.firstChild);
     const width = Math.max(200, ticks.clientWidth);
     const step = niceStep(T / Math.max(1, width / 110));
     for (let v = 0; v <= T; v += step) {
-      const k = el("div", "tick", ticks, ms(v));
+      const k = el("div", "tick", ticks, tickLabel(v, step));
       k.style.left = (v / T * 100) + "%";
     }
   }
@@ -672,9 +679,18 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
   $("only-messages").addEventListener("change", render);
   $("show-critical").addEventListener("change", render);
   $("find").addEventListener("input", function () { ui.find = $("find").value; render(); });
+  document.addEventListener("keydown", function (ev) {
+    const find = $("find");
+    if (ev.key === "/" && document.activeElement !== find) {
+      ev.preventDefault();
+      find.focus();
+    } else if (ev.key === "Escape" && document.activeElement === find) {
+      find.value = ""; ui.find = ""; find.blur(); render();
+    }
+  });
   window.addEventListener("hashchange", function () { select(fromHash(), false); });
   window.addEventListener("resize", render);
-  const w = Math.round(Math.min(620, Math.max(340, window.innerWidth * 0.38)));
+  const w = Math.round(Math.min(640, Math.max(360, window.innerWidth * 0.42)));
   document.documentElement.style.setProperty("--namew", w + "px");
   $("split").style.left = w + "px";
   const start = fromHash();
