@@ -29,6 +29,7 @@ _JSON_ESCAPES = {
     "<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "/": "\\/",
     "\u2028": "\\u2028", "\u2029": "\\u2029",
 }
+_JSON_TABLE = str.maketrans(_JSON_ESCAPES)
 
 SERVICE_COLOURS = {
     "client": "#7f7f7f", "nova-api": "#4e79a7", "nova-conductor": "#59a14f",
@@ -46,7 +47,7 @@ MIDDLEWARE_LOCATIONS = ("nova/api/openstack/__init__.py", "nova/api/openstack/au
 def embed_json(value: Any) -> str:
     """JSON that is safe inside a script element: no tag, entity or ``//`` can appear."""
     text = json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
-    return "".join(_JSON_ESCAPES.get(ch, ch) for ch in text)
+    return text.translate(_JSON_TABLE)
 
 
 def fold_of(span: ExportSpan) -> str | None:
@@ -241,7 +242,8 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
 .sw { width:22px; height:10px; display:inline-block; border-radius:2px; }
 .ln { width:26px; height:0; display:inline-block; border-top:2px solid; }
 #wf { position:relative; }
-.row { display:flex; height:var(--row); align-items:stretch; cursor:pointer; }
+.row { display:flex; height:var(--row); align-items:stretch; cursor:pointer;
+  content-visibility:auto; contain-intrinsic-size:auto var(--row); }
 .row:nth-child(even) { background:var(--alt); }
 .row:hover { background:var(--hover); }
 .row.sel { background:var(--sel); }
@@ -580,18 +582,32 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
     });
     if (needle) $("summary").textContent += "  \u00b7  " + hits + " match";
     /* names cut by the column get their full text as a tooltip */
-    const range = document.createRange();
-    rowsBox.querySelectorAll(".op").forEach(function (op) {
-      range.selectNodeContents(op);
-      const need = range.getBoundingClientRect().width;
-      if (op.scrollWidth > op.clientWidth || need > op.getBoundingClientRect().width + 0.01) {
-        op.classList.add("cut");
-        op.title = op.textContent;
-      }
-    });
+    markCut(Array.prototype.slice.call(rowsBox.querySelectorAll(".op"), 0,
+      Math.ceil(window.innerHeight / 20) + 20));
     drawAxis(T);
     drawArrows(t, rowOf, pct);
   }
+
+  /* a name the column cuts gets its whole text as a tooltip: measured for the first
+     screen at once (all names first, then marks: one layout), further rows when the
+     pointer reaches them, so a trace of thousands of spans is not laid out in full
+     (rows off screen skip layout: content-visibility) */
+  const range = document.createRange();
+  function isCut(op) {
+    range.selectNodeContents(op);
+    const need = range.getBoundingClientRect().width;
+    return op.scrollWidth > op.clientWidth || need > op.getBoundingClientRect().width + 0.01;
+  }
+  function markCut(ops) {
+    ops.filter(isCut).forEach(function (op) {
+      op.classList.add("cut");
+      op.title = op.textContent;
+    });
+  }
+  $("rows").addEventListener("mouseover", function (ev) {
+    const op = ev.target.closest ? ev.target.closest(".op") : null;
+    if (op && !op.dataset.measured) { op.dataset.measured = "1"; markCut([op]); }
+  });
 
   function niceStep(raw) {
     const p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
