@@ -285,7 +285,8 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
 #arrows { position:absolute; top:0; pointer-events:none; overflow:visible; z-index:2; }
 #split { position:absolute; top:0; bottom:0; width:7px; margin-left:-3px; cursor:col-resize;
   z-index:4; }
-.detail { padding:8px 12px 10px 40px; border-bottom:1px solid var(--grid);
+.detail { position:relative; z-index:3; max-height:60vh; overflow:auto;
+  padding:8px 12px 10px 40px; border-bottom:1px solid var(--grid);
   background:var(--alt); font:12px ui-monospace, monospace; cursor:default; }
 .detail table { border-collapse:collapse; }
 .detail td { padding:1px 10px 1px 0; vertical-align:top; white-space:pre-wrap;
@@ -445,6 +446,14 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
       folded: folded, hidden: hidden };
   }
 
+  /* an attribute as text; a JSON document (a message envelope) laid out readably */
+  function shown(v) {
+    if (typeof v !== "string") return JSON.stringify(v);
+    if (v.charAt(0) === "{" || v.charAt(0) === "[") {
+      try { return JSON.stringify(JSON.parse(v), null, 2); } catch (e) { return v; }
+    }
+    return v;
+  }
   function describe(s, t) {
     const lines = [["operation", s.name], ["kind", s.kind + (s.style ? ", " + s.style : "")],
       ["service", s.service + " @ " + s.host],
@@ -458,8 +467,7 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
       lines.push(["+" + ms(n.ts - t.start), n.name + "  " + n.label]);
     });
     Object.keys(s.attrs).forEach(function (k) {
-      const v = s.attrs[k];
-      lines.push([k, typeof v === "string" ? v : JSON.stringify(v)]);
+      lines.push([k, shown(s.attrs[k])]);
     });
     lines.push(["span id", s.id]);
     return lines;
@@ -704,13 +712,24 @@ select, input, button { font:inherit; color:inherit; background:var(--bg);
       find.value = ""; ui.find = ""; find.blur(); render();
     }
   });
-  window.addEventListener("hashchange", function () { select(fromHash(), false); });
+  window.addEventListener("hashchange", function () {
+    const i = fromHash();
+    if (i !== ui.trace) select(i, false);
+  });
   window.addEventListener("resize", render);
   const w = Math.round(Math.min(640, Math.max(360, window.innerWidth * 0.42)));
   document.documentElement.style.setProperty("--namew", w + "px");
   $("split").style.left = w + "px";
   const start = fromHash();
   select(start === null ? D.default : start, false);
+  /* "#trace=ID&span=ID" opens that span's details (a link to one span) */
+  const opened = /span=([^&]*)/.exec(location.hash);
+  if (opened && byId[decodeURIComponent(opened[1])]) {
+    ui.open = decodeURIComponent(opened[1]);
+    render();
+    const row = document.querySelector(".row.sel");
+    if (row) row.scrollIntoView({ block: "center" });
+  }
 })();
 </script>
 </body>
