@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support.browser import ARTIFACTS, DomScan, open_page, require_chromium
+from support.browser import ARTIFACTS, DomScan, open_page
 
 from tracer.model import snapshot_of
 from tracer.recording import read_recording
@@ -80,11 +80,6 @@ def options(scan: DomScan) -> list[tuple[str, str]]:
         elif e.tag not in ("select", "optgroup", "option"):
             break
     return entries
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _chromium() -> None:
-    require_chromium()
 
 
 @pytest.mark.parametrize(("fixture", "n_traces", "size"),

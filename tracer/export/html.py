@@ -12,7 +12,9 @@ bar per row on the trace's own time axis. WSGI middleware and ``db`` spans are f
 their parent row (a ``+2 db`` badge unfolds them), as the TUI folds them. A blocked caller's
 bar is hatched (it waits for the reply); arrows join a message's sender and handlers:
 solid out and dashed back for a call, dashed one way for a cast, one per consumer for a
-fanout.
+fanout. The critical path (``critical_path``) is drawn through the bars; "messages only"
+folds every span that sent or handled no message; ``/`` finds spans by name; the URL's
+``#trace=ID&span=ID`` picks a trace and opens a span's details.
 """
 
 from __future__ import annotations
