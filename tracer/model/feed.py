@@ -32,7 +32,7 @@ TICK_S = 1.0  # the live clock: a redraw without events, once a second
 IDLE_GAP_NS = 1_000_000_000  # playing skips quiet stretches longer than this
 
 OnEvent = Callable[[Mapping[str, Any]], None]
-Show = Callable[[Snapshot], None]
+Show = Callable[[Snapshot], object]
 Cancelled = Callable[[], bool]
 
 

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.canvas import Canvas
 from tracer.tui.layout import build_graph, graph_positions, node_label, node_of
-from tracer.tui.palette import HOP_COMPONENTS, GLYPHS, Palette
+from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
 BOX_W = 16
 LIVE_STATES = ("in_flight", "waiting", "running")

@@ -17,7 +17,7 @@ from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.layout import participants
-from tracer.tui.palette import HOP_COMPONENTS, GLYPHS, Palette
+from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
 MIN_GAP = 13
 

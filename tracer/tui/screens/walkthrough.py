@@ -8,7 +8,6 @@ from typing import Any
 
 from rich.console import RenderableType
 from rich.text import Text
-
 from textual.binding import Binding
 from textual.reactive import reactive
 
