@@ -13,8 +13,12 @@ from textual.widgets import Footer
 
 from tracer.tui import BootflowApp, ListSource, ReplaySource
 from tracer.tui.app import SnapshotReady
+from tracer.tui.graph import ServiceGraph
 from tracer.tui.help import HelpScreen
+from tracer.tui.palette import HOP_COMPONENTS
 from tracer.tui.screens import LiveScreen, ReplayScreen, TraceScreen, WalkthroughScreen
+from tracer.tui.sequence import SequenceView
+from tracer.tui.timeline import Timeline
 
 COMMON = ["q", "question_mark", "left_square_bracket", "right_square_bracket",
           "less_than_sign", "greater_than_sign", "a", "v", "l", "d"]
@@ -138,3 +142,27 @@ async def test_snapshots_queued_back_to_back_are_drawn_once() -> None:
             app.post_message(SnapshotReady(snap))
         await pilot.pause()
         assert app.frames - frames == 1
+
+
+@sync
+async def test_every_hop_colour_comes_from_app_tcss_in_both_themes() -> None:
+    """A component class app.tcss forgot would draw in the terminal's default colour."""
+    app = app_for("live")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.wait_for_idle_snapshot()
+        widgets = [app.query_one(cls) for cls in (ServiceGraph, Timeline, SequenceView)]
+        themes = []
+        for _ in range(2):
+            colours = {}
+            for widget in widgets:
+                for name in sorted(HOP_COMPONENTS):
+                    style = widget.get_component_rich_style(name, partial=True)
+                    assert style.color is not None, (type(widget).__name__, name)
+                    colours[type(widget).__name__, name] = style.color.get_truecolor()
+            themes.append(colours)
+            await pilot.press("d")
+            await pilot.pause()
+        dark, light = themes
+        assert len({v for k, v in dark.items() if k[1] == "hop--call"}) == 1  # all agree
+        assert dark["ServiceGraph", "hop--call"] != light["ServiceGraph", "hop--call"]
+        assert dark["Timeline", "hop--on-bar"] != light["Timeline", "hop--on-bar"]
