@@ -16,9 +16,10 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from services import exception, messaging
+from services import exception, messaging, rpc
 from services.compute import resource_tracker
 from services.compute import rpcapi as compute_rpcapi
+from services.compute import utils as compute_utils
 from services.conductor import api as conductor_api
 from services.manager import Manager
 from services.network import neutron
@@ -94,6 +95,7 @@ class ComputeVirtAPI:
 class ComputeManager(Manager):
     """Manages the running instances from creation to destruction."""
 
+    service_name = "compute"
     STEIN_LOCATION = STEIN_LOCATION
     target = messaging.Target(version="5.1")
 
@@ -256,8 +258,9 @@ class ComputeManager(Manager):
         """Give the instance back to the conductor with the alternates (build_instances)."""
         with trace.stein_step(STEIN_LOCATION, "_reschedule", reason=str(exc), alternates=[
                 getattr(h, "service_host", None) for h in (host_list or [])]):
+            # Stein records no fault here: the build goes on elsewhere; only the
+            # conductor's final MaxRetriesExceeded (or a BuildAbort) leaves one.
             self._cleanup_allocated_networks(context, instance)
-            self._add_fault(context, instance, exc)
             self._nil_out_instance_obj_host_and_node(instance)
             instance.task_state = "scheduling"
             instance.save()
@@ -275,6 +278,9 @@ class ComputeManager(Manager):
         with trace.stein_step(STEIN_LOCATION, "_build_and_run_instance",
                               instance_uuid=instance.uuid, node=node):
             image_meta = ImageMeta.from_dict(image or {})
+            self._notify_about_instance_usage(context, instance, "create.start")
+            compute_utils.notify_about_instance_create(context, instance, self.host,
+                                                       phase="start")
             try:
                 with self.rt.instance_claim(context, instance, node or self.host, limits):
                     with self._build_resources(context, instance, requested_networks) as res:
@@ -294,6 +300,9 @@ class ComputeManager(Manager):
                     message=f"Build of instance aborted: {exc.message}"[:255],
                     instance_uuid=instance.uuid, reason=exc.message) from exc
             except Exception as exc:
+                self._notify_about_instance_usage(context, instance, "create.error")
+                compute_utils.notify_about_instance_create(context, instance, self.host,
+                                                           phase="error", exception=exc)
                 raise exception.RescheduledException(instance_uuid=instance.uuid,
                                                      reason=str(exc)) from exc
             instance.power_state = self.driver.get_info(instance)
@@ -301,6 +310,9 @@ class ComputeManager(Manager):
             instance.launched_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             instance.save(expected_task_state="spawning")
             self._update_scheduler_instance_info(context, instance)
+            self._notify_about_instance_usage(context, instance, "create.end")
+            compute_utils.notify_about_instance_create(context, instance, self.host,
+                                                       phase="end")
 
     @contextlib.contextmanager
     def _build_resources(self, context: Any, instance: Any,
@@ -331,12 +343,19 @@ class ComputeManager(Manager):
         """Tell every scheduler what this host now runs (fanout cast)."""
         self.scheduler_client.update_instance_info(context, self.host, [instance])
 
+    def _notify_about_instance_usage(self, context: Any, instance: Any,
+                                     event_suffix: str) -> None:
+        """The unversioned ``compute.instance.<suffix>`` from ``compute.<host>``."""
+        with trace.stein_step(STEIN_LOCATION, "_notify_about_instance_usage",
+                              event_suffix=event_suffix):
+            compute_utils.notify_about_instance_usage(
+                rpc.get_notifier("compute", self.host), context, instance, event_suffix)
+
     def _cleanup_allocated_networks(self, context: Any, instance: Any) -> None:
         self.network_api.deallocate_for_instance(context, instance)
 
     def _add_fault(self, context: Any, instance: Any, exc: BaseException) -> None:
-        from services.objects import InstanceFault
-        InstanceFault.from_exception(context, instance.uuid, exc, host=self.host).create()
+        compute_utils.add_instance_fault_from_exc(context, instance, exc, host=self.host)
 
     @staticmethod
     def _nil_out_instance_obj_host_and_node(instance: Any) -> None:

@@ -53,6 +53,7 @@ class SchedulerManager(Manager):
 
     No start-up work: the host view is read per request from the cell DBs."""
 
+    service_name = "scheduler"
     STEIN_LOCATION = "nova/scheduler/manager.py:SchedulerManager"
     target = messaging.Target(version="4.5")
 
