@@ -84,9 +84,9 @@ class Config:
     versioned_notifications_topics: list[str] = field(
         default_factory=lambda: ["versioned_notifications"])
     notify_on_state_change: str = "vm_and_task_state"
-    # [upgrade_levels]: rpcapi version caps during a rolling upgrade, per API
-    # (compute, conductor, scheduler as Nova; compute_task caps the conductor's
-    # compute_task 1.x namespace alone). A value is a version or a release alias.
+    # [upgrade_levels]: rpcapi version caps during a rolling upgrade, per API (compute,
+    # conductor, scheduler, baseapi as Stein; compute may be "auto": the cap follows the
+    # oldest nova-compute's service version). A value is a version or a release alias.
     upgrade_levels: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 

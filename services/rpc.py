@@ -26,7 +26,10 @@ def get_transport(config: Any, url: str | None = None) -> Any:
     kwargs: dict[str, Any] = {"allowed_remote_exmods": ALLOWED_EXMODS}
     if url.startswith("memory://"):
         kwargs["polling_interval"] = config.polling_interval
-    return messaging.get_transport(url, control_exchange=config.control_exchange, **kwargs)
+    transport = messaging.get_transport(url, control_exchange=config.control_exchange,
+                                        **kwargs)
+    transport.rpc_response_timeout = config.rpc_response_timeout  # calls with timeout=None
+    return transport
 
 
 def version_cap(config: Any, key: str, aliases: dict[str, str]) -> str | None:

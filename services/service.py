@@ -124,8 +124,9 @@ class Service:
             self.service_ref = ServiceObj.get_by_host_and_binary(ctxt, self.host,
                                                                  self.binary)
             if self.service_ref is None:
-                with trace.stein_step("nova/service.py", "_create_service_ref",
-                                      binary=self.binary):
+                with trace.span("_create_service_ref", "INTERNAL", attrs={
+                        "code.location": "nova/service.py:_create_service_ref",
+                        "binary": self.binary}):
                     self.service_ref = ServiceObj(ctxt, host=self.host, binary=self.binary,
                                                   topic=self.topic, report_count=0,
                                                   disabled=False,

@@ -176,8 +176,10 @@ class ComputeManager(Manager):
         """The cast returns at once; the build runs in its own thread (utils.spawn_n)."""
 
         def _locked_do_build_and_run_instance() -> None:
-            with trace.stein_step(STEIN_LOCATION, "_locked_do_build_and_run_instance",
-                                  instance_uuid=instance.uuid):
+            with trace.span("_locked_do_build_and_run_instance", "INTERNAL", attrs={
+                    "code.location": f"{STEIN_LOCATION}.build_and_run_instance.<locals>."
+                                     "_locked_do_build_and_run_instance",
+                    "instance_uuid": instance.uuid}):
                 with self._instance_lock(instance.uuid), self._build_semaphore:
                     self._do_build_and_run_instance(
                         context, instance, image, request_spec, filter_properties,

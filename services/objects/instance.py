@@ -31,6 +31,7 @@ def _annotate_state(inst: Instance) -> None:
 class Instance(NovaObject):
     VERSION = "2.4"
     STEIN_FILE = "nova/objects/instance.py"
+    LIST_METHODS = {"get_by_host": ("InstanceList", "2.4")}
     fields = {"id": "int", "uuid": "str", "display_name": "str", "project_id": "str",
               "user_id": "str", "vm_state": "str", "task_state": "str", "power_state": "int",
               "host": "str", "node": "str", "image_ref": "str", "flavor": "obj",
