@@ -77,6 +77,26 @@ def info_from_instance(instance: Any) -> dict[str, Any]:
             "launched_at": data["launched_at"] or "", "metadata": data["metadata"]}
 
 
+def send_update(context: Any, old_instance: Any, new_instance: Any, service: str = "compute",
+                host: str | None = None) -> None:
+    """What every ``Instance.save()`` sends (Stein's objects/instance.py ``_notify``): a
+    state-change update when vm_state (or, with vm_and_task_state, task_state) moved,
+    else a plain ``instance.update``. Off unless notify_on_state_change is set."""
+    mode = rpc.notify_on_state_change()
+    if not mode:
+        return
+    old_vm, new_vm = old_instance["vm_state"], new_instance.vm_state
+    old_task, new_task = old_instance["task_state"], new_instance.task_state
+    if old_vm != new_vm or (mode == "vm_and_task_state" and old_task != new_task):
+        send_update_with_states(context, new_instance, old_vm, new_vm, old_task, new_task,
+                                service, host)
+    else:
+        old_name = old_instance["display_name"]
+        send_instance_update_notification(
+            context, new_instance, service=service, host=host,
+            old_display_name=old_name if old_name != new_instance.display_name else None)
+
+
 def send_update_with_states(context: Any, instance: Any, old_vm_state: str | None,
                             new_vm_state: str | None, old_task_state: str | None,
                             new_task_state: str | None, service: str = "compute",
@@ -85,19 +105,42 @@ def send_update_with_states(context: Any, instance: Any, old_vm_state: str | Non
     ``[notifications] notify_on_state_change`` is set (Stein: off unless configured)."""
     if not rpc.notify_on_state_change():
         return
-    with trace.span("send_update_with_states", "INTERNAL", attrs={
-            "code.location": f"{STEIN_FILE}:send_update_with_states",
+    send_instance_update_notification(context, instance, old_vm_state, old_task_state,
+                                      new_vm_state, new_task_state, service, host)
+
+
+def send_instance_update_notification(context: Any, instance: Any,
+                                      old_vm_state: str | None = None,
+                                      old_task_state: str | None = None,
+                                      new_vm_state: str | None = None,
+                                      new_task_state: str | None = None,
+                                      service: str = "compute", host: str | None = None,
+                                      old_display_name: str | None = None) -> None:
+    """Both formats of the update; unset states are the instance's current ones. The
+    publisher's host is the process's own (CONF.host): for a compute's save that is the
+    conductor, which runs it."""
+    host = host or trace.whoami()[1]
+    with trace.span("send_instance_update_notification", "INTERNAL", attrs={
+            "code.location": f"{STEIN_FILE}:send_instance_update_notification",
             "instance_uuid": instance.uuid}):
-        states = {"old_state": old_vm_state, "state": new_vm_state,
-                  "old_task_state": old_task_state, "new_task_state": new_task_state}
+        # _compute_states_payload: a state not given is the instance's current one
+        def current(value: str | None, name: str) -> str | None:
+            return value if value is not None else getattr(instance, name)
+
+        states = {"old_state": current(old_vm_state, "vm_state"),
+                  "state": current(new_vm_state, "vm_state"),
+                  "old_task_state": current(old_task_state, "task_state"),
+                  "new_task_state": current(new_task_state, "task_state")}
         legacy = {**info_from_instance(instance), **states}
+        if old_display_name:
+            legacy["old_display_name"] = old_display_name
         rpc.get_notifier(service, host).info(context, "compute.instance.update", legacy)
         data = {**instance_payload_data(instance),
                 "state_update": {"nova_object.name": "InstanceStateUpdatePayload",
                                  "nova_object.namespace": "nova",
                                  "nova_object.version": "1.0",
                                  "nova_object.data": states},
-                "audit_period": None, "bandwidth": [], "old_display_name": None,
+                "audit_period": None, "bandwidth": [], "old_display_name": old_display_name,
                 "tags": [], "updated_availability_zone": None}
         rpc.get_versioned_notifier(f"nova-{service}:{host}").info(
             context, "instance.update", versioned_payload("InstanceUpdatePayload", data))

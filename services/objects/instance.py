@@ -106,13 +106,20 @@ class Instance(NovaObject):
             state_changed = ({"vm_state", "task_state", "host"} & changes
                              and (row.vm_state, row.task_state, row.host)
                              != (self.vm_state, self.task_state, self.host))
+            old_ref = {"vm_state": row.vm_state, "task_state": row.task_state,
+                       "display_name": row.display_name}
             for k, v in self._row_values(changes).items():
                 setattr(row, k, v)
             s.flush()
             self._data["updated_at"] = row.updated_at
+            # Stein refreshes the object from the row it wrote; the notification
+            # describes that whole instance, not only the fields this caller set
+            new_ref = Instance._from_row(self._context, row)
         self.obj_reset_changes()
         if state_changed:
             _annotate_state(self)
+        from services import notifications  # nova.notifications imports objects
+        notifications.send_update(self._context, old_ref, new_ref)
 
     @remotable
     def refresh(self) -> None:

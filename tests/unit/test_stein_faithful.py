@@ -258,4 +258,16 @@ def test_boot_sends_versioned_and_unversioned_notifications(tmp_path: Path) -> N
     for event in ("compute.instance.create.start", "compute.instance.create.end"):
         msg = json.loads(by_event[(event, "notifications.info")]["attrs"]["bootflow.envelope"])
         assert msg["publisher_id"] == "compute.compute1" and msg["payload"]["instance_id"] == uuid
-    assert ("instance.update", "versioned_notifications.info") in by_event  # conductor's
+    # every Instance.save sends instance.update (notify_on_state_change =
+    # vm_and_task_state, devstack's); the save runs in the conductor, so its host
+    updates = [json.loads(s["attrs"]["bootflow.envelope"]) for s in _by_start(notes)
+               if s["name"] == "instance.update"
+               and s["attrs"]["rpc.topic"] == "versioned_notifications"]
+    moves = [(m["publisher_id"], m["payload"]["nova_object.data"]["state_update"][
+        "nova_object.data"]) for m in updates]
+    assert moves[0] == ("nova-conductor:conductor", {
+        "old_state": "building", "state": "building", "old_task_state": "scheduling",
+        "new_task_state": "scheduling"})  # send_update_with_states, the create
+    assert ("nova-compute:conductor", {"old_state": "building", "state": "active",
+                                       "old_task_state": "spawning",
+                                       "new_task_state": None}) in moves
