@@ -14,7 +14,6 @@ import oslo_messaging.opts
 from oslo_config import cfg
 from oslo_messaging._metrics import client as _oslo_metrics
 from oslo_messaging._tracing import client as _oslo_tracing
-
 from support.boot_flow import traced_cloud
 
 
