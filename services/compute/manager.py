@@ -23,6 +23,7 @@ from services.compute import utils as compute_utils
 from services.conductor import api as conductor_api
 from services.manager import Manager
 from services.network import neutron
+from services.network.model import NetworkInfoAsyncWrapper
 from services.objects import ImageMeta, InstanceActionEvent
 from services.scheduler.client import query
 from services.virt import driver as virt_driver
@@ -291,8 +292,11 @@ class ComputeManager(Manager):
                         with trace.span("driver.spawn", "INTERNAL", attrs={
                                 "code.location": f"{self.driver.STEIN_LOCATION}.spawn",
                                 "virt.driver": type(self.driver).__name__}):
-                            self.driver.spawn(context, instance, image_meta, [], None, None,
+                            self.driver.spawn(context, instance, image_meta, [], None,
+                                              res["allocations"],
                                               network_info=res["network_info"])
+                        # whoever did not need the VIFs during spawn waits for them here
+                        res["network_info"].wait()
             except (exception.BuildAbortException, exception.UnexpectedTaskStateError,
                     exception.InstanceNotFound):
                 raise
@@ -320,18 +324,18 @@ class ComputeManager(Manager):
     def _build_resources(self, context: Any, instance: Any,
                          requested_networks: Any) -> Iterator[dict[str, Any]]:
         with trace.stein_step(STEIN_LOCATION, "_build_resources"):
-            instance.vm_state, instance.task_state = "building", "networking"
-            instance.save(expected_task_state=[None])
-            with trace.stein_step(STEIN_LOCATION, "_allocate_network"):
-                network_info = self.network_api.allocate_for_instance(
-                    context, instance, requested_networks)
+            network_info = self._allocate_network(context, instance, requested_networks)
             instance.vm_state, instance.task_state = "building", "block_device_mapping"
             instance.save()
             with trace.stein_step(STEIN_LOCATION, "_prep_block_device"):
                 block_device_info = {"root_device_name": "/dev/vda"}
+            # Stein: the allocations the scheduler claimed, handed to driver.spawn
+            allocations = self.rt.reportclient.get_allocations_for_consumer(instance.uuid)
         try:
-            yield {"network_info": network_info, "block_device_info": block_device_info}
+            yield {"network_info": network_info, "block_device_info": block_device_info,
+                   "allocations": allocations}
         except Exception:
+            network_info.wait(do_raise=False)
             # Stein: _shutdown_instance so a failed spawn leaves no domain behind
             with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="spawn failed"):
                 try:
@@ -340,6 +344,23 @@ class ComputeManager(Manager):
                     trace.annotate("log", {"level": "WARNING",
                                            "message": f"cleanup after failed spawn: {exc!r}"})
             raise
+
+    def _allocate_network(self, context: Any, instance: Any,
+                          requested_networks: Any) -> NetworkInfoAsyncWrapper:
+        """task_state networking, then start the port allocation in the background:
+        block devices and allocations are prepared meanwhile, and the driver waits for
+        the network_info only when it plugs the VIFs."""
+        with trace.stein_step(STEIN_LOCATION, "_allocate_network"):
+            instance.vm_state, instance.task_state = "building", "networking"
+            instance.save(expected_task_state=[None])
+            return NetworkInfoAsyncWrapper(self._allocate_network_async, context, instance,
+                                           requested_networks)
+
+    def _allocate_network_async(self, context: Any, instance: Any,
+                                requested_networks: Any) -> list[dict[str, Any]]:
+        with trace.stein_step(STEIN_LOCATION, "_allocate_network_async"):
+            return self.network_api.allocate_for_instance(context, instance,
+                                                          requested_networks)
 
     def _update_scheduler_instance_info(self, context: Any, instance: Any) -> None:
         """Tell every scheduler what this host now runs (fanout cast)."""

@@ -181,6 +181,28 @@ def test_call_without_timeout_waits_rpc_response_timeout(tmp_path: Path) -> None
     assert ping["attrs"]["rpc.timeout"] == 1
 
 
+def test_network_allocated_in_background_and_allocations_read(tmp_path: Path) -> None:
+    """_allocate_network returns at once; _allocate_network_async (POST /v2.0/ports) goes
+    on beside the block-device step; the compute reads its own allocations from placement
+    before it spawns."""
+    with traced_cloud(tmp_path) as (cloud, events):
+        uuid = cloud.boot("vm1")[0]["id"]
+        cloud.wait_for_instances([uuid])
+        time.sleep(0.3)
+    spans = Spans(events)
+    (start,) = spans.find("_allocate_network")
+    (background,) = spans.find("_allocate_network_async")
+    (ports,) = spans.find("POST /v2.0/ports")
+    assert background["parent_id"] == start["span_id"]
+    assert ports["parent_id"] == background["span_id"]
+    assert background["end_ns"] > start["end_ns"]
+    (resources,) = spans.find("_build_resources")
+    (allocs,) = [s for s in spans.find("GET /allocations/{consumer_uuid}")
+                 if s["parent_id"] == resources["span_id"]]
+    (spawn,) = spans.find("driver.spawn")
+    assert allocs["end_ns"] <= spawn["ts_ns"]
+
+
 def test_no_valid_host_creates_in_cell0_building_then_error() -> None:
     result = run_scenario("no-valid-host")
     assert result.passed
