@@ -31,7 +31,7 @@ class Config:
     report_interval: int = 10
     service_down_time: int = 60
     periodic_interval: int = 60
-    # [DEFAULT] periodic_fuzzy_delay: periodic tasks start after random 0..N s
+    # [DEFAULT] periodic_fuzzy_delay: periodic tasks start after random 0..N s (0: at once)
     periodic_fuzzy_delay: int = 60
     # conductor wait_until_ready (nova/service.py)
     early_timeout: int = 10

@@ -163,7 +163,8 @@ class Service:
                 fuzzy = self.config.periodic_fuzzy_delay
                 self._spawn_timer("periodic_tasks", self.config.periodic_interval,
                                   self._periodic_tasks,
-                                  initial_delay=random.randint(0, fuzzy) if fuzzy else None)
+                                  # 0: no delay, the first run at once (as Stein)
+                                  initial_delay=random.randint(0, fuzzy) if fuzzy else 0)
 
     def _hook_step(self, hook: str) -> trace.Span:
         """A span for a manager hook, located where Stein defines it: the manager's own
