@@ -5,6 +5,7 @@ and code locations that name functions Stein really has."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from services.conductor import rpcapi as conductor_rpcapi
 from services.context import get_admin_context, target_cell
 from services.db import api as db
 from services.messaging import MessagingTimeout
+from services.messaging.gate import set_gate
 from services.objects import Instance, RequestSpec
 from tracer.instrument import api as trace
 from tracer.scenario.runner import run_scenario
@@ -137,6 +139,37 @@ def test_multi_create_creates_every_instance_before_the_first_action() -> None:
     assert named("db BuildRequest.get_by_instance_uuid")[-1]["ts_ns"] < creates[-1]["ts_ns"]
 
 
+def test_deleted_while_scheduling_is_never_created_nor_built(tmp_path: Path) -> None:
+    """The BuildRequest re-check: the user deletes the server while the scheduler is
+    still choosing; the conductor finds no BuildRequest, gives the claimed resources
+    back and neither creates the instance in a cell nor casts to a compute."""
+    held, release = threading.Event(), threading.Event()
+
+    def gate(hop: dict[str, Any]) -> None:
+        if hop.get("method") == "select_destinations":
+            held.set()
+            release.wait(10)
+
+    with traced_cloud(tmp_path) as (cloud, events):
+        set_gate(gate)
+        try:
+            uuid = cloud.boot("gone")[0]["id"]
+            assert held.wait(10)
+            assert cloud.delete(uuid) == 204
+        finally:
+            release.set()
+            set_gate(None)
+        (api_cast,) = Spans(events).find("schedule_and_build_instances", "PRODUCER")
+        wait_all_ended(events, api_cast["trace_id"])
+    spans = Spans(events)
+    tid = api_cast["trace_id"]
+    (recheck,) = spans.find("db BuildRequest.get_by_instance_uuid", trace_id=tid)
+    assert recheck["status"] == "ERROR"  # gone
+    assert spans.find("DELETE /allocations/{consumer_uuid}", trace_id=tid)
+    assert not spans.find("db Instance.create", trace_id=tid)
+    assert not spans.find("build_and_run_instance", trace_id=tid)
+
+
 # ---- 6. start-up: the ping, the first heartbeat, the periodic tasks --------------------
 def test_ping_is_the_plain_string_and_answers_the_service_name(tmp_path: Path) -> None:
     with traced_cloud(tmp_path) as (cloud, events):
@@ -238,6 +271,13 @@ def test_boot_recording_with_startup_names_only_stein_code(tmp_path: Path) -> No
     located = [e for e in events if (e.get("attrs") or {}).get("code.location")]
     assert len(located) > 100
     assert _bad_locations(events) == set()
+    # a list query goes out under the list class's name, as Stein's InstanceList
+    sent = [json.loads(s["attrs"]["bootflow.envelope"])["args"]
+            for s in Spans(events).find("object_class_action_versions", "CLIENT")]
+    by_host = [a for a in sent if a["objmethod"] == "get_by_host"]
+    assert by_host and all(a["objname"] == "InstanceList"
+                           and a["object_versions"] == {"InstanceList": "2.4"}
+                           for a in by_host)
 
 
 @pytest.mark.parametrize("name", ["reschedule-exhausted", "no-valid-host", "rolling-upgrade"])
