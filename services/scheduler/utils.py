@@ -159,9 +159,11 @@ def set_vm_state_and_notify(context: Any, instance_uuid: str, service: str, meth
     with trace.span("set_vm_state_and_notify", "INTERNAL", attrs={
             "code.location": "nova/scheduler/utils.py:set_vm_state_and_notify",
             "instance_uuid": instance_uuid, "method": f"{service}_{method}",
-            "reason": str(ex)[:255]}):
+            "reason": (str(ex).splitlines() or [""])[0][:255]}):
+        # (a remote exception's text carries the remote traceback: its first line here)
+        reason = (str(ex).splitlines() or [type(ex).__name__])[0]
         trace.annotate("log", {"level": "WARNING",
-                               "message": f"Failed to {service}_{method}: {ex}"})
+                               "message": f"Failed to {service}_{method}: {reason}"})
         instance = Instance(context, uuid=instance_uuid, **updates)
         instance.obj_reset_changes(["uuid"])
         instance.save()
