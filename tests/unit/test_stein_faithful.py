@@ -331,3 +331,14 @@ def test_boot_sends_versioned_and_unversioned_notifications(tmp_path: Path) -> N
     assert ("nova-compute:conductor", {"old_state": "building", "state": "active",
                                        "old_task_state": "spawning",
                                        "new_task_state": None}) in moves
+
+
+def test_narration_locations_name_stein_code() -> None:
+    """The hop pane's "location" lines too (oslo.messaging's own are left aside)."""
+    from tracer.narration import load
+
+    names = set(NAMES_FILE.read_text().split())
+    shown = [part.strip() for entry in load().entries.values()
+             for part in entry.location.split("->") if part.strip().startswith("nova/")]
+    assert len(shown) > 20
+    assert [loc for loc in shown if loc not in names] == []
