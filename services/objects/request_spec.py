@@ -39,13 +39,15 @@ class RequestSpec(NovaObject):
 
     def to_legacy_filter_properties_dict(self) -> dict[str, Any]:
         """``filter_properties``: hints, forced hosts and the retry record."""
-        props: dict[str, Any] = {"scheduler_hints": dict(self.scheduler_hints or {})}
+        props: dict[str, Any] = {}
         for name in ("ignore_hosts", "force_hosts", "force_nodes"):
             if getattr(self, name):
                 props[name] = list(getattr(self, name))
         if self.retry:
             props["retry"] = {"num_attempts": self.retry.get("num_attempts", 0),
                               "hosts": [list(h) for h in self.retry.get("hosts", [])]}
+        if self.scheduler_hints:
+            props["scheduler_hints"] = dict(self.scheduler_hints)
         return props
 
     @classmethod
