@@ -278,7 +278,8 @@ def test_boot_recording_with_startup_names_only_stein_code(tmp_path: Path) -> No
                            for a in by_host)
 
 
-@pytest.mark.parametrize("name", ["reschedule-exhausted", "no-valid-host", "rolling-upgrade"])
+@pytest.mark.parametrize("name", ["reschedule", "reschedule-exhausted", "no-valid-host",
+                                  "call-timeout", "multi-create", "rolling-upgrade"])
 def test_failure_recordings_name_only_stein_code(name: str) -> None:
     result = run_scenario(name)
     assert result.passed
