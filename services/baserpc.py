@@ -1,6 +1,8 @@
-"""Base RPC API every service serves (nova/baserpc.py): ``baseapi`` 1.1 ping.
+"""Base RPC API every service serves (nova/baserpc.py): ``baseapi`` 1.1 server side.
 
-nova-compute pings the conductor with it in ``wait_until_ready`` before starting.
+nova-compute pings the conductor with it in ``wait_until_ready`` before starting: the
+client's target is 1.0 and ping needs nothing newer, so the ping goes out as 1.0; the
+answer names the manager's ``service_name`` (``conductor``).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ class BaseAPI:
     def __init__(self, topic: str, transport: Any, config: Any) -> None:
         self.config = config
         target = messaging.Target(topic=topic, namespace=_NAMESPACE, version="1.0")
-        self.client = rpc.get_client(transport, target,
+        version_cap = rpc.version_cap(config, "baseapi", self.VERSION_ALIASES)
+        self.client = rpc.get_client(transport, target, version_cap=version_cap,
                                      code_location="nova/baserpc.py:BaseAPI",
                                      timeout=config.rpc_response_timeout)
 
     def ping(self, context: Any, arg: Any, timeout: float | None = None) -> Any:
-        arg_p = {"service": "bootflow", "arg": arg}
+        arg_p = arg  # jsonutils.to_primitive: a string stays the string
         cctxt = self.client.prepare(timeout=timeout)
         return cctxt.call(context, "ping", arg=arg_p)
 

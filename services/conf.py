@@ -31,6 +31,8 @@ class Config:
     report_interval: int = 10
     service_down_time: int = 60
     periodic_interval: int = 60
+    # [DEFAULT] periodic_fuzzy_delay: periodic tasks start after random 0..N s (0: at once)
+    periodic_fuzzy_delay: int = 60
     # conductor wait_until_ready (nova/service.py)
     early_timeout: int = 10
     early_attempts: int = 10
@@ -86,9 +88,20 @@ class Config:
     # message (fewer messages under load; a viewer sees an event up to that much later).
     # 0.1 s: tracing costs <= 1.10x at scale (BENCHMARKS.md) and a live view stays live.
     trace_linger: float = 0.1
-    # [upgrade_levels]: rpcapi version caps during a rolling upgrade, per API
-    # (compute, conductor, scheduler as Nova; compute_task caps the conductor's
-    # compute_task 1.x namespace alone). A value is a version or a release alias.
+    # [oslo_messaging_notifications] driver: Stein's default sends none; bootflow is on
+    # as devstack configures it (messagingv2: the oslo.version 2.0 envelope).
+    # [notifications] notification_format (Stein default both: the unversioned
+    # ``notifications`` topic and ``versioned_notifications``) and notify_on_state_change
+    # (devstack: vm_and_task_state; Stein's default none sends no instance.update).
+    notification_driver: str = "messagingv2"
+    notification_topics: list[str] = field(default_factory=lambda: ["notifications"])
+    notification_format: str = "both"
+    versioned_notifications_topics: list[str] = field(
+        default_factory=lambda: ["versioned_notifications"])
+    notify_on_state_change: str = "vm_and_task_state"
+    # [upgrade_levels]: rpcapi version caps during a rolling upgrade, per API (compute,
+    # conductor, scheduler, baseapi as Stein; compute may be "auto": the cap follows the
+    # oldest nova-compute's service version). A value is a version or a release alias.
     upgrade_levels: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +154,8 @@ class Config:
 
 
 def _coerce(raw: str, default: Any) -> Any:
+    if default is dataclasses.MISSING:  # the list options: comma separated
+        return [part.strip() for part in raw.split(",") if part.strip()]
     if isinstance(default, bool):
         return raw.strip().lower() in ("1", "true", "yes", "on")
     if isinstance(default, int):

@@ -43,6 +43,12 @@ class MaxRetriesExceeded(NoValidHost):
     msg_fmt = "Exceeded maximum number of retries. %(reason)s"
 
 
+class SelectionObjectsWithOldRPCVersionNotSupported(NovaException):
+    msg_fmt = ("Requests for Selection objects with alternates are not supported in "
+               "select_destinations() before RPC version 4.5; version %(version)s "
+               "requested.")
+
+
 class RescheduledException(NovaException):
     msg_fmt = "Build of instance %(instance_uuid)s was re-scheduled: %(reason)s"
 

@@ -12,6 +12,8 @@ from typing import Any
 
 class Manager:
     additional_endpoints: list[Any]
+    # Stein's Manager.__init__(service_name=...): what BaseRPCAPI's ping answers with
+    service_name = "undefined"
 
     def init_host(self) -> None:
         """Before the service record and the RPC server exist."""

@@ -8,6 +8,7 @@ servicegroup heartbeat, periodic tasks. Every step is a span of the start-up tra
 from __future__ import annotations
 
 import importlib
+import random
 import threading
 from typing import Any
 
@@ -20,6 +21,7 @@ from services.objects import base as objects_base
 from tracer.instrument import api as trace
 
 STEIN_LOCATION = "nova/service.py:Service"
+INITIAL_REPORTING_DELAY = 5  # nova/servicegroup/api.py: the first heartbeat after 5 s
 
 SERVICE_MANAGERS = {
     "nova-compute": "services.compute.manager.ComputeManager",
@@ -86,7 +88,9 @@ class Service:
                 conductor_rpcapi.ConductorAPI(transport, config), binary, host)
             conductor_api.API(transport, config).wait_until_ready(
                 get_admin_context(), log=self.log)
-        with trace.stein_step(STEIN_LOCATION, "manager.__init__", manager=manager):
+        rpc.init_notifications(config, transport)
+        with trace.stein_step(getattr(manager_class, "STEIN_LOCATION", "nova/manager.py:Manager"),
+                              "__init__", manager=manager):
             self.manager = manager_class(config=config, host=host, transport=transport)
         self.rpcserver: Any = None
         self.service_ref: Any = None
@@ -109,57 +113,93 @@ class Service:
             return cls(host, binary, topic, manager, config, transport, log)
 
     def start(self) -> None:
+        """Stein's Service.start: init_host, the service record, pre_start_hook, the RPC
+        server, post_start_hook, servicegroup join (first heartbeat after
+        INITIAL_REPORTING_DELAY), periodic tasks after a random fuzzy delay. Each step is
+        labelled with the Stein function it runs."""
         with trace.stein_step(STEIN_LOCATION, "start", qualified=True, binary=self.binary):
-            with trace.stein_step(STEIN_LOCATION, "init_host", manager=self.manager_class_name):
+            with self._hook_step("init_host"):
                 self.manager.init_host()
             ctxt = get_admin_context()
-            with trace.stein_step(STEIN_LOCATION, "service_ref"):
-                self.service_ref = ServiceObj.get_by_host_and_binary(ctxt, self.host,
-                                                                     self.binary)
-                if self.service_ref is None:
+            self.service_ref = ServiceObj.get_by_host_and_binary(ctxt, self.host,
+                                                                 self.binary)
+            if self.service_ref is None:
+                with trace.span("_create_service_ref", "INTERNAL", attrs={
+                        "code.location": "nova/service.py:_create_service_ref",
+                        "binary": self.binary}):
                     self.service_ref = ServiceObj(ctxt, host=self.host, binary=self.binary,
                                                   topic=self.topic, report_count=0,
-                                                  disabled=False)
+                                                  disabled=False,
+                                                  version=self._service_version())
                     try:
                         self.service_ref.create()
                     except exception.ServiceBinaryExists:
                         # a sibling worker won the race (nova/service.py Service.start)
                         self.service_ref = ServiceObj.get_by_host_and_binary(
                             ctxt, self.host, self.binary)
-                else:
-                    self.service_ref._context = ctxt
-            with trace.stein_step(STEIN_LOCATION, "pre_start_hook"):
+            else:
+                self.service_ref._context = ctxt
+            with self._hook_step("pre_start_hook"):
                 self.manager.pre_start_hook()
             target = messaging.Target(topic=self.topic, server=self.host)
-            endpoints = [self.manager, baserpc.BaseRPCAPI(self.binary)]
+            endpoints = [self.manager, baserpc.BaseRPCAPI(self.manager.service_name)]
             endpoints.extend(self.manager.additional_endpoints)
-            with trace.stein_step(STEIN_LOCATION, "rpcserver.start", topic=self.topic,
-                                  server=self.host,
-                       endpoints=[type(e).__name__ for e in endpoints]):
+            # the statements of Service.start: self.rpcserver = rpc.get_server(...);
+            # self.rpcserver.start() -- the span keeps that name, located at get_server
+            with trace.span("rpcserver.start", "INTERNAL", attrs={
+                    "code.location": "nova/rpc.py:get_server", "topic": self.topic,
+                    "server": self.host, "endpoints": [type(e).__name__ for e in endpoints]}):
                 self.rpcserver = rpc.get_server(self.transport, target, endpoints,
                                                 service=self.binary, host=self.host)
                 self.rpcserver.start()
-            with trace.stein_step(STEIN_LOCATION, "post_start_hook"):
+            with self._hook_step("post_start_hook"):
                 self.manager.post_start_hook()
-            with trace.stein_step(STEIN_LOCATION, "servicegroup.join",
-                                  report_interval=self.config.report_interval):
+            # Stein waits INITIAL_REPORTING_DELAY; a faster heartbeat than that (tests,
+            # scenarios with report_interval 1) keeps its own pace from the start
+            first = min(INITIAL_REPORTING_DELAY, self.config.report_interval)
+            with trace.span("servicegroup.join", "INTERNAL", attrs={
+                    "code.location": "nova/servicegroup/api.py:API.join",
+                    "report_interval": self.config.report_interval,
+                    "initial_delay": first}):
                 self._spawn_timer("heartbeat", self.config.report_interval,
-                                  lambda: self.servicegroup_api.report_state(self))
+                                  lambda: self.servicegroup_api.report_state(self),
+                                  initial_delay=first)
             if hasattr(self.manager, "periodic_tasks"):
+                fuzzy = self.config.periodic_fuzzy_delay
                 self._spawn_timer("periodic_tasks", self.config.periodic_interval,
-                                  self._periodic_tasks)
+                                  self._periodic_tasks,
+                                  # 0: no delay, the first run at once (as Stein)
+                                  initial_delay=random.randint(0, fuzzy) if fuzzy else 0)
+
+    def _hook_step(self, hook: str) -> trace.Span:
+        """A span for a manager hook, located where Stein defines it: the manager's own
+        method when it overrides the hook, else nova/manager.py:Manager."""
+        cls = type(self.manager)
+        overridden = any(hook in vars(k) for k in cls.__mro__
+                         if k.__module__ != "services.manager" and k is not object)
+        location = cls.STEIN_LOCATION if overridden else "nova/manager.py:Manager"
+        return trace.stein_step(location, hook)
+
+    def _service_version(self) -> int:
+        """SERVICE_VERSION, or an older one when this service plays a previous release
+        (``[upgrade_levels]``-style scenario knob ``service_version``)."""
+        return int(self.config.extra.get("service_version") or ServiceObj.SERVICE_VERSION)
 
     def _periodic_tasks(self) -> None:
         with trace.span("periodic_tasks", "INTERNAL", parent=None,
                         attrs={"code.location": "nova/manager.py:Manager.periodic_tasks"}):
             self.manager.periodic_tasks(get_admin_context())
 
-    def _spawn_timer(self, name: str, interval: float, fn: Any) -> None:
-        """A daemon thread that runs *fn* every *interval* s as this service (identity)."""
+    def _spawn_timer(self, name: str, interval: float, fn: Any,
+                     initial_delay: float | None = None) -> None:
+        """A daemon thread that runs *fn* after *initial_delay* s (None: *interval*),
+        then every *interval* s, as this service (identity)."""
 
         def loop() -> None:
             with trace.identity(self.binary, self.host):
-                while not self._stop.wait(interval):
+                wait = interval if initial_delay is None else initial_delay
+                while not self._stop.wait(wait):
+                    wait = interval
                     try:
                         fn()
                     except Exception as exc:  # keep beating, say why

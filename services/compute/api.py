@@ -67,7 +67,8 @@ class API:
             instances, build_requests, request_specs = self._provision_instances(
                 context, flavor, image, display_name, max_count, availability_zone,
                 scheduler_hints or {}, metadata or {})
-            with trace.stein_step(STEIN_LOCATION, "schedule_and_build_instances",
+            with trace.stein_step("nova/conductor/api.py:ComputeTaskAPI",
+                                  "schedule_and_build_instances",
                        num_instances=len(instances)):
                 self.compute_task_api.schedule_and_build_instances(
                     context, build_requests=build_requests, request_specs=request_specs,

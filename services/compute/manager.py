@@ -16,12 +16,14 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from services import exception, messaging
+from services import exception, messaging, rpc
 from services.compute import resource_tracker
 from services.compute import rpcapi as compute_rpcapi
+from services.compute import utils as compute_utils
 from services.conductor import api as conductor_api
 from services.manager import Manager
 from services.network import neutron
+from services.network.model import NetworkInfoAsyncWrapper
 from services.objects import ImageMeta, InstanceActionEvent
 from services.scheduler.client import query
 from services.virt import driver as virt_driver
@@ -94,6 +96,7 @@ class ComputeVirtAPI:
 class ComputeManager(Manager):
     """Manages the running instances from creation to destruction."""
 
+    service_name = "compute"
     STEIN_LOCATION = STEIN_LOCATION
     target = messaging.Target(version="5.1")
 
@@ -390,8 +393,10 @@ class ComputeManager(Manager):
                     self._builds_in_flight.discard(instance.uuid)
 
         def _build() -> None:
-            with trace.stein_step(STEIN_LOCATION, "_locked_do_build_and_run_instance",
-                                  instance_uuid=instance.uuid):
+            with trace.span("_locked_do_build_and_run_instance", "INTERNAL", attrs={
+                    "code.location": f"{STEIN_LOCATION}.build_and_run_instance.<locals>."
+                                     "_locked_do_build_and_run_instance",
+                    "instance_uuid": instance.uuid}):
                 with self._instance_lock(instance.uuid), self._build_semaphore:
                     result = self._do_build_and_run_instance(
                         context, instance, image, request_spec, filter_properties,
@@ -479,8 +484,9 @@ class ComputeManager(Manager):
         """Give the instance back to the conductor with the alternates (build_instances)."""
         with trace.stein_step(STEIN_LOCATION, "_reschedule", reason=str(exc), alternates=[
                 getattr(h, "service_host", None) for h in (host_list or [])]):
+            # Stein records no fault here: the build goes on elsewhere; only the
+            # conductor's final MaxRetriesExceeded (or a BuildAbort) leaves one.
             self._cleanup_allocated_networks(context, instance)
-            self._add_fault(context, instance, exc)
             self._nil_out_instance_obj_host_and_node(instance)
             instance.task_state = "scheduling"
             instance.save()
@@ -498,6 +504,9 @@ class ComputeManager(Manager):
         with trace.stein_step(STEIN_LOCATION, "_build_and_run_instance",
                               instance_uuid=instance.uuid, node=node):
             image_meta = ImageMeta.from_dict(image or {})
+            self._notify_about_instance_usage(context, instance, "create.start")
+            compute_utils.notify_about_instance_create(context, instance, self.host,
+                                                       phase="start")
             try:
                 with self.rt.instance_claim(context, instance, node or self.host, limits):
                     with self._build_resources(context, instance, requested_networks) as res:
@@ -506,8 +515,11 @@ class ComputeManager(Manager):
                         with trace.span("driver.spawn", "INTERNAL", attrs={
                                 "code.location": f"{self.driver.STEIN_LOCATION}.spawn",
                                 "virt.driver": type(self.driver).__name__}):
-                            self.driver.spawn(context, instance, image_meta, [], None, None,
+                            self.driver.spawn(context, instance, image_meta, [], None,
+                                              res["allocations"],
                                               network_info=res["network_info"])
+                        # whoever did not need the VIFs during spawn waits for them here
+                        res["network_info"].wait()
             except (exception.BuildAbortException, exception.UnexpectedTaskStateError,
                     exception.InstanceNotFound):
                 raise
@@ -517,6 +529,9 @@ class ComputeManager(Manager):
                     message=f"Build of instance aborted: {exc.message}"[:255],
                     instance_uuid=instance.uuid, reason=exc.message) from exc
             except Exception as exc:
+                self._notify_about_instance_usage(context, instance, "create.error")
+                compute_utils.notify_about_instance_create(context, instance, self.host,
+                                                           phase="error", exception=exc)
                 raise exception.RescheduledException(instance_uuid=instance.uuid,
                                                      reason=str(exc)) from exc
             instance.power_state = self.driver.get_info(instance)
@@ -524,23 +539,26 @@ class ComputeManager(Manager):
             instance.launched_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
             instance.save(expected_task_state="spawning")
             self._update_scheduler_instance_info(context, instance)
+            self._notify_about_instance_usage(context, instance, "create.end")
+            compute_utils.notify_about_instance_create(context, instance, self.host,
+                                                       phase="end")
 
     @contextlib.contextmanager
     def _build_resources(self, context: Any, instance: Any,
                          requested_networks: Any) -> Iterator[dict[str, Any]]:
         with trace.stein_step(STEIN_LOCATION, "_build_resources"):
-            instance.vm_state, instance.task_state = "building", "networking"
-            instance.save(expected_task_state=[None])
-            with trace.stein_step(STEIN_LOCATION, "_allocate_network"):
-                network_info = self.network_api.allocate_for_instance(
-                    context, instance, requested_networks)
+            network_info = self._allocate_network(context, instance, requested_networks)
             instance.vm_state, instance.task_state = "building", "block_device_mapping"
             instance.save()
             with trace.stein_step(STEIN_LOCATION, "_prep_block_device"):
                 block_device_info = {"root_device_name": "/dev/vda"}
+            # Stein: the allocations the scheduler claimed, handed to driver.spawn
+            allocations = self.rt.reportclient.get_allocations_for_consumer(instance.uuid)
         try:
-            yield {"network_info": network_info, "block_device_info": block_device_info}
+            yield {"network_info": network_info, "block_device_info": block_device_info,
+                   "allocations": allocations}
         except Exception:
+            network_info.wait(do_raise=False)
             # Stein: _shutdown_instance so a failed spawn leaves no domain behind
             with trace.stein_step(STEIN_LOCATION, "_shutdown_instance", reason="spawn failed"):
                 try:
@@ -550,16 +568,40 @@ class ComputeManager(Manager):
                                            "message": f"cleanup after failed spawn: {exc!r}"})
             raise
 
+    def _allocate_network(self, context: Any, instance: Any,
+                          requested_networks: Any) -> NetworkInfoAsyncWrapper:
+        """task_state networking, then start the port allocation in the background:
+        block devices and allocations are prepared meanwhile, and the driver waits for
+        the network_info only when it plugs the VIFs."""
+        with trace.stein_step(STEIN_LOCATION, "_allocate_network"):
+            instance.vm_state, instance.task_state = "building", "networking"
+            instance.save(expected_task_state=[None])
+            return NetworkInfoAsyncWrapper(self._allocate_network_async, context, instance,
+                                           requested_networks)
+
+    def _allocate_network_async(self, context: Any, instance: Any,
+                                requested_networks: Any) -> list[dict[str, Any]]:
+        with trace.stein_step(STEIN_LOCATION, "_allocate_network_async"):
+            return self.network_api.allocate_for_instance(context, instance,
+                                                          requested_networks)
+
     def _update_scheduler_instance_info(self, context: Any, instance: Any) -> None:
         """Tell every scheduler what this host now runs (fanout cast)."""
         self.scheduler_client.update_instance_info(context, self.host, [instance])
+
+    def _notify_about_instance_usage(self, context: Any, instance: Any,
+                                     event_suffix: str) -> None:
+        """The unversioned ``compute.instance.<suffix>`` from ``compute.<host>``."""
+        with trace.stein_step(STEIN_LOCATION, "_notify_about_instance_usage",
+                              event_suffix=event_suffix):
+            compute_utils.notify_about_instance_usage(
+                rpc.get_notifier("compute", self.host), context, instance, event_suffix)
 
     def _cleanup_allocated_networks(self, context: Any, instance: Any) -> None:
         self.network_api.deallocate_for_instance(context, instance)
 
     def _add_fault(self, context: Any, instance: Any, exc: BaseException) -> None:
-        from services.objects import InstanceFault
-        InstanceFault.from_exception(context, instance.uuid, exc, host=self.host).create()
+        compute_utils.add_instance_fault_from_exc(context, instance, exc, host=self.host)
 
     @staticmethod
     def _nil_out_instance_obj_host_and_node(instance: Any) -> None:

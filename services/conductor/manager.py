@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from services import exception, messaging
+from services import exception, messaging, notifications
 from services.compute import rpcapi as compute_rpcapi
 from services.context import target_cell
 from services.db import api as db
@@ -19,13 +19,13 @@ from services.objects import (
     BuildRequest,
     CellMapping,
     HostMapping,
-    Instance,
     InstanceAction,
-    InstanceFault,
     InstanceMapping,
     NovaObject,
+    RequestSpec,
 )
 from services.objects.base import obj_class
+from services.scheduler import utils as scheduler_utils
 from services.scheduler.client import query
 from tracer.instrument import api as trace
 
@@ -45,6 +45,7 @@ def _endpoint_failure(exc: BaseException) -> BaseException:
 class ConductorManager(Manager):
     """Mission: perform operations (object methods) on behalf of nova-compute."""
 
+    service_name = "conductor"
     STEIN_LOCATION = "nova/conductor/manager.py:ConductorManager"
     target = messaging.Target(version="3.0")
 
@@ -114,81 +115,118 @@ class ComputeTaskManager:
                                      admin_password: Any, injected_files: Any,
                                      requested_networks: Any, block_device_mapping: Any,
                                      tags: Any = None) -> None:
-        """One select_destinations for all, then per instance: cell create + cast."""
-        request_spec = request_specs[0]
-        instance_uuids = [br.instance_uuid for br in build_requests]
+        """One select_destinations for all; then two loops, as Stein's: first every
+        instance is created in its cell, then each one gets its action, mapping,
+        BuildRequest delete and build_and_run_instance cast."""
+        instance_uuids = [spec.instance_uuid for spec in request_specs]
         try:
-            host_lists = self._schedule_instances(context, request_spec, instance_uuids,
+            host_lists = self._schedule_instances(context, request_specs[0], instance_uuids,
                                                   return_alternates=True)
         except Exception as exc:
-            self._bury_in_cell0(context, request_spec, exc, build_requests)
+            self._bury_in_cell0(context, request_specs[0], exc, build_requests)
             return
-        for build_request, rspec, host_list in zip(build_requests, request_specs, host_lists,
-                                                   strict=False):
-            # the first Selection is the chosen (claimed) host; the rest are alternates
-            host_list = list(host_list)
-            host = host_list.pop(0)
-            cell_uuid = self._cell_for_host(context, host)
-            cctxt = target_cell(context, cell_uuid)
+        host_mapping_cache: dict[str, Any] = {}
+        cell_mapping_cache: dict[str, str] = {}
+        instances: list[Any] = []
+        for build_request, request_spec, host_list in zip(build_requests, request_specs,
+                                                          host_lists, strict=False):
             instance = build_request.instance
-            instance._context = cctxt
+            host = host_list[0]  # selected and claimed; the rest are alternates
+            if host.service_host not in host_mapping_cache:
+                try:
+                    host_mapping_cache[host.service_host] = HostMapping.get_by_host(
+                        context, host.service_host)
+                except exception.ComputeHostNotFound as exc:
+                    self._bury_in_cell0(context, request_spec, exc, [build_request])
+                    instances.append(None)
+                    continue
+            cell_uuid = host_mapping_cache[host.service_host].cell_uuid or \
+                db.default_cell_uuid()
+            try:  # one last look: deleted by the user while we scheduled?
+                BuildRequest.get_by_instance_uuid(context, instance.uuid)
+            except exception.NotFound:
+                instances.append(None)
+                self.report_client.delete_allocation_for_instance(instance.uuid)
+                continue
+            instance._context = target_cell(context, cell_uuid)
             with trace.span("create instance in cell", "INTERNAL",
                             attrs={"code.location": f"{self.STEIN_LOCATION}."
                                                     "schedule_and_build_instances",
                                    "instance_uuid": instance.uuid, "cell_uuid": cell_uuid}):
                 instance.create()
-                mapping = InstanceMapping.get_by_instance_uuid(context, instance.uuid)
-                mapping.cell_uuid = cell_uuid
-                mapping.save()
-                try:
-                    build_request.destroy()
-                except exception.NotFound:  # deleted while we scheduled: stop here
-                    instance.destroy()
-                    # Stein: what the scheduler claimed for it goes too
-                    self.report_client.delete_allocation_for_instance(instance.uuid)
-                    continue
-                InstanceAction.action_start(cctxt, instance.uuid, "create", want_result=False)
-            filter_props = {"retry": {"num_attempts": 1,
-                                      "hosts": [[host.service_host, host.nodename]]},
-                            "limits": host.limits or {}, "scheduler_hints": {}}
+            instances.append(instance)
+            cell_mapping_cache[instance.uuid] = cell_uuid
+        for build_request, request_spec, host_list, instance in zip(
+                build_requests, request_specs, host_lists, instances, strict=False):
+            if instance is None:  # buried in cell0 or deleted before the create
+                continue
+            cell_uuid = cell_mapping_cache[instance.uuid]
+            host_list = list(host_list)
+            host = host_list.pop(0)
+            filter_props = request_spec.to_legacy_filter_properties_dict()
+            scheduler_utils.populate_retry(filter_props, instance.uuid,
+                                           self.config.max_attempts)
+            scheduler_utils.populate_filter_properties(filter_props, host)
+            cctxt = target_cell(context, cell_uuid)
+            notifications.send_update_with_states(cctxt, instance, None, "building", None,
+                                                  None, service="conductor", host=self.host)
+            InstanceAction.action_start(cctxt, instance.uuid, "create", want_result=False)
+            mapping = InstanceMapping.get_by_instance_uuid(context, instance.uuid)
+            mapping.cell_uuid = cell_uuid
+            mapping.save()
+            if not self._delete_build_request(build_request, instance):
+                continue
             self.compute_rpcapi.build_and_run_instance(
                 cctxt, instance=instance, host=host.service_host, image=image,
-                request_spec=rspec, filter_properties=filter_props,
+                request_spec=request_spec, filter_properties=filter_props,
                 admin_password=admin_password, injected_files=injected_files,
                 requested_networks=requested_networks, security_groups=["default"],
                 block_device_mapping=block_device_mapping, node=host.nodename,
                 limits=host.limits, host_list=host_list)
 
-    def _cell_for_host(self, context: Any, selection: Any) -> str:
-        if selection.cell_uuid:
-            return selection.cell_uuid
+    def _delete_build_request(self, build_request: Any, instance: Any) -> bool:
+        """False when the BuildRequest is already gone: the user deleted the server
+        meanwhile, so the instance just created goes too and nothing is built."""
         try:
-            return HostMapping.get_by_host(context, selection.service_host).cell_uuid
-        except exception.ComputeHostNotFound:
-            return db.default_cell_uuid()
+            build_request.destroy()
+        except exception.NotFound:
+            try:
+                instance.destroy()
+            except exception.InstanceNotFound:
+                pass
+            return False
+        return True
 
     def _bury_in_cell0(self, context: Any, request_spec: Any, exc: BaseException,
                        build_requests: list[Any]) -> None:
-        """No host: the instances go to cell0 in ERROR with a fault; no compute is asked."""
+        """No host: each instance is created in cell0 (still BUILDING, as the API left
+        it), then set to ERROR with a fault; no compute is asked."""
         cell0 = CellMapping.get_by_uuid(context, db.CELL0_UUID)
         cause = _endpoint_failure(exc)
         with trace.span("_bury_in_cell0", "INTERNAL",
                         attrs={**_loc(self, "_bury_in_cell0"), "cell_uuid": cell0.uuid,
                                "reason": str(cause)}):
+            instances = {}
             for build_request in build_requests:
                 cctxt = target_cell(context, cell0.uuid)
                 instance = build_request.instance
                 instance._context = cctxt
-                instance.vm_state, instance.task_state = "error", None
                 instance.create()
-                InstanceFault.from_exception(cctxt, instance.uuid, cause).create()
-                mapping = InstanceMapping.get_by_instance_uuid(context, instance.uuid)
-                mapping.cell_uuid = cell0.uuid
-                mapping.save()
+                instances[instance.uuid] = instance
+                self._set_vm_state_and_notify(cctxt, instance.uuid, "build_instances",
+                                              {"vm_state": "error", "task_state": None},
+                                              cause, request_spec)
+                try:
+                    mapping = InstanceMapping.get_by_instance_uuid(context, instance.uuid)
+                    mapping.cell_uuid = cell0.uuid
+                    mapping.save()
+                except exception.InstanceNotFound:
+                    pass
+            for build_request in build_requests:
                 try:
                     build_request.destroy()
-                except exception.NotFound:
-                    pass
+                except exception.NotFound:  # deleted before we finished scheduling
+                    instances[build_request.instance_uuid].destroy()
 
     # ---- reschedule ---------------------------------------------------------------
     def build_instances(self, context: Any, instances: list[Any], image: Any,
@@ -196,17 +234,21 @@ class ComputeTaskManager:
                         requested_networks: Any, security_groups: Any,
                         block_device_mapping: Any, legacy_bdm: bool = True,
                         request_spec: Any = None, host_lists: Any = None) -> None:
-        """A compute gave up: try the next alternate (claimed first); none left → ERROR."""
+        """A compute gave up: the request spec is rebuilt from filter_properties with the
+        retry record; try the next alternate (claimed first). Without host_lists (a
+        reschedule from a pre-Queens compute) the scheduler is asked again, and its
+        RetryFilter drops the hosts already tried. None left → ERROR + one fault."""
         filter_properties = dict(filter_properties or {})
-        retry = dict(filter_properties.get("retry") or {"num_attempts": 0, "hosts": []})
-        retry["num_attempts"] = retry.get("num_attempts", 0) + 1
-        filter_properties["retry"] = retry
+        legacy_request_spec = (request_spec.to_legacy_request_spec_dict()
+                               if request_spec is not None else
+                               {"num_instances": len(instances),
+                                "instance_properties": {"uuid": instances[0].uuid}})
         is_reschedule = host_lists is not None
         try:
-            if retry["num_attempts"] > self.config.max_attempts:
-                raise exception.MaxRetriesExceeded(
-                    reason=f"Exceeded max scheduling attempts {self.config.max_attempts} "
-                           f"for instance {instances[0].uuid}.")
+            scheduler_utils.populate_retry(filter_properties, instances[0].uuid,
+                                           self.config.max_attempts)
+            spec_obj = RequestSpec.from_primitives(context, legacy_request_spec,
+                                                   filter_properties)
             if is_reschedule:
                 if not host_lists[0]:
                     raise exception.MaxRetriesExceeded(
@@ -214,33 +256,42 @@ class ComputeTaskManager:
                                f"for instance {instances[0].uuid}.")
             else:
                 host_lists = self._schedule_instances(
-                    context, request_spec, [i.uuid for i in instances], return_alternates=True)
+                    context, spec_obj, [i.uuid for i in instances], return_alternates=True)
         except Exception as exc:
             cause = _endpoint_failure(exc)
             for instance in instances:
-                self._set_vm_state_error(context, instance, cause)
+                self._set_vm_state_and_notify(context, instance.uuid, "build_instances",
+                                              {"vm_state": "error", "task_state": None},
+                                              cause, legacy_request_spec)
             return
         for instance, host_list in zip(instances, host_lists, strict=False):
             host_list = list(host_list)
             host = host_list.pop(0)
             if is_reschedule:
-                host = self._claim_alternate(context, instance, request_spec, host, host_list)
+                host = self._claim_alternate(context, instance, spec_obj, host, host_list)
                 if host is None:
-                    self._set_vm_state_error(context, instance, exception.MaxRetriesExceeded(
-                        reason="Exhausted all hosts available for retrying build failures "
-                               f"for instance {instance.uuid}."))
+                    self._set_vm_state_and_notify(
+                        context, instance.uuid, "build_instances",
+                        {"vm_state": "error", "task_state": None},
+                        exception.MaxRetriesExceeded(
+                            reason="Exhausted all hosts available for retrying build "
+                                   f"failures for instance {instance.uuid}."),
+                        legacy_request_spec)
                     continue
-            retry["hosts"] = [*retry.get("hosts", []), [host.service_host, host.nodename]]
+            local_filter_props = json.loads(json.dumps(filter_properties, default=str))
+            scheduler_utils.populate_filter_properties(local_filter_props, host)
+            local_reqspec = RequestSpec.from_primitives(context, legacy_request_spec,
+                                                        local_filter_props)
             instance._context = context
             self.compute_rpcapi.build_and_run_instance(
                 context, instance=instance, host=host.service_host, image=image,
-                request_spec=request_spec, filter_properties=filter_properties,
+                request_spec=local_reqspec, filter_properties=local_filter_props,
                 admin_password=admin_password, injected_files=injected_files,
                 requested_networks=requested_networks, security_groups=security_groups,
                 block_device_mapping=block_device_mapping, node=host.nodename,
                 limits=host.limits, host_list=host_list)
 
-    def _claim_alternate(self, context: Any, instance: Any, request_spec: Any, host: Any,
+    def _claim_alternate(self, context: Any, instance: Any, spec_obj: Any, host: Any,
                          host_list: list[Any]) -> Any:
         with trace.span("claim_resources alternate", "INTERNAL",
                         attrs={"code.location": "nova/scheduler/utils.py:claim_resources",
@@ -258,17 +309,18 @@ class ComputeTaskManager:
                 host = host_list.pop(0) if host_list else None
             return None
 
-    def _set_vm_state_error(self, context: Any, instance: Any, exc: BaseException) -> None:
-        """scheduler_utils.set_vm_state_and_notify: ERROR + fault in the instance's cell."""
+    def _set_vm_state_and_notify(self, context: Any, instance_uuid: str, method: str,
+                                 updates: dict[str, Any], ex: BaseException,
+                                 request_spec: Any) -> None:
+        """In the instance's cell: ERROR, the one fault, the error notification."""
         try:
-            mapping = InstanceMapping.get_by_instance_uuid(context, instance.uuid)
-            cctxt = target_cell(context, mapping.cell_uuid)
+            mapping = InstanceMapping.get_by_instance_uuid(context, instance_uuid)
+            cctxt = target_cell(context, mapping.cell_uuid) if mapping.cell_uuid \
+                else context
         except exception.InstanceNotFound:
             cctxt = context
-        inst = Instance.get_by_uuid(cctxt, instance.uuid)
-        inst.vm_state, inst.task_state = "error", None
-        inst.save()
-        InstanceFault.from_exception(cctxt, instance.uuid, exc).create()
+        scheduler_utils.set_vm_state_and_notify(cctxt, instance_uuid, "compute_task", method,
+                                                updates, ex, request_spec, host=self.host)
 
 
 __all__ = ["BuildRequest", "ComputeTaskManager", "ConductorManager"]

@@ -49,11 +49,10 @@ class ConductorAPI:
 class ComputeTaskAPI:
     """Build requests go to the conductor as **casts**: the caller does not wait."""
 
-    VERSION_ALIASES = {"stein": "1.20"}
-
     def __init__(self, transport: Any, config: Any, version_cap: str | None = None) -> None:
+        """Stein reads no ``[upgrade_levels]`` option here: the client is uncapped, so
+        1.17 / 1.19 always go out. *version_cap* exists for tests of the fallbacks."""
         target = messaging.Target(topic=RPC_TOPIC, namespace="compute_task", version="1.0")
-        version_cap = version_cap or rpc.version_cap(config, "compute_task", self.VERSION_ALIASES)
         self.client = rpc.get_client(transport, target, version_cap=version_cap,
                                      code_location="nova/conductor/rpcapi.py:ComputeTaskAPI",
                                      timeout=config.rpc_response_timeout)

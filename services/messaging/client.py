@@ -134,7 +134,7 @@ class _CallContext:
     def call(self, ctxt: Any, method: str, **kwargs: Any) -> Any:
         """Publish, then block until the reply (or MessagingTimeout)."""
         msg = self._make_message(ctxt, method, kwargs)
-        timeout = RPC_RESPONSE_TIMEOUT if self.timeout is None else self.timeout
+        timeout = self.transport.rpc_response_timeout if self.timeout is None else self.timeout
         waiter = self.transport.reply_waiter(ReplyWaiter)
         msg_id = wire.new_id()
         msg["_msg_id"] = msg_id

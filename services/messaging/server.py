@@ -432,7 +432,7 @@ class RPCServer:
         watchdog = None
         if inc.msg_id and inc.client_timeout:
             done = threading.Event()
-            watchdog = self._start_watchdog(inc, done)
+            watchdog = self._start_watchdog(inc, done, span)
         try:
             if lookup_error is not None:
                 raise lookup_error
@@ -463,9 +463,10 @@ class RPCServer:
                 span.set_attr("exception.type", type(failure).__name__)
             span.end()
         if inc.msg_id:
-            self._reply(inc, result, failure)
+            self._reply(inc, result, failure, span)
 
-    def _start_watchdog(self, inc: _Incoming, done: threading.Event) -> threading.Thread | None:
+    def _start_watchdog(self, inc: _Incoming, done: threading.Event,
+                        span: trace.Span | None = None) -> threading.Thread | None:
         """Heartbeat replies (``ending: false``) every ``_timeout/2`` s while it runs.
 
         ``_timeout`` comes from the wire: ``wire.heartbeat_interval`` turns any value
@@ -482,7 +483,7 @@ class RPCServer:
             try:
                 while not done.wait(interval):
                     try:
-                        self._send_reply(inc, None, None, ending=False)
+                        self._send_reply(inc, None, None, ending=False, span=span)
                     except Exception:  # noqa: BLE001
                         LOG.exception("heartbeat for %s failed", inc.msg_id)
             except Exception:  # noqa: BLE001 - never a dead thread
@@ -492,22 +493,36 @@ class RPCServer:
         thread.start()
         return thread
 
-    def _reply(self, inc: _Incoming, result: Any, failure: BaseException | None) -> None:
+    def _reply(self, inc: _Incoming, result: Any, failure: BaseException | None,
+               span: trace.Span | None = None) -> None:
         try:
             try:
-                self._send_reply(inc, result, failure)
+                self._send_reply(inc, result, failure, span=span)
             except (TypeError, ValueError) as e:  # result not JSON-able: send that instead
-                self._send_reply(inc, None, e)
+                self._send_reply(inc, None, e, span=span)
         except Exception:  # noqa: BLE001
             LOG.exception("Can not send reply for message %s", inc.msg_id)
 
     def _send_reply(self, inc: _Incoming, result: Any, failure: BaseException | None,
-                    ending: bool = True) -> None:
+                    ending: bool = True, span: trace.Span | None = None) -> None:
+        """The reply (``ending: true``) or a call-monitor heartbeat (``ending: false``),
+        to the caller's ``_reply_q`` on the default exchange; recorded on the handler's
+        span as an ``rpc.reply`` / ``rpc.heartbeat`` event with the message as sent."""
         reply = {"result": result,
                  "failure": wire.serialize_failure(failure) if failure is not None else None,
                  "ending": ending, "_msg_id": inc.msg_id, "_unique_id": wire.new_id()}
-        self.transport.publish("", inc.reply_q or "", wire.pack(reply), declare=False,
-                               mandatory=True)
+        body = wire.pack(reply)
+        self.transport.publish("", inc.reply_q or "", body, declare=False, mandatory=True)
+        if span is not None:
+            span.annotate("rpc.reply" if ending else "rpc.heartbeat", {
+                "messaging.message.id": _attr(inc.msg_id),
+                "messaging.destination.name": "",
+                "messaging.rabbitmq.destination.routing_key": _attr(inc.reply_q),
+                "messaging.message.body.size": len(body),
+                "rpc.reply.ending": ending,
+                "rpc.reply.failure": (type(failure).__name__ if failure is not None
+                                      else None),
+                "bootflow.envelope": redact_json(reply, default=repr)})
 
 
 def _attr(value: Any, limit: int = 255) -> Any:

@@ -36,6 +36,9 @@ DRAIN_TIMEOUT = 0.25  # how often an idle consumer thread looks at its stop flag
 class Transport:
     """Owns the connections; one lazily created reply queue per transport."""
 
+    # oslo's conf.rpc_response_timeout: what a call with timeout=None waits
+    rpc_response_timeout: float = 60
+
     def __init__(self, url: str, control_exchange: str = "nova",
                  polling_interval: float | None = None, executor_size: int = 64,
                  allowed_remote_exmods: Iterable[str] = (),

@@ -72,8 +72,9 @@ class API:
         """The instance's VIFs (Stein reads them back from neutron; reboot needs them)."""
         with trace.span("GET /v2.0/ports", "HTTP", service="neutron", host="neutron",
                         attrs={"http.method": "GET", "instance_uuid": instance.uuid,
+                               # base_api's get_instance_nw_info asks neutron here
                                "code.location": f"{self.STEIN_LOCATION}"
-                                                ".get_instance_nw_info"}):
+                                                "._get_instance_nw_info"}):
             with self._lock:
                 return [dict(p) for p in self.ports.get(instance.uuid, [])]
 

@@ -45,7 +45,15 @@ def get_indirection_api() -> Any:
 
 
 def obj_class(name: str) -> type[NovaObject]:
-    return _registry[name]
+    """The class for an objname; ``InstanceList`` and the like resolve to the class that
+    carries Stein's list methods here (see ``NovaObject.LIST_METHODS``)."""
+    cls = _registry.get(name)
+    if cls is not None:
+        return cls
+    for candidate in _registry.values():
+        if any(list_name == name for list_name, _ in candidate.LIST_METHODS.values()):
+            return candidate
+    raise KeyError(name)
 
 
 def _to_prim(ftype: str, value: Any) -> Any:
@@ -94,6 +102,9 @@ class NovaObject:
     STEIN_FILE: ClassVar[str] = "nova/objects/base.py"
     # field name -> "str" | "int" | "bool" | "float" | "datetime" | "dict" | "list" | "obj"
     fields: ClassVar[dict[str, str]] = {}
+    # classmethods that live on Stein's ``<Name>List`` class: method -> (list objname,
+    # its VERSION). Their code.location and wire objname name the list class.
+    LIST_METHODS: ClassVar[dict[str, tuple[str, str]]] = {}
 
     def __init_subclass__(cls, **kw: Any) -> None:
         super().__init_subclass__(**kw)
@@ -218,7 +229,8 @@ class NovaObject:
 
 
 def _location(cls: Any, fn: Callable[..., Any]) -> str:
-    return f"{cls.STEIN_FILE}:{cls.__name__}.{fn.__name__}"
+    owner = cls.LIST_METHODS.get(fn.__name__, (cls.__name__,))[0]
+    return f"{cls.STEIN_FILE}:{owner}.{fn.__name__}"
 
 
 def remotable(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -251,9 +263,10 @@ def remotable_classmethod(fn: Callable[..., Any]) -> classmethod[Any, ..., Any]:
     def wrapper(cls: type[NovaObject], context: Any, *args: Any, **kwargs: Any) -> Any:
         api = get_indirection_api()
         if api is not None:
+            objname, version = cls.LIST_METHODS.get(fn.__name__,
+                                                    (cls.obj_name(), cls.VERSION))
             return api.object_class_action_versions(
-                context, cls.obj_name(), fn.__name__, {cls.obj_name(): cls.VERSION},
-                list(args), kwargs)
+                context, objname, fn.__name__, {objname: version}, list(args), kwargs)
         with trace.span(f"db {cls.obj_name()}.{fn.__name__}", "INTERNAL",
                         attrs={"code.location": _location(cls, fn),
                                "db.operation": fn.__name__}):

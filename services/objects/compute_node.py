@@ -33,6 +33,7 @@ def _save_changes(obj: NovaObject, s: Any, row: Any) -> None:
 
 
 class ComputeNode(NovaObject):
+    LIST_METHODS = {"get_all": ("ComputeNodeList", "1.17")}
     VERSION = "1.19"
     STEIN_FILE = "nova/objects/compute_node.py"
     fields = _CN_FIELDS
@@ -80,7 +81,8 @@ class ComputeNode(NovaObject):
 class Service(NovaObject):
     VERSION = "1.22"
     STEIN_FILE = "nova/objects/service.py"
-    SERVICE_VERSION = 35  # nova/objects/service.py SERVICE_VERSION in Stein
+    SERVICE_VERSION = 37  # nova/objects/service.py SERVICE_VERSION in Stein (Rocky: 35)
+    LIST_METHODS = {"get_all": ("ServiceList", "1.19")}
     fields = {"id": "int", "host": "str", "binary": "str", "topic": "str",
               "report_count": "int", "disabled": "bool", "disabled_reason": "str",
               "last_seen_up": "datetime", "forced_down": "bool", "version": "int",
@@ -126,3 +128,20 @@ class Service(NovaObject):
         with db.cell_session(context) as s:
             rows = s.scalars(select(models.Service).where(models.Service.deleted == 0)).all()
             return [cls._from_db(context, db.row_to_dict(r)) for r in rows]
+
+    @remotable_classmethod
+    def get_minimum_version(cls, context: Any, binary: str) -> int:
+        """The oldest service version of *binary* still registered (0: none yet)."""
+        with db.cell_session(context) as s:
+            versions = s.scalars(select(models.Service.version).where(
+                models.Service.binary == binary, models.Service.deleted == 0)).all()
+        return min((v or 0 for v in versions), default=0)
+
+
+# nova/objects/service.py SERVICE_VERSION_HISTORY: the compute RPC API version each
+# service version speaks (index = service version; 35 is Rocky's, 37 Stein's)
+SERVICE_VERSION_HISTORY: tuple[dict[str, str], ...] = tuple({"compute_rpc": v} for v in (
+    "4.0", "4.4", "4.5", "4.6", "4.6", "4.7", "4.8", "4.9", "4.10", "4.11", "4.11", "4.12",
+    "4.12", "4.13", "4.13", "4.13", "4.13", "4.13", "4.14", "4.15", "4.16", "4.17", "4.17",
+    "4.18", "4.18", "4.18", "4.19", "4.20", "4.21", "4.22", "5.0", "5.0", "5.0", "5.0",
+    "5.0", "5.0", "5.0", "5.1"))

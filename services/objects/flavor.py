@@ -15,6 +15,7 @@ from services.objects.base import NovaObject, remotable_classmethod
 class Flavor(NovaObject):
     VERSION = "1.2"
     STEIN_FILE = "nova/objects/flavor.py"
+    LIST_METHODS = {"get_all": ("FlavorList", "1.1")}
     fields = {"id": "int", "flavorid": "str", "name": "str", "memory_mb": "int",
               "vcpus": "int", "root_gb": "int", "ephemeral_gb": "int", "swap": "int",
               "extra_specs": "dict"}

@@ -31,6 +31,7 @@ def _annotate_state(inst: Instance) -> None:
 class Instance(NovaObject):
     VERSION = "2.4"
     STEIN_FILE = "nova/objects/instance.py"
+    LIST_METHODS = {"get_by_host": ("InstanceList", "2.4")}
     fields = {"id": "int", "uuid": "str", "display_name": "str", "project_id": "str",
               "user_id": "str", "vm_state": "str", "task_state": "str", "power_state": "int",
               "host": "str", "node": "str", "image_ref": "str", "flavor": "obj",
@@ -105,13 +106,20 @@ class Instance(NovaObject):
             state_changed = ({"vm_state", "task_state", "host"} & changes
                              and (row.vm_state, row.task_state, row.host)
                              != (self.vm_state, self.task_state, self.host))
+            old_ref = {"vm_state": row.vm_state, "task_state": row.task_state,
+                       "display_name": row.display_name}
             for k, v in self._row_values(changes).items():
                 setattr(row, k, v)
             s.flush()
             self._data["updated_at"] = row.updated_at
+            # Stein refreshes the object from the row it wrote; the notification
+            # describes that whole instance, not only the fields this caller set
+            new_ref = Instance._from_row(self._context, row)
         self.obj_reset_changes()
         if state_changed:
             _annotate_state(self)
+        from services import notifications  # nova.notifications imports objects
+        notifications.send_update(self._context, old_ref, new_ref)
 
     @remotable
     def refresh(self) -> None:

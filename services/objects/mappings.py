@@ -15,6 +15,7 @@ from services.objects.base import NovaObject, remotable, remotable_classmethod
 class CellMapping(NovaObject):
     VERSION = "1.1"
     STEIN_FILE = "nova/objects/cell_mapping.py"
+    LIST_METHODS = {"get_all": ("CellMappingList", "1.1")}
     fields = {"id": "int", "uuid": "str", "name": "str", "transport_url": "str",
               "database_connection": "str", "disabled": "bool"}
 
@@ -85,6 +86,7 @@ class HostMapping(NovaObject):
 class InstanceMapping(NovaObject):
     VERSION = "1.2"
     STEIN_FILE = "nova/objects/instance_mapping.py"
+    LIST_METHODS = {"get_by_project_id": ("InstanceMappingList", "1.2")}
     fields = {"id": "int", "instance_uuid": "str", "cell_uuid": "str", "project_id": "str",
               "queued_for_delete": "bool"}
 

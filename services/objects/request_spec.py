@@ -27,6 +27,51 @@ class RequestSpec(NovaObject):
         # unset optional fields read as None like Nova's nullable fields
         return super().__getattr__(name)
 
+    # ---- the legacy dicts (Stein's reschedule path still goes through them) -------------
+    def to_legacy_request_spec_dict(self) -> dict[str, Any]:
+        """``request_spec`` as the pre-object RPC APIs carried it."""
+        return {"num_instances": self.num_instances or 1, "image": self.image,
+                "instance_type": self.flavor, "is_bfv": bool(self.is_bfv),
+                "instance_properties": {"uuid": self.instance_uuid,
+                                        "project_id": self.project_id,
+                                        "user_id": self.user_id,
+                                        "availability_zone": self.availability_zone}}
+
+    def to_legacy_filter_properties_dict(self) -> dict[str, Any]:
+        """``filter_properties``: hints, forced hosts and the retry record."""
+        props: dict[str, Any] = {}
+        for name in ("ignore_hosts", "force_hosts", "force_nodes"):
+            if getattr(self, name):
+                props[name] = list(getattr(self, name))
+        if self.retry:
+            props["retry"] = {"num_attempts": self.retry.get("num_attempts", 0),
+                              "hosts": [list(h) for h in self.retry.get("hosts", [])]}
+        if self.scheduler_hints:
+            props["scheduler_hints"] = dict(self.scheduler_hints)
+        return props
+
+    @classmethod
+    def from_primitives(cls, context: Any, request_spec: dict[str, Any],
+                        filter_properties: dict[str, Any]) -> RequestSpec:
+        """A RequestSpec from the legacy dicts: the retry record becomes ``retry``, so
+        RetryFilter sees the hosts already tried."""
+        props = request_spec.get("instance_properties") or {}
+        retry = filter_properties.get("retry")
+        return cls(context, instance_uuid=props.get("uuid"),
+                   project_id=props.get("project_id"), user_id=props.get("user_id"),
+                   availability_zone=props.get("availability_zone"),
+                   flavor=request_spec.get("instance_type"), image=request_spec.get("image"),
+                   num_instances=request_spec.get("num_instances", 1),
+                   is_bfv=bool(request_spec.get("is_bfv")),
+                   retry=({"num_attempts": retry.get("num_attempts", 0),
+                           "hosts": [list(h) for h in retry.get("hosts", [])]}
+                          if retry else None),
+                   instance_group=None,
+                   ignore_hosts=list(filter_properties.get("ignore_hosts") or []),
+                   force_hosts=list(filter_properties.get("force_hosts") or []),
+                   force_nodes=list(filter_properties.get("force_nodes") or []),
+                   scheduler_hints=dict(filter_properties.get("scheduler_hints") or {}))
+
     @remotable
     def create(self) -> None:
         with db.api_session() as s:

@@ -49,30 +49,41 @@ class FilterScheduler:
 
     def select_destinations(self, context: Any, spec_obj: Any,
                             instance_uuids: list[str] | None,
-                            return_alternates: bool = True) -> list[list[dict[str, Any]]]:
+                            return_alternates: bool = True,
+                            candidates: tuple[Any, Any, Any] | None = None
+                            ) -> list[list[dict[str, Any]]]:
         """One list per instance: [selected, alternates...] as Selection-like dicts.
 
-        Raises NoValidHost when placement offers nothing or fewer hosts than instances
-        pass; claims already made for this request are then deleted.
+        *candidates* is what SchedulerManager.select_destinations got from placement
+        (``get_allocation_candidates`` below); without it (a FilterScheduler used on its
+        own) placement is asked here. Raises NoValidHost when placement offers nothing or
+        fewer hosts than instances pass; claims already made for this request are then
+        deleted.
         """
-        alloc_reqs_by_rp_uuid: dict[str, list[dict[str, Any]]] | None = None
-        provider_summaries: dict[str, Any] | None = None
-        version: str | None = None
-        if self.placement_client is not None and not utils.request_is_rebuild(spec_obj):
-            resources = utils.resources_from_request_spec(spec_obj)
-            alloc_reqs, provider_summaries, version = \
-                self.placement_client.get_allocation_candidates(
-                    context, resources, utils.conf(self.config, "max_placement_results"))
-            if not alloc_reqs:
-                # SchedulerManager: "Got no allocation candidates from the Placement API"
-                raise exception.NoValidHost(reason="")
-            alloc_reqs_by_rp_uuid = defaultdict(list)
-            for ar in alloc_reqs:
-                for rp_uuid in ar["allocations"]:
-                    alloc_reqs_by_rp_uuid[rp_uuid].append(ar)
+        if candidates is None:
+            candidates = self.get_allocation_candidates(context, spec_obj)
+        alloc_reqs_by_rp_uuid, provider_summaries, version = candidates
         selections = self._schedule(context, spec_obj, instance_uuids, alloc_reqs_by_rp_uuid,
                                     provider_summaries, version, return_alternates)
         return selections
+
+    def get_allocation_candidates(self, context: Any, spec_obj: Any) -> tuple[Any, Any, Any]:
+        """The placement half of Stein's SchedulerManager.select_destinations:
+        GET /allocation_candidates, grouped by resource provider; none → NoValidHost."""
+        if self.placement_client is None or utils.request_is_rebuild(spec_obj):
+            return None, None, None
+        resources = utils.resources_from_request_spec(spec_obj)
+        alloc_reqs, provider_summaries, version = \
+            self.placement_client.get_allocation_candidates(
+                context, resources, utils.conf(self.config, "max_placement_results"))
+        if not alloc_reqs:
+            # SchedulerManager: "Got no allocation candidates from the Placement API"
+            raise exception.NoValidHost(reason="")
+        alloc_reqs_by_rp_uuid: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for ar in alloc_reqs:
+            for rp_uuid in ar["allocations"]:
+                alloc_reqs_by_rp_uuid[rp_uuid].append(ar)
+        return alloc_reqs_by_rp_uuid, provider_summaries, version
 
     # -- Stein's _schedule ------------------------------------------------------------
 

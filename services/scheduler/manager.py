@@ -53,6 +53,7 @@ class SchedulerManager(Manager):
 
     No start-up work: the host view is read per request from the cell DBs."""
 
+    service_name = "scheduler"
     STEIN_LOCATION = "nova/scheduler/manager.py:SchedulerManager"
     target = messaging.Target(version="4.5")
 
@@ -77,15 +78,19 @@ class SchedulerManager(Manager):
                             return_objects: bool = False,
                             return_alternates: bool = False) -> Any:
         """One list of Selections per instance: [selected, alternate, alternate]."""
-        if spec_obj is None:
-            raise exception.Invalid(reason="legacy request_spec dicts are not supported")
+        if spec_obj is None:  # a pre-4.3 client sent the legacy dicts
+            from services.objects import RequestSpec
+            spec_obj = RequestSpec.from_primitives(ctxt, request_spec or {},
+                                                   filter_properties or {})
         num = len(instance_uuids or []) or (spec_obj.num_instances or 1)
+        # Stein: the manager itself asks placement, then hands the candidates on
+        candidates = self.driver.get_allocation_candidates(ctxt, spec_obj)
         with trace.span("FilterScheduler.select_destinations", "INTERNAL",
                         attrs={"code.location": "nova/scheduler/filter_scheduler.py:"
                                                 "FilterScheduler.select_destinations",
                                "num_instances": num}) as sp:
             raw = self.driver.select_destinations(ctxt, spec_obj, instance_uuids,
-                                                  return_alternates)
+                                                  return_alternates, candidates=candidates)
             sp.set_attr("hosts", [[d["service_host"] for d in alts] for alts in raw])
         selections = [[Selection.from_dict(d) for d in alts] for alts in raw]
         if return_objects:

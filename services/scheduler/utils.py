@@ -115,3 +115,61 @@ def request_is_rebuild(spec_obj: Any) -> bool:
     if isinstance(check, list):
         check = check[0] if check else None
     return check == "rebuild"
+
+
+def populate_filter_properties(filter_properties: dict[str, Any], selection: Any) -> None:
+    """After a host is chosen: add it to the retry record and set the limits."""
+    host, nodename = selection.service_host, selection.nodename
+    retry = filter_properties.get("retry")
+    if retry:  # _add_retry_host
+        retry.setdefault("hosts", []).append([host, nodename])
+    if not filter_properties.get("force_hosts"):
+        filter_properties["limits"] = dict(getattr(selection, "limits", None) or {})
+
+
+def populate_retry(filter_properties: dict[str, Any], instance_uuid: str,
+                   max_attempts: int) -> None:
+    """Count one more attempt; past ``[scheduler] max_attempts`` raise MaxRetriesExceeded.
+
+    One attempt allowed or one forced host/node: no retry record, no reschedule.
+    """
+    from services import exception
+
+    if max_attempts == 1 or len(filter_properties.get("force_hosts") or []) == 1 \
+            or len(filter_properties.get("force_nodes") or []) == 1:
+        return
+    retry = filter_properties.setdefault("retry", {"num_attempts": 0, "hosts": []})
+    retry["num_attempts"] = retry.get("num_attempts", 0) + 1
+    retry.pop("exc", None)
+    exc_reason = retry.pop("exc_reason", None)
+    if retry["num_attempts"] > max_attempts:
+        raise exception.MaxRetriesExceeded(
+            reason=f"Exceeded max scheduling attempts {max_attempts} for instance "
+                   f"{instance_uuid}. Last exception: {exc_reason}")
+
+
+def set_vm_state_and_notify(context: Any, instance_uuid: str, service: str, method: str,
+                            updates: dict[str, Any], ex: BaseException,
+                            request_spec: Any, host: str | None = None) -> None:
+    """Set the instance's state (ERROR), record the fault, send the error notification."""
+    from services.compute import utils as compute_utils
+    from services.objects import Instance
+    from tracer.instrument import api as trace
+
+    with trace.span("set_vm_state_and_notify", "INTERNAL", attrs={
+            "code.location": "nova/scheduler/utils.py:set_vm_state_and_notify",
+            "instance_uuid": instance_uuid, "method": f"{service}_{method}",
+            "reason": (str(ex).splitlines() or [""])[0][:255]}):
+        # (a remote exception's text carries the remote traceback: its first line here)
+        reason = (str(ex).splitlines() or [type(ex).__name__])[0]
+        trace.annotate("log", {"level": "WARNING",
+                               "message": f"Failed to {service}_{method}: {reason}"})
+        instance = Instance(context, uuid=instance_uuid, **updates)
+        instance.obj_reset_changes(["uuid"])
+        instance.save()
+        compute_utils.add_instance_fault_from_exc(context, instance, ex, host=host)
+        if hasattr(request_spec, "to_legacy_request_spec_dict"):
+            request_spec = request_spec.to_legacy_request_spec_dict()
+        compute_utils.notify_about_compute_task_error(
+            context, service, method, instance_uuid, request_spec, updates["vm_state"], ex,
+            host=host)

@@ -337,3 +337,45 @@ def test_many_concurrent_callers_and_long_calls(transport: Transport, topic: str
     elapsed = time.monotonic() - t0
     assert results == {i: "slept" if i % 2 else i for i in range(24)}
     assert elapsed < 4, f"12 calls of 0.5 s took {elapsed:.1f} s: not run concurrently"
+
+
+def test_replies_and_heartbeats_are_recorded_as_messages(transport: Transport, topic: str,
+                                                         serve: Any) -> None:
+    """Each reply (``ending: true``) and each call-monitor heartbeat (``ending: false``) is
+    an event on the handler's span with the message as sent: the model puts them on the
+    call's hop, between the handler's end and the caller's wake-up."""
+    from tracer.model import snapshot_of
+
+    events = ListEmitter()
+    trace.set_emitter(events)
+    try:
+        serve([Manager()], service="nova-scheduler", host="sched1")
+        c = client(transport, topic, timeout=20).prepare(call_monitor_timeout=2)
+        assert c.call({}, "sleep", seconds=2.6) == "slept"   # heartbeats every 1 s
+        with pytest.raises(nova_exc.NoValidHost):
+            client(transport, topic).call({}, "boom")
+    finally:
+        trace.set_emitter(None)
+    evs = events.events
+    replies = [e for e in evs if e["type"] == "annotate" and e["name"] == "rpc.reply"]
+    beats = [e for e in evs if e["type"] == "annotate" and e["name"] == "rpc.heartbeat"]
+    assert len(replies) == 2 and len(beats) >= 2
+    slept = json.loads(replies[0]["attrs"]["bootflow.envelope"])
+    assert slept["result"] == "slept" and slept["ending"] is True and slept["failure"] is None
+    assert json.loads(beats[0]["attrs"]["bootflow.envelope"])["ending"] is False
+    assert replies[0]["attrs"]["messaging.rabbitmq.destination.routing_key"].startswith(
+        "reply_")
+    assert replies[1]["attrs"]["rpc.reply.failure"] == "NoValidHost"
+    assert "NoValidHost" in json.loads(replies[1]["attrs"]["bootflow.envelope"])["failure"]
+
+    hops = [h for h in snapshot_of(evs).hops if h.style == "call"]
+    sleep_hop, boom_hop = hops
+    reply = sleep_hop.reply
+    assert reply is not None and reply.size == replies[0]["attrs"][
+        "messaging.message.body.size"] > 0
+    assert reply.sender == ("nova-scheduler", "sched1")
+    assert len(sleep_hop.heartbeats) == len(beats)
+    assert all(b.ts_ns < reply.ts_ns for b in sleep_hop.heartbeats)
+    assert sleep_hop.handled_ns is not None and sleep_hop.done_ns is not None
+    assert sleep_hop.handled_ns <= reply.ts_ns <= sleep_hop.done_ns
+    assert boom_hop.reply is not None and boom_hop.reply.failure == "NoValidHost"

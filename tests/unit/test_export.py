@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from support.trace_fixtures import boot_flow, truncated
+from support.trace_fixtures import TraceBuilder, boot_flow, truncated
 
 from tracer.export import FORMATS, ExportError, export
 from tracer.export.spans import read
@@ -303,6 +303,79 @@ def test_html_script_is_valid_javascript(events: list[dict], tmp_path: Path) -> 
     js.write_text(scan.data[1])
     out = subprocess.run([node, "--check", str(js)], capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr.decode()
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def _page_model(events: list[dict]) -> dict:
+    scan = _Scan()
+    scan.feed(export(events, "html"))
+    return json.loads(scan.data[0])
+
+
+def _recording(name: str) -> list[dict]:
+    return [json.loads(line) for line in (FIXTURES / name).read_text().splitlines()[1:]]
+
+
+def test_html_one_trace_at_a_time_in_tree_order() -> None:
+    data = _page_model(_recording("boot_three.jsonl"))
+    ids = [t["id"] for t in data["traces"]]
+    assert len(ids) == 3 and ids == sorted(ids)  # by start time: the boots ran one by one
+    for i, t in enumerate(data["traces"]):
+        rows = data["spans"][t["first"]:t["first"] + t["spans"]]
+        assert {s["trace"] for s in rows} == {i}
+        assert rows[0]["parent"] is None and rows[0]["depth"] == 0
+        seen: dict[str, int] = {}
+        for s in rows:  # depth first: a parent before its children, one level deeper
+            if s["parent"] is not None:
+                assert seen[s["parent"]] == s["depth"] - 1
+            seen[s["id"]] = s["depth"]
+    assert len(data["spans"]) == sum(t["spans"] for t in data["traces"])
+    assert data["default"] == 2  # the newest boot
+
+
+def test_html_folds_plumbing_and_keeps_start_up_apart() -> None:
+    data = _page_model(_recording("boot_real.jsonl"))
+    boot = data["traces"][data["default"]]
+    assert boot["name"] == "POST /v2.1/servers" and boot["request"]
+    assert {t["name"] for t in data["traces"] if not t["request"]} >= {
+        "start nova-conductor", "start nova-scheduler", "start nova-compute"}
+    rows = data["spans"][boot["first"]:boot["first"] + boot["spans"]]
+    fold = {s["name"]: s["fold"] for s in rows}
+    assert fold["FaultWrapper"] == fold["NoAuthMiddleware"] == "middleware"
+    assert fold["db Flavor.get_by_flavor_id"] == "db"
+    assert fold["ServersController.create"] is None and fold["POST /v2.1/servers"] is None
+    on_path = {s["name"] for s in rows if s["critical"] is not None}
+    assert {"POST /v2.1/servers", "select_destinations", "build_and_run_instance",
+            "_do_build_and_run_instance"} <= on_path
+
+
+def test_html_critical_path_follows_what_finished_last() -> None:
+    b = TraceBuilder()
+    t0 = b.now
+    root = b.start("POST /v2.1/servers", "nova-api", "api", "HTTP")
+    b.tick(10)
+    a = b.start("a", "nova-api", "api", "INTERNAL", root)
+    b.tick(10)
+    short = b.start("short", "nova-api", "api", "INTERNAL", root)  # overlapped by a
+    b.tick(10)
+    b.end(short)
+    b.tick(10)
+    b.end(a)  # at 40 us
+    b.tick(10)
+    cast = b.start("later", "nova-conductor", "conductor", "CONSUMER", root)  # at 50 us
+    b.tick(50)
+    b.end(root)  # at 100 us: the request answered, the cast's consumer goes on
+    b.tick(100)
+    b.end(cast)  # at 200 us
+    data = _page_model(b.events)
+    crit = {s["name"]: s["critical"] for s in data["spans"]}
+    us = [[(x - (t0 - data["t0_ns"])) // 1000 for x in seg] for seg in crit[
+        "POST /v2.1/servers"]]
+    assert sorted(us) == [[0, 10], [40, 50]]
+    assert crit["a"] is not None and crit["later"] is not None
+    assert crit["short"] is None
 
 
 # --- Mermaid -------------------------------------------------------------------------------

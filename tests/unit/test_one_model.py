@@ -214,13 +214,19 @@ def test_html_data(recording: tuple[list[dict[str, Any]], Snapshot]) -> None:
     events, snap = recording
     page = export(events, "html")
     data = json.loads(re.search(r'id="bootflow-data">(.*?)</script>', page, re.S)[1])
-    lanes = [(lane["service"], lane["host"]) for lane in data["lanes"]]
     spans = {s["id"]: s for s in data["spans"]}
-    got = Counter((lanes[spans[h["client"]]["lane"]],
-                   frozenset(lanes[spans[s]["lane"]] for s in h["servers"]), h["style"],
-                   h["label"].split(" (")[0], spans[h["client"]]["status"])
-                  for h in data["hops"])
+
+    def where(sid: str) -> Endpoint:
+        return (spans[sid]["service"], spans[sid]["host"])
+
+    got = Counter((where(h["client"]), frozenset(where(s) for s in h["servers"]),
+                   h["style"], h["label"].split(" (")[0], spans[h["client"]]["status"])
+                  for h in data["hops"] if h["style"] != "http")
     assert got == _model(snap)
+    # every span sits in its own trace's rows, once
+    assert sorted(spans) == sorted(snap.spans)
+    assert all(data["traces"][s["trace"]]["id"] == snap.spans[sid].trace_id
+               for sid, s in spans.items())
 
 
 def _shown(ep: Endpoint) -> str:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from services import messaging, rpc
+from services import exception, messaging, rpc
 from services.conductor import rpcapi as conductor_rpcapi
 from services.conf import Config
 from services.context import RequestContext
+from services.objects import RequestSpec
 from services.scheduler import rpcapi as scheduler_rpcapi
 from tracer.instrument import api as trace
 
@@ -72,10 +73,35 @@ def test_select_destinations_is_a_long_monitored_call(wire) -> None:  # type: ig
 
 
 def test_select_destinations_refuses_objects_to_old_scheduler(wire) -> None:  # type: ignore[no-untyped-def]
-    (cfg, transport), _ = wire
+    (cfg, transport), events = wire
     api = scheduler_rpcapi.SchedulerAPI(transport, cfg, version_cap="4.4")
-    with pytest.raises(messaging.RPCVersionCapError):
+    with pytest.raises(exception.SelectionObjectsWithOldRPCVersionNotSupported,
+                       match="before RPC version 4.5; version 4.4 requested"):
         api.select_destinations(RequestContext(), None, ["u1"], return_objects=True)
+    assert not [e for e in events if e["type"] == "span_start"]  # nothing was sent
+
+
+@pytest.mark.parametrize(("cap", "version", "args"), [
+    ("4.4", "4.4", {"instance_uuids", "spec_obj"}),
+    ("pike", "4.4", {"instance_uuids", "spec_obj"}),
+    ("4.3", "4.3", {"spec_obj"}),
+    ("mitaka", "4.3", {"spec_obj"}),
+    ("4.2", "4.0", {"request_spec", "filter_properties"}),
+])
+def test_select_destinations_steps_down_like_stein(wire, cap: str, version: str,  # type: ignore[no-untyped-def]
+                                                   args: set[str]) -> None:
+    """Stein's ladder 4.5 → 4.4 → 4.3 → 4.0, each step dropping what the older
+    scheduler does not know (the recording's envelope shows what went out)."""
+    (cfg, transport), events = wire
+    cfg.long_rpc_timeout, cfg.rpc_response_timeout = 0.2, 0.2
+    cfg.upgrade_levels = {"scheduler": cap}
+    api = scheduler_rpcapi.SchedulerAPI(transport, cfg)
+    spec = RequestSpec(RequestContext(), instance_uuid="u1", num_instances=1, retry=None,
+                       scheduler_hints={}, force_hosts=[], ignore_hosts=[], force_nodes=[])
+    with pytest.raises(messaging.MessagingTimeout):  # nobody serves "scheduler" here
+        api.select_destinations(RequestContext(), spec, ["u1"])
+    _, env = _sent(events, "select_destinations")
+    assert env["version"] == version and set(env["args"]) == args
 
 
 def test_update_instance_info_is_fanout(wire) -> None:  # type: ignore[no-untyped-def]

@@ -35,16 +35,16 @@ async def test_live_feeds_everything_and_keys_work() -> None:
         snap = app.snapshot
         assert len(snap.hops) == 12
         assert next(iter(snap.instances.values())).vm_state == "active"
-        assert app.trace_id == next(iter(snap.traces))
+        assert app.main.trace_id == next(iter(snap.traces))
         # follow picks the newest hop; [ and ] walk the hops of the trace
-        last = app.selected_hop
+        last = app.main.selected_hop
         assert last == snap.hops[-1].hop_id
         await pilot.press("left_square_bracket")
-        assert app.selected_hop == snap.hops[-2].hop_id and not app.follow
+        assert app.main.selected_hop == snap.hops[-2].hop_id and not app.main.follow
         await pilot.press("right_square_bracket")
-        assert app.selected_hop == last
+        assert app.main.selected_hop == last
         await pilot.press("a")
-        assert app.follow
+        assert app.main.follow
         # narration language toggle
         assert "fanout" in detail_text(app)
         await pilot.press("l")
@@ -75,12 +75,12 @@ async def test_click_selects_a_hop() -> None:
         await pilot.press("v")
         await pilot.pause()
         seq = app.query_one(SequenceView)
-        hops = app.snapshot.trace_hops(app.trace_id)
+        hops = app.snapshot.trace_hops(app.main.trace_id)
         # rows: POST label, arrow, reply; then the cast label (4) and arrow (5)
         await pilot.click(SequenceView, offset=(30, 5))
-        assert app.selected_hop == hops[1].hop_id
+        assert app.main.selected_hop == hops[1].hop_id
         assert hops[1].key == "cast:schedule_and_build_instances"
-        assert seq.selected == hops[1].hop_id and not app.follow
+        assert seq.selected == hops[1].hop_id and not app.main.follow
         # a click on a timeline bar selects the hop that span belongs to
         await pilot.press("v")
         await pilot.pause()
@@ -91,12 +91,12 @@ async def test_click_selects_a_hop() -> None:
         span = next(s for s in timeline._rows[row].spans if s.name == "select_destinations")
         x = 18 + timeline._x(span.start_ns) + 1
         await pilot.click(Timeline, offset=(x, row + 1))
-        assert app.snapshot.hop(app.selected_hop).key == "call:select_destinations"
+        assert app.snapshot.hop(app.main.selected_hop).key == "call:select_destinations"
         # and a click on a graph edge
         graph = app.query_one(ServiceGraph)
         (x, y), hop_id = next(iter(graph._tags.items()))
         await pilot.click(ServiceGraph, offset=(x + 1, y + 1))  # +1: the border
-        assert app.selected_hop == hop_id
+        assert app.main.selected_hop == hop_id
 
 
 @sync
@@ -120,12 +120,13 @@ async def test_walkthrough_releases_exactly_one_hop_per_press() -> None:
         await pilot.press("n")  # nothing held: nothing released
         assert gate.released == ["h0", "h1", "h2"]
         await pilot.press("g")
-        assert gate.enabled == [False] and not app.gate_enabled
+        assert gate.enabled == [False] and not app.main.gate_enabled
         await pilot.press("g")
         assert gate.enabled == [False, True]
         # replay keys do nothing here
         await pilot.press("full_stop", "f")
-        assert app._replay is None
+        assert gate.released == ["h0", "h1", "h2"]
+        assert "full_stop" not in app.screen.active_bindings
 
 
 @sync
@@ -170,21 +171,21 @@ async def test_replay_steps_scrubs_and_reaches_the_live_picture() -> None:
         assert abs(app.state_seq - len(events) // 2) <= 2
         # speed and play to the end
         await pilot.press("f", "f")
-        assert app._replay is not None and app._replay.speed == 4.0
+        assert app.feed.replay.speed == 4.0
         await pilot.press("s")
-        assert app._replay.speed == 2.0
+        assert app.feed.replay.speed == 2.0
         await pilot.press("s", "s", "s")
-        assert app._replay.speed == 0.25
+        assert app.feed.replay.speed == 0.25
         await pilot.press("home")
         await app.wait_for_idle_snapshot()
         frames = app.frames
         await pilot.press("space")  # 137 ms of boot at ×0.25: about half a second
         for _ in range(100):
             await pilot.pause(0.05)
-            if not app.playing:
+            if not app.main.playing:
                 break
         await app.wait_for_idle_snapshot()
-        assert app.state_seq == len(events) and not app.playing
+        assert app.state_seq == len(events) and not app.main.playing
         assert app.frames - frames > 3  # it played through several pictures, not one jump
         assert app.snapshot.hops == final.hops
 
@@ -196,11 +197,11 @@ async def test_replay_of_three_boots_switches_traces() -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await app.wait_for_idle_snapshot()
         await pilot.pause()
-        first = app.trace_id
+        first = app.main.trace_id
         await pilot.press("greater_than_sign")
-        assert app.trace_id != first and not app.follow
-        assert all(h.trace_id == app.trace_id
-                   for h in app.snapshot.trace_hops(app.trace_id))
+        assert app.main.trace_id != first and not app.main.follow
+        assert all(h.trace_id == app.main.trace_id
+                   for h in app.snapshot.trace_hops(app.main.trace_id))
 
 
 @sync
@@ -247,4 +248,4 @@ async def test_real_recording_replay_equals_live() -> None:
     assert snap.hops == live_snap.hops and snap.instances == live_snap.instances
     assert dict(snap.spans) == dict(live_snap.spans) and dict(snap.traces) == dict(
         live_snap.traces)
-    assert replay.trace_id == live.trace_id
+    assert replay.main.trace_id == live.main.trace_id

@@ -21,6 +21,7 @@ from tracer.model import (
     Snapshot,
     SpanView,
     TraceState,
+    TraceView,
     endpoint_order,
 )
 from tracer.model.views import Link
@@ -77,7 +78,9 @@ class ExportSpan:
 @dataclass
 class ExportView:
     """Everything an exporter needs: spans by start time, annotations by time, the rpc
-    hops (the model's ``HopView``) and the time range."""
+    hops (the model's ``HopView``; ``http_hops`` the HTTP ones), the time range, and the
+    model's traces by start time with the one worth showing first (``default_trace``: the
+    newest user request that sent rpc messages)."""
 
     spans: list[ExportSpan]
     annotations: list[AnnotationView]
@@ -85,6 +88,9 @@ class ExportView:
     t0_ns: int
     t_last_ns: int
     by_id: dict[str, ExportSpan] = field(default_factory=dict)
+    traces: list[TraceView] = field(default_factory=list)
+    default_trace: str | None = None
+    http_hops: list[HopView] = field(default_factory=list)
 
     @classmethod
     def of(cls, snap: Snapshot) -> ExportView:
@@ -108,7 +114,10 @@ class ExportView:
         order = {s.span_id: i for i, s in enumerate(spans)}
         hops = sorted(snap.rpc_hops(), key=lambda h: order[h.client_span_id])
         t0 = min([s.start_ns for s in spans] + [a.ts_ns for a in annotations])
-        return cls(spans, annotations, hops, t0, snap.t_last_ns, by_id)
+        traces = sorted(snap.traces.values(), key=lambda t: (t.start_ns, t.trace_id))
+        http = [h for h in snap.hops if not h.is_rpc and h.client_span_id in by_id]
+        return cls(spans, annotations, hops, t0, snap.t_last_ns, by_id, traces,
+                   snap.latest_trace(), http)
 
     def client(self, hop: HopView) -> ExportSpan:
         """The span that sent *hop*."""

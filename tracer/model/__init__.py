@@ -16,6 +16,7 @@ from tracer.model.views import (
     Endpoint,
     HopView,
     InstanceView,
+    ReplyView,
     ServiceView,
     Snapshot,
     SpanView,
@@ -26,7 +27,7 @@ from tracer.model.views import (
 )
 
 __all__ = ["EMPTY_SNAPSHOT", "AnnotationView", "Endpoint", "HopView", "InstanceView",
-           "Replay", "ServiceView", "Snapshot", "SpanView", "TraceState", "TraceView",
+           "Replay", "ReplyView", "ServiceView", "Snapshot", "SpanView", "TraceState", "TraceView",
            "endpoint_order", "hop_key", "snapshot_of", "unanswered_destination"]
 
 

@@ -38,6 +38,7 @@ from tracer.model.views import (
     InstanceChange,
     InstanceView,
     Link,
+    ReplyView,
     ServiceView,
     Snapshot,
     SpanView,
@@ -97,6 +98,7 @@ class TraceState:
         self._pending_end: dict[str, Mapping[str, Any]] = {}
         # span id -> handler span ids naming it as parent or link (its sender or not)
         self._handlers: dict[str, list[str]] = {}
+        self._replies: dict[str, list[ReplyView]] = {}  # handler span id -> its replies
         self._dirty_hops: set[str] = set()
         self._open_calls: set[str] = set()
         self._hops_tuple: tuple[HopView, ...] = ()
@@ -286,6 +288,8 @@ class TraceState:
         if http:
             return self._make_http_hop(c, servers)
         method = _str(a.get("rpc.method")) or c.name
+        replies = tuple(sorted((r for s in servers for r in self._replies.get(s.span_id, ())),
+                               key=lambda r: r.ts_ns))
         receivers = (tuple(dict.fromkeys(s.endpoint for s in servers)) if servers
                      else (unanswered_destination(a),))
         recv = servers[0].start_ns if servers else None
@@ -318,7 +322,7 @@ class TraceState:
             dst_host=receivers[0][1], sent_ns=c.start_ns, recv_ns=recv, done_ns=done,
             handled_ns=handled, waiting_ns=max(0, waiting), state=state,
             client_span_id=c.span_id, server_span_ids=tuple(s.span_id for s in servers),
-            seq=c.seq, status=c.status, receivers=receivers)
+            seq=c.seq, status=c.status, receivers=receivers, replies=replies)
 
     def _make_http_hop(self, c: SpanView, servers: Sequence[SpanView]) -> HopView:
         a = c.attrs
@@ -401,6 +405,8 @@ class TraceState:
                     svc["last"] = ts
                 svc["count"] += 1
                 svc["down"] = False
+        elif name in ("rpc.reply", "rpc.heartbeat") and span_id is not None:
+            self._reply(span_id, name, attrs, ev, ts)
         elif name == "log":
             self._logs.append((ts, _str(ev.get("service"), "?"),
                                _str(attrs.get("level"), "info"),
@@ -409,6 +415,21 @@ class TraceState:
                 del self._logs[: -self.max_logs]
         else:
             self.unknown += 1
+
+    def _reply(self, span_id: str, name: str, attrs: Mapping[str, Any],
+               ev: Mapping[str, Any], ts: int) -> None:
+        """A reply or heartbeat the handler *span_id* sent: it joins that message's hop."""
+        size = attrs.get("messaging.message.body.size")
+        failure = attrs.get("rpc.reply.failure")
+        self._replies.setdefault(span_id, []).append(ReplyView(
+            ts, name == "rpc.reply", size if isinstance(size, int) else 0,
+            failure if isinstance(failure, str) else None,
+            _str(attrs.get("bootflow.envelope")),
+            (_str(ev.get("service"), "?"), _str(ev.get("host"), "?"))))
+        handler = self._spans.get(span_id)
+        sender = self._sender_of(handler) if handler is not None else None
+        if sender is not None:
+            self._rebuild_hop(sender)
 
     def _instance(self, attrs: Mapping[str, Any], ts: int) -> None:
         uuid = attrs.get("instance_uuid")

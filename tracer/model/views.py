@@ -59,6 +59,19 @@ class SpanView:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplyView:
+    """A message back to a caller's reply queue: the reply (``ending``) or one of the
+    call-monitor heartbeats sent while a long call runs, as the handler sent it."""
+
+    ts_ns: int
+    ending: bool
+    size: int
+    failure: str | None
+    envelope: str
+    sender: Endpoint
+
+
+@dataclass(frozen=True, slots=True)
 class HopView:
     """One message between services: a sending span paired with its handler span(s).
 
@@ -92,6 +105,17 @@ class HopView:
     seq: int = 0
     status: str = "UNSET"
     receivers: tuple[Endpoint, ...] = ()
+    replies: tuple[ReplyView, ...] = ()
+
+    @property
+    def reply(self) -> ReplyView | None:
+        """The reply that ended a call (``ending: true``), once it was sent."""
+        return next((r for r in self.replies if r.ending), None)
+
+    @property
+    def heartbeats(self) -> tuple[ReplyView, ...]:
+        """The call-monitor heartbeats (``ending: false``) sent while the call ran."""
+        return tuple(r for r in self.replies if not r.ending)
 
     @property
     def src(self) -> Endpoint:

@@ -71,9 +71,12 @@ class ScenarioCloud(EmbeddedCloud):
                                             ("disk_gb", "local_gb")) if k1 in c}
             if res:
                 extra["fake_resources"] = res
+            if "service_version" in c:
+                extra["service_version"] = c["service_version"]
             plan.append(("nova-compute", c["name"], dataclasses.replace(
                 self.config, extra=extra,
-                upgrade_levels=dict(c.get("upgrade_levels") or {}))))
+                upgrade_levels=dict(c.get("upgrade_levels")
+                                    or self.config.upgrade_levels or {}))))
         down = {(d["service"], d.get("host", SERVICE_HOSTS.get(d["service"])))
                 for d in faults_of(scenario, "service_down")}
         return [p for p in plan if (p[0], p[1]) not in down and (p[0], None) not in down]

@@ -40,14 +40,20 @@ def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any
             "additionalProperties": False}
 
 
+# [upgrade_levels] options Stein has (compute may be "auto")
+_UPGRADE_LEVELS = _obj({k: {"type": "string"} for k in (
+    "compute", "conductor", "scheduler", "baseapi")})
+
+
 SCHEMA: dict[str, Any] = _obj({
     "name": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9-]*$"},
     "title": _NAME,
     "explanation": _NAME,
     "requires": {"enum": ["embedded", "deployment"]},
-    "config": _obj({k: {"type": "number", "minimum": 0} for k in (
+    "config": _obj({**{k: {"type": "number", "minimum": 0} for k in (
         "rpc_response_timeout", "long_rpc_timeout", "early_timeout", "early_attempts",
-        "max_attempts", "report_interval", "service_down_time", "trace_linger")}),
+        "max_attempts", "report_interval", "service_down_time", "trace_linger")},
+        "upgrade_levels": _UPGRADE_LEVELS}),
     "topology": _obj({
         "virt_type": {"enum": ["fake", "test"]},
         "computes": {"type": "array", "minItems": 0, "items": _obj({
@@ -55,8 +61,9 @@ SCHEMA: dict[str, Any] = _obj({
             "vcpus": {"type": "integer", "minimum": 1},
             "memory_mb": {"type": "integer", "minimum": 1},
             "disk_gb": {"type": "integer", "minimum": 1},
-            "upgrade_levels": _obj({k: {"type": "string"} for k in (
-                "compute", "conductor", "scheduler", "compute_task")}),
+            "upgrade_levels": _UPGRADE_LEVELS,
+            # the service version this compute registers with (35: Rocky, 37: Stein)
+            "service_version": {"type": "integer", "minimum": 1, "maximum": 37},
         }, ("name",))},
         "flavors": {"type": "array", "items": _obj({
             "name": _NAME, "vcpus": {"type": "integer", "minimum": 1},

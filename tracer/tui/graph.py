@@ -19,7 +19,7 @@ from textual.widget import Widget
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.canvas import Canvas
 from tracer.tui.layout import build_graph, graph_positions, node_label, node_of
-from tracer.tui.palette import GLYPHS, Palette
+from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
 BOX_W = 16
 LIVE_STATES = ("in_flight", "waiting", "running")
@@ -58,6 +58,8 @@ class _Edge:
 class ServiceGraph(Widget):
     """Nodes laid out by networkx (layered), edges routed orthogonally on a canvas."""
 
+    COMPONENT_CLASSES = set(HOP_COMPONENTS)  # hop colours: app.tcss
+
     DEFAULT_CSS = "ServiceGraph { height: 13; }"
 
     snapshot: reactive[Snapshot] = reactive(EMPTY_SNAPSHOT, always_update=True, layout=False)
@@ -77,7 +79,7 @@ class ServiceGraph(Widget):
 
     def render(self) -> Text:
         width, height = self.size.width, self.size.height
-        pal = Palette(self.app.current_theme.dark if self.app.current_theme else True)
+        pal = Palette(self)
         canvas = Canvas(width, height)
         self._draw(canvas, pal, self.snapshot, height - 1)
         self._legend(canvas, pal, height - 1)

@@ -1,14 +1,18 @@
-"""Colours and line glyphs per hop style, one place so graph, timeline and sequence agree.
+"""Line glyphs per hop style, and the colours (from ``app.tcss``) as Rich styles.
 
 Calls are solid/heavy and warm (the caller is stuck), casts dashed and cool (fire and
-forget), fanout dotted. Two palettes: dark and light themes.
+forget), fanout dotted. The colours are component classes (``hop--call`` …) styled in
+``app.tcss`` for the dark and the light theme, so graph, timeline and sequence agree
+and a theme change redraws them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.color import Color
 from rich.style import Style
+from textual.widget import Widget
 
 
 @dataclass(frozen=True)
@@ -28,34 +32,31 @@ GLYPHS = {
     "http": Glyphs("─", "│", "▶", "◀", "▼", "▲"),
 }
 
-_DARK = {
-    "call": "#ffaf00", "cast": "#5fd7ff", "fanout": "#d787ff", "http": "#87d787",
-    "error": "#ff5f5f", "idle": "#6c6c6c", "node": "#d0d0d0", "waiting": "#ffaf00",
-    "running": "#87d787", "axis": "#8a8a8a", "label": "#bcbcbc", "internal": "#5f87af",
-    "server": "#5faf5f", "select": "#ffffff",
-}
-_LIGHT = {
-    "call": "#af5f00", "cast": "#005f87", "fanout": "#875faf", "http": "#005f00",
-    "error": "#d70000", "idle": "#a8a8a8", "node": "#303030", "waiting": "#af5f00",
-    "running": "#005f00", "axis": "#6c6c6c", "label": "#444444", "internal": "#5f87af",
-    "server": "#5f8700", "select": "#000000",
-}
+# hop styles, hop states and the drawing's own parts; each is a component class
+# ``hop--<name>`` whose colour app.tcss sets; ``hop--on-bar`` is text on a filled bar
+COLOUR_NAMES = ("call", "cast", "fanout", "http", "error", "waiting", "running", "select",
+                "idle", "node", "axis", "label", "internal", "server")
+HOP_COMPONENTS = frozenset({f"hop--{name}" for name in COLOUR_NAMES} | {"hop--on-bar"})
 
 
 class Palette:
-    def __init__(self, dark: bool = True) -> None:
-        self.dark = dark
-        self.colors = _DARK if dark else _LIGHT
+    """The colours a widget's component classes resolve to, as Rich styles."""
 
-    def color(self, name: str) -> str:
-        return self.colors.get(name, self.colors["label"])
+    def __init__(self, widget: Widget) -> None:
+        self._widget = widget
+
+    def _component(self, name: str) -> Color | None:
+        return self._widget.get_component_rich_style(f"hop--{name}", partial=True).color
+
+    def color(self, name: str) -> Color | None:
+        return self._component(name if name in COLOUR_NAMES else "label")
 
     def fg(self, name: str, bold: bool = False, dim: bool = False) -> Style:
         return Style(color=self.color(name), bold=bold, dim=dim)
 
-    def bar(self, name: str, reverse_text: bool = True) -> Style:
+    def bar(self, name: str) -> Style:
         """A filled bar: the colour as background, readable text on it."""
-        return Style(bgcolor=self.color(name), color="#000000" if self.dark else "#ffffff")
+        return Style(bgcolor=self.color(name), color=self._component("on-bar"))
 
     def style_for(self, style: str) -> str:
         return style if style in GLYPHS else "http"

@@ -17,7 +17,7 @@ from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.layout import participants
-from tracer.tui.palette import GLYPHS, Palette
+from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
 MIN_GAP = 13
 
@@ -27,6 +27,10 @@ def _who(service: str, host: str) -> tuple[str, str]:
 
 
 class SequenceView(ScrollView, can_focus=True):
+    """Lifelines and one arrow per hop of ``trace_id`` in ``snapshot``."""
+
+    COMPONENT_CLASSES = set(HOP_COMPONENTS)  # hop colours: app.tcss
+
     snapshot: reactive[Snapshot] = reactive(EMPTY_SNAPSHOT, always_update=True, layout=False)
     trace_id: reactive[str | None] = reactive(None)
     selected: reactive[str | None] = reactive(None)
@@ -75,7 +79,7 @@ class SequenceView(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        pal = Palette(self.app.current_theme.dark if self.app.current_theme else True)
+        pal = Palette(self)
         cols = self._columns()
         sx = int(self.scroll_offset.x)
         vw = max(width + sx, self.virtual_size.width)

@@ -3,7 +3,7 @@
 A source has ``start(on_event)`` and ``stop()``. A live source (the collector) calls
 ``on_event(event)`` from its own thread, any number of times; the app queues and never
 drops. A replay source also exposes ``events`` (a sequence): in replay mode the app walks
-it with a ``tracer.model.reducer.Replay`` cursor instead of calling ``start``.
+it with a ``tracer.model.feed.ReplayFeed`` instead of calling ``start``.
 """
 
 from __future__ import annotations

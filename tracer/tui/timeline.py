@@ -24,7 +24,7 @@ from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
 from tracer.tui.layout import pack_lanes
-from tracer.tui.palette import Palette
+from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18
 
@@ -48,6 +48,8 @@ def fmt_ns(ns: float) -> str:
 
 class Timeline(ScrollView, can_focus=True):
     """Waterfall for ``trace_id`` in ``snapshot``; ``ns_per_cell`` is the zoom."""
+
+    COMPONENT_CLASSES = set(HOP_COMPONENTS)  # hop colours: app.tcss
 
     BINDINGS = [
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", id="timeline.zoom_in"),
@@ -176,7 +178,7 @@ class Timeline(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        pal = Palette(self.app.current_theme.dark if self.app.current_theme else True)
+        pal = Palette(self)
         sx = int(self.scroll_offset.x)
         if y == 0:
             return self._axis(width, sx, pal)

@@ -77,7 +77,7 @@ class HostFilterHandler:
             cls_name = type(filter_).__name__
             names_in = [_name(h) for h in objs]
             with trace.span(f"filter {cls_name}", attrs={
-                    "code.location": f"{_stein_location(filter_)}.host_passes",
+                    "code.location": _host_passes_location(filter_),
                     "hosts_in": names_in, "instance_index": index}) as sp:
                 if not filter_.run_filter_for_index(index):
                     sp.set_attr("skipped", "run_filter_once_per_request")
@@ -93,9 +93,17 @@ class HostFilterHandler:
         return objs
 
 
-def _stein_location(filter_: Any) -> str:
-    return getattr(filter_, "STEIN_LOCATION", "nova/scheduler/filters") + ":" + \
-        type(filter_).__name__
+def _host_passes_location(filter_: Any) -> str:
+    """Where Stein defines the filter's ``host_passes``: the class in the MRO that has
+    it (``_GroupAffinityFilter`` for ServerGroupAffinityFilter), else the base class in
+    ``nova/scheduler/filters/__init__.py``."""
+    for klass in type(filter_).__mro__:
+        if klass is BaseHostFilter:
+            break
+        if "host_passes" in vars(klass) and getattr(klass, "STEIN_LOCATION", None):
+            location = getattr(klass, "STEIN_LOCATION", None)
+            return f"{location}:{klass.__name__}.host_passes"
+    return "nova/scheduler/filters/__init__.py:BaseHostFilter.host_passes"
 
 
 def all_filters() -> dict[str, type[BaseHostFilter]]:

@@ -91,7 +91,7 @@ class HostWeightHandler:
         for weigher in weighers:
             cls_name = type(weigher).__name__
             with trace.span(f"weigher {cls_name}", attrs={
-                    "code.location": f"{weigher.STEIN_LOCATION}:{cls_name}._weigh_object",
+                    "code.location": _weigh_location(weigher),
                     "hosts": names}) as sp:
                 raw, minval, maxval = weigher.weigh_objects(weighed, spec_obj)
                 norm = normalize(raw, minval=minval, maxval=maxval)
@@ -131,3 +131,16 @@ def all_weighers() -> dict[str, type[BaseHostWeigher]]:
                     and value is not BaseHostWeigher and not value.__name__.startswith("_")):
                 classes[value.__name__] = value
     return classes
+
+
+def _weigh_location(weigher: Any) -> str:
+    """Where Stein defines the weigher's ``_weigh_object``: the class in the MRO that
+    has it (``_SoftAffinityWeigherBase`` for the soft-affinity weigher), else
+    ``nova/weights.py:BaseWeigher``."""
+    for klass in type(weigher).__mro__:
+        if klass is BaseHostWeigher:
+            break
+        if "_weigh_object" in vars(klass):
+            location = getattr(klass, "STEIN_LOCATION", None)
+            return f"{location}:{klass.__name__}._weigh_object"
+    return "nova/weights.py:BaseWeigher._weigh_object"

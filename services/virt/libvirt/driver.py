@@ -150,7 +150,10 @@ class LibvirtDriver(driver.ComputeDriver):
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
               admin_password: Any, allocations: Any, network_info: Any = None,
               block_device_info: Any = None) -> None:
-        with trace.stein_step(STEIN_LOCATION, "_get_disk_info", virt_type=self.virt_type):
+        # Stein: disk_info = blockinfo.get_disk_info(...) (a module function, not a method)
+        with trace.span("get_disk_info", "INTERNAL", attrs={
+                "code.location": "nova/virt/libvirt/blockinfo.py:get_disk_info",
+                "virt_type": self.virt_type}):
             disk_info = {"disk_bus": "virtio", "cdrom_bus": "ide",
                          "mapping": {"root": {"bus": "virtio", "dev": "vda", "type": "disk"}}
                          if self.virt_type != "qemu" else {}}
@@ -217,16 +220,21 @@ class LibvirtDriver(driver.ComputeDriver):
     def _wait_for_boot(self, instance: Any, console: Path) -> None:
         """Poll every 0.5 s: running (test) / the guest's own boot line (qemu)."""
         self._wait_running("_wait_for_boot", instance, console,
-                           lambda: BOOT_LINE in _tail(console), "")
+                           lambda: BOOT_LINE in _tail(console), "",
+                           location="spawn.<locals>._wait_for_boot")
 
     def _wait_running(self, step: str, instance: Any, console: Path,
-                      booted: Callable[[], bool], when: str) -> None:
+                      booted: Callable[[], bool], when: str, location: str) -> None:
         """The *step* span around polling every ``boot_poll`` s until the domain runs and,
         under qemu, *booted()* (the guest's boot line is on the console); its ``polls``
         attribute counts the polls. InstanceBootTimeout after ``boot_timeout`` s."""
         libvirt = _libvirt()
         deadline = time.monotonic() + float(self.config.boot_timeout)
-        with trace.stein_step(STEIN_LOCATION, step, poll_interval=self.boot_poll) as sp:
+        # *location*: Stein's function under LibvirtDriver, e.g. spawn's nested
+        # _wait_for_boot (run by a FixedIntervalLoopingCall)
+        with trace.span(step, "INTERNAL", attrs={
+                "code.location": f"{STEIN_LOCATION}.{location}",
+                "poll_interval": self.boot_poll}) as sp:
             polls = 0
             while True:
                 polls += 1
@@ -282,7 +290,7 @@ class LibvirtDriver(driver.ComputeDriver):
                         with trace.stein_step(STEIN_LOCATION, "_create_domain",
                                               libvirt_uri=self.uri):
                             dom.create()
-                        self._wait_for_reboot(instance, offset)
+                        self._wait_for_reboot(instance, offset, soft=True)
                     return True  # else the guest rebooted itself meanwhile
                 time.sleep(1)
             sp.set_attr("waited_s", wait)
@@ -313,7 +321,7 @@ class LibvirtDriver(driver.ComputeDriver):
                     dom.create()
             self._wait_for_reboot(instance, offset)
 
-    def _wait_for_reboot(self, instance: Any, offset: int) -> None:
+    def _wait_for_reboot(self, instance: Any, offset: int, soft: bool = False) -> None:
         """Poll every 0.5 s until running (qemu: a new boot line on the console).
 
         libvirt truncates a file serial console when the domain starts; the offset only
@@ -323,7 +331,9 @@ class LibvirtDriver(driver.ComputeDriver):
         if _size(console) < offset:
             offset = 0
         self._wait_running("_wait_for_reboot", instance, console,
-                           lambda: BOOT_LINE in _read_from(console, offset), " after reboot")
+                           lambda: BOOT_LINE in _read_from(console, offset), " after reboot",
+                           location="_wait_for_running" if soft
+                           else "_hard_reboot.<locals>._wait_for_reboot")
 
     # ---- destroy ------------------------------------------------------------------
     def destroy(self, context: Any, instance: Any, network_info: Any,

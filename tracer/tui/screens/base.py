@@ -1,0 +1,292 @@
+"""What every mode's screen shares: the layout, the selection, the drawing, the keys.
+
+A mode screen (``LiveScreen``, ``WalkthroughScreen``, ``ReplayScreen``) adds its own keys
+between the common ones (``mode_keys``), its part of the status line and, if it has
+one, its own widget under the panes. The app hands each new picture to ``draw``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Protocol, cast
+
+from rich.console import RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+from tracer.model import EMPTY_SNAPSHOT, Snapshot
+from tracer.model.feed import Feed
+from tracer.tui.graph import ServiceGraph
+from tracer.tui.help import HelpScreen
+from tracer.tui.layout import hop_for_span
+from tracer.tui.panes import (
+    DetailPane,
+    describe_hop,
+    describe_span,
+    instances_table,
+    services_table,
+)
+from tracer.tui.sequence import SequenceView
+from tracer.tui.timeline import Timeline, fmt_ns
+
+# The footer and the help list keys in this order: these, the mode's own, then TAIL.
+HEAD_KEYS: list[BindingType] = [
+    Binding("q", "app.quit", "Quit", id="app.quit"),
+    Binding("question_mark", "help", "Help", id="app.help"),
+]
+TAIL_KEYS: list[BindingType] = [
+    Binding("left_square_bracket", "select_hop(-1)", "Prev hop", id="app.prev_hop"),
+    Binding("right_square_bracket", "select_hop(1)", "Next hop", id="app.next_hop"),
+    Binding("less_than_sign", "select_trace(-1)", "Prev trace", id="app.prev_trace",
+            show=False),
+    Binding("greater_than_sign", "select_trace(1)", "Next trace", id="app.next_trace",
+            show=False),
+    Binding("a", "follow", "Follow", id="app.follow"),
+    Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
+    Binding("l", "app.toggle_lang", "EN/中文", id="app.lang"),
+    Binding("d", "app.toggle_dark", "Dark/light", id="app.dark"),
+]
+
+
+def mode_keys(*keys: BindingType) -> list[BindingType]:
+    """A mode screen's BINDINGS: the common keys with the mode's own in between."""
+    return [*HEAD_KEYS, *keys, *TAIL_KEYS]
+
+
+class _Lang(Protocol):
+    lang: str
+
+
+class TraceScreen(Screen[None]):
+    """The picture of the traces; see the module docstring. Subclasses set ``MODE``."""
+
+    MODE: ClassVar[str] = ""
+    # no BINDINGS here: each mode lists all of its keys (mode_keys), so that its own come
+    # between the common ones (bindings inherited from a base would come first)
+
+    follow: reactive[bool] = reactive(True)
+    selected_hop: reactive[str | None] = reactive(None)
+    selected_span: reactive[str | None] = reactive(None)
+    trace_id: reactive[str | None] = reactive(None)
+
+    def __init__(self, feed: Feed, *, intro: str | None = None) -> None:
+        super().__init__()
+        self.feed = feed
+        self.intro = intro  # e.g. a scenario's explanation: shown at start and in help
+        self.snapshot: Snapshot = EMPTY_SNAPSHOT
+        self._laid_out = False  # on_mount ran: the widgets exist (is_mounted comes later)
+
+    @property
+    def lang(self) -> str:
+        """The narration language: the app's, shared by every screen."""
+        return cast(_Lang, self.app).lang
+
+    # -- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="status")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield ServiceGraph(id="graph")
+                with TabbedContent(id="views"):
+                    with TabPane("Timeline", id="tab-timeline"):
+                        yield Timeline(id="timeline")
+                    with TabPane("Sequence", id="tab-sequence"):
+                        yield SequenceView(id="sequence")
+            with Vertical(id="right"):
+                yield DetailPane(id="detail")
+                yield Static(id="instances")
+                yield Static(id="services")
+        yield from self.compose_bottom()
+        yield Footer()
+
+    def compose_bottom(self) -> Iterable[Widget]:
+        """The mode's own widgets between the panes and the footer."""
+        return ()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail").border_title = "hop"
+        self.query_one("#instances").border_title = "instances"
+        self.query_one("#services").border_title = "services"
+        self.query_one("#graph").border_title = "service graph"
+        self.watch(self.app, "lang", self.show_detail, init=False)
+        self._laid_out = True
+        self.draw(self.snapshot)  # the newest picture, if one came before the layout
+        if self.intro:
+            self.notify(self.intro + "\n(? shows it again)", title="about this scenario",
+                        timeout=20)
+
+    # -- drawing ---------------------------------------------------------------------
+
+    def draw(self, snap: Snapshot) -> None:
+        """Show a new picture: every widget, the panes and the status line."""
+        self.snapshot = snap
+        if not self._laid_out:
+            return  # on_mount draws it
+        if self.follow or self.trace_id not in snap.traces:
+            latest = snap.latest_trace()
+            if latest != self.trace_id:
+                self.trace_id = latest
+        if self.follow:
+            self._follow_hop(snap)
+        for widget in (self.query_one(ServiceGraph), self.query_one(Timeline),
+                       self.query_one(SequenceView)):
+            widget.trace_id = self.trace_id
+            widget.snapshot = snap
+        self.query_one("#instances", Static).update(instances_table(snap))
+        self.query_one("#services", Static).update(services_table(snap))
+        self.show_detail()
+        self.show_status()
+
+    def _follow_hop(self, snap: Snapshot) -> None:
+        hops = snap.trace_hops(self.trace_id)
+        live = [h for h in hops if h.state in ("in_flight", "waiting", "running")]
+        pick = (live or hops)[-1] if hops else None
+        if pick is not None and pick.hop_id != self.selected_hop:
+            self.selected_hop = pick.hop_id
+            self.selected_span = None
+
+    def watch_selected_hop(self, hop_id: str | None) -> None:
+        if not self._laid_out:
+            return
+        for widget in self.query("ServiceGraph, Timeline, SequenceView"):
+            widget.selected = hop_id  # type: ignore[attr-defined]
+        self.show_detail()
+
+    def detail(self) -> tuple[RenderableType, str]:
+        """What the detail pane shows, and its title: the selected hop or span."""
+        snap = self.snapshot
+        span = snap.spans.get(self.selected_span) if self.selected_span else None
+        hop = snap.hop(self.selected_hop)
+        if span is not None and hop is None:
+            return describe_span(snap, span, self.lang), "span"
+        if hop is not None:
+            return describe_hop(snap, hop, self.lang), f"hop · {hop.style}"
+        return Text("Waiting for the first hop… ([ ] select, click a bar)", style="dim"), "hop"
+
+    def show_detail(self) -> None:
+        if not self._laid_out:
+            return
+        pane = self.query_one(DetailPane)
+        body, title = self.detail()
+        pane.show(body)
+        pane.border_title = title
+
+    def status_mode(self, text: Text) -> None:
+        """The mode's part of the status line, after the mode's name."""
+
+    def status_position(self, text: Text) -> None:
+        """How far the picture has got."""
+        text.append(f"  {self.snapshot.seq:,} events")
+
+    def show_status(self) -> None:
+        if not self._laid_out:
+            return
+        snap = self.snapshot
+        trace = snap.traces.get(self.trace_id) if self.trace_id else None
+        text = Text()
+        text.append(f" {self.MODE.upper()} ", style="bold reverse")
+        self.status_mode(text)
+        self.status_position(text)
+        if trace is not None:
+            text.append(f"  {trace.root_name} ({trace.n_spans} spans, "
+                        f"{fmt_ns(trace.end_ns - trace.start_ns)})")
+        if len(snap.traces) > 1:
+            text.append(f"  trace {self._trace_index() + 1}/{len(snap.traces)} (< >)")
+        if snap.malformed or snap.unknown:
+            text.append(f"  skipped {snap.malformed + snap.unknown}", style="bold red")
+        if not self.follow:
+            text.append("  (follow off: a)", style="dim")
+        self.query_one("#status", Static).update(text)
+
+    def _trace_index(self) -> int:
+        ids = [t.trace_id for t in sorted(self.snapshot.traces.values(),
+                                          key=lambda t: t.start_ns)]
+        return ids.index(self.trace_id) if self.trace_id in ids else 0
+
+    # -- selection -------------------------------------------------------------------
+
+    def on_service_graph_hop_clicked(self, message: ServiceGraph.HopClicked) -> None:
+        self._select(message.hop_id)
+
+    def on_sequence_view_hop_clicked(self, message: SequenceView.HopClicked) -> None:
+        self._select(message.hop_id)
+
+    def on_timeline_span_clicked(self, message: Timeline.SpanClicked) -> None:
+        span = self.snapshot.spans.get(message.span_id)
+        if span is None:
+            return
+        hop = hop_for_span(self.snapshot, span)
+        self.follow = False
+        self.selected_span = span.span_id
+        if hop is not None:
+            self.selected_hop = hop.hop_id
+        else:
+            self.selected_hop = None
+            self.show_detail()
+
+    def _select(self, hop_id: str) -> None:
+        self.follow = False
+        self.selected_span = None
+        hop = self.snapshot.hop(hop_id)
+        if hop is not None and hop.trace_id != self.trace_id:
+            self.trace_id = hop.trace_id
+            self.draw(self.snapshot)
+        self.selected_hop = hop_id
+
+    # -- actions ---------------------------------------------------------------------
+
+    def action_select_hop(self, delta: int) -> None:
+        hops = self.snapshot.trace_hops(self.trace_id)
+        if not hops:
+            return
+        ids = [h.hop_id for h in hops]
+        i = ids.index(self.selected_hop) if self.selected_hop in ids else (
+            -1 if delta > 0 else len(ids))
+        self._select(ids[max(0, min(len(ids) - 1, i + delta))])
+
+    def action_select_trace(self, delta: int) -> None:
+        traces = sorted(self.snapshot.traces.values(), key=lambda t: t.start_ns)
+        if not traces:
+            return
+        ids = [t.trace_id for t in traces]
+        i = ids.index(self.trace_id) if self.trace_id in ids else 0
+        self.follow = False
+        self.trace_id = ids[(i + delta) % len(ids)]
+        self.selected_hop = None
+        self.draw(self.snapshot)
+
+    def action_follow(self) -> None:
+        self.follow = not self.follow
+        self.draw(self.snapshot)
+
+    def action_switch_view(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "tab-sequence" if tabs.active == "tab-timeline" else "tab-timeline"
+
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(self.MODE, self.help_rows(), intro=self.intro))
+
+    def help_rows(self) -> list[tuple[str, str]]:
+        """This screen's keys, in the footer's order, with what they do."""
+        rows = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding):
+                rows.append((self.app.get_key_display(binding), binding.description))
+        return rows
+
+    # -- for the app -----------------------------------------------------------------
+
+    @classmethod
+    def create(cls, source: Any, *, gate: Any = None, service_down_time_s: float = 60.0,
+               clock: Callable[[], int] | None = None,
+               intro: str | None = None) -> TraceScreen:
+        """This mode's screen and feed for ``source``; ValueError if the mode cannot."""
+        raise NotImplementedError
