@@ -255,7 +255,7 @@ class ComputeManager(Manager):
     def periodic_tasks(self, context: Any) -> None:
         """Each task on its own, as Stein's periodic_task runner: one failing does not
         skip the next."""
-        for task in (self._check_instance_build_time, self.update_available_resource):
+        for task in (self.update_available_resource, self._check_instance_build_time):
             try:
                 task(context)
             except Exception as exc:  # logged, the next one still runs
@@ -268,8 +268,6 @@ class ComputeManager(Manager):
         Stein sets the state only; a fault says why here. A build thread still at work
         finds the state changed on its next save and cleans up after itself.
         """
-        from services.objects import Instance
-
         timeout = int(getattr(self.config, "instance_build_timeout", 0) or 0)
         if timeout <= 0:
             return
@@ -279,7 +277,7 @@ class ComputeManager(Manager):
             return (i.vm_state == "building" and i.created_at is not None
                     and (now - i.created_at).total_seconds() > timeout)
 
-        on_host = Instance.get_by_host(context, self.host)
+        on_host = list(self.rt.instances_on_host)  # read by this periodic's update
         late = [i for i in on_host if old(i)]
         unclaimed = [i for i in self._lost_before_claim(context, on_host) if old(i)]
         if not late and not unclaimed:

@@ -29,6 +29,9 @@ class ResourceTracker:
         self.compute_nodes: dict[str, ComputeNode] = {}
         self._lock = threading.RLock()  # COMPUTE_RESOURCE_SEMAPHORE
         self._reportclient: Any = None
+        # this host's instances as the last update read them (the build-time check
+        # reuses them rather than asking the conductor again)
+        self.instances_on_host: list[Any] = []
 
     @property
     def reportclient(self) -> Any:
@@ -59,6 +62,7 @@ class ResourceTracker:
     def _update_available_resource(self, context: Any, resources: dict[str, Any]) -> ComputeNode:
         nodename = resources["hypervisor_hostname"]
         on_host = Instance.get_by_host(context, self.host)
+        self.instances_on_host = on_host
         usage = self._usage(context, on_host)
         cn = self.compute_nodes.get(nodename)
         if cn is None:

@@ -5,6 +5,7 @@ the databases of an embedded cloud, then compute1 is stopped and started again."
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ def _set(uuid: str, **values: Any) -> None:
 
 
 def test_restarted_compute_settles_what_it_left(tmp_path: Path) -> None:
-    with traced_cloud(tmp_path, report_interval=3600, periodic_interval=3600) as (
+    with traced_cloud(tmp_path, report_interval=3600, periodic_interval=3600,
+                      periodic_fuzzy_delay=3600) as (
             cloud, events):
         names = ("spawning", "deleting", "running", "guest-gone", "deleted")
         servers = cloud.boot("r", count=len(names))
@@ -36,6 +38,12 @@ def test_restarted_compute_settles_what_it_left(tmp_path: Path) -> None:
         held = placement.get_allocations_for_consumer(uuids["deleted"])["allocations"]
         assert cloud.delete(uuids["deleted"]) == 204
         cloud.wait_for_instances([uuids["deleted"]], timeout=30, states=("deleted",))
+        # the delete ends with a resource update of its own: let it finish first
+        deadline = time.monotonic() + 10
+        while not (done := Spans(events).find("terminate_instance", "INTERNAL")) or any(
+                s.end_ns is None for s in done):
+            assert time.monotonic() < deadline, "terminate_instance did not end"
+            time.sleep(0.05)
 
         # what a compute killed at various points leaves behind
         _set(uuids["spawning"], vm_state="building", task_state="spawning")
@@ -93,10 +101,9 @@ def test_build_timeout_errors_out_stuck_builds(tmp_path: Path) -> None:
     claimed (its build cast lost with a killed compute: no host, so Stein never finds
     it), which also gives back its allocation."""
     import datetime as dt
-    import time
 
     with traced_cloud(tmp_path, report_interval=3600, periodic_interval=1,
-                      instance_build_timeout=30) as (cloud, events):
+                      periodic_fuzzy_delay=0, instance_build_timeout=30) as (cloud, events):
         servers = cloud.boot("t", count=3)
         uuids = sorted(s["id"] for s in servers)
         cloud.wait_for_instances(uuids, timeout=60)

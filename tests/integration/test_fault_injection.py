@@ -128,7 +128,8 @@ def make_cloud(tmp_path: Path) -> Iterator[Any]:
             cfg = d.make_config(transport_url=transport, virt_type=virt,
                                 api_port=free_port(), control_exchange=f"bf-test-{tag}",
                                 report_interval=1, service_down_time=4,
-                                periodic_interval=2, instance_build_timeout=BUILD_TIMEOUT,
+                                periodic_interval=2, periodic_fuzzy_delay=0,
+                                instance_build_timeout=BUILD_TIMEOUT,
                                 **options)
             trace = f"bf-test-{tag}.trace"
             cloud = Cloud(d, APIClient(f"http://{cfg.api_host}:{cfg.api_port}"))
