@@ -124,6 +124,10 @@ class PolicyNotAuthorized(Forbidden):
     msg_fmt = "Policy doesn't allow %(action)s to be performed."
 
 
+class VirtualInterfaceCreateException(NovaException):
+    msg_fmt = "Virtual Interface creation failed"
+
+
 class ResourceProviderCreationFailed(NovaException):
     msg_fmt = "Failed to create resource provider %(name)s"
 

@@ -85,8 +85,9 @@ class ComputeVirtAPI:
             for name, ev in events.items():
                 if not ev.wait(max(0.0, end - time.monotonic())):
                     self._compute.instance_events.clear_events_for_instance(instance.uuid)
-                    raise exception.VirtDriverError(
-                        reason=f"Timeout waiting for {name} for instance {instance.uuid}")
+                    # Stein: eventlet.timeout.Timeout; the driver decides what it means
+                    raise TimeoutError(f"Timeout waiting for {name} for instance "
+                                       f"{instance.uuid}")
 
     def plug_vifs(self, instance: Any, network_info: list[dict[str, Any]]) -> None:
         if network_info:
@@ -191,10 +192,14 @@ class ComputeManager(Manager):
                                      "_locked_do_build_and_run_instance",
                     "instance_uuid": instance.uuid}):
                 with self._instance_lock(instance.uuid), self._build_semaphore:
-                    self._do_build_and_run_instance(
+                    result = self._do_build_and_run_instance(
                         context, instance, image, request_spec, filter_properties,
                         admin_password, injected_files, requested_networks, security_groups,
                         block_device_mapping, node, limits, host_list)
+                    if result == "failed":
+                        # Stein: a build that failed for good gives its allocation back
+                        # (a reschedule already did, in _reschedule)
+                        self.rt.delete_allocation_for_instance(context, instance.uuid)
 
         spawn_n(_locked_do_build_and_run_instance)
 
@@ -309,6 +314,13 @@ class ComputeManager(Manager):
             except (exception.BuildAbortException, exception.UnexpectedTaskStateError,
                     exception.InstanceNotFound):
                 raise
+            except exception.VirtualInterfaceCreateException as exc:
+                # Stein: a network that never got ready is not another host's problem
+                self._notify_about_instance_usage(context, instance, "create.error")
+                raise exception.BuildAbortException(
+                    message="Build of instance aborted: Failed to allocate the network(s), "
+                            "not rescheduling.", instance_uuid=instance.uuid,
+                    reason="Failed to allocate the network(s), not rescheduling.") from exc
             except exception.InstanceBootTimeout as exc:
                 # the guest itself did not come up: another host would not help
                 raise exception.BuildAbortException(
