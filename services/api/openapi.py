@@ -55,9 +55,14 @@ def _responses(ok: dict[str, dict[str, Any]], *faults: int) -> dict[str, Any]:
     return out
 
 
-def _body(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"required": True, "content": {"application/json": {"schema": copy.deepcopy(
-        schema)}}}
+def _body(schema: dict[str, Any], examples: dict[str, Any]) -> dict[str, Any]:
+    """A JSON request body of *schema* (a copy) with named whole-body examples."""
+    return {"required": True, "content": {"application/json": {
+        "schema": copy.deepcopy(schema),
+        "examples": {k: {"value": v} for k, v in examples.items()}}}}
+
+
+_SERVER_EXAMPLE = {"name": "vm1", "flavorRef": "1", "imageRef": "bootflow-guest"}
 
 
 _LINKS = {"type": "array", "items": {"type": "object", "required": ["rel", "href"]}}
@@ -86,7 +91,14 @@ def document() -> dict[str, Any]:
                     **servers_list},
             "post": {"operationId": "createServer",
                      "summary": "Create server(s): 202 right after the build is cast",
-                     "requestBody": _body(schemas.CREATE_V21),
+                     "requestBody": _body(schemas.CREATE_V21, {
+                         "one": {"server": _SERVER_EXAMPLE},
+                         "multi": {"server": {**_SERVER_EXAMPLE, "min_count": "2",
+                                              "max_count": 3,
+                                              "return_reservation_id": True}},
+                         "over-quota": {"server": {**_SERVER_EXAMPLE,
+                                                   "min_count": "99999999999999999999999"}},
+                     }),
                      "responses": _responses(
                          {"202": {"description": "Accepted: the first server, or "
                                                  "{reservation_id} (return_reservation_id)",
@@ -114,7 +126,9 @@ def document() -> dict[str, Any]:
             "parameters": [_SERVER_ID],
             "post": {"operationId": "rebootServer",
                      "summary": "Server action: reboot (SOFT or HARD)",
-                     "requestBody": _body(schemas.REBOOT),
+                     "requestBody": _body(schemas.REBOOT, {
+                         "soft": {"reboot": {"type": "SOFT"}},
+                         "hard": {"reboot": {"type": "HARD"}}}),
                      "responses": _responses(_ok(202, "Reboot cast", None),
                                              400, 404, 409, 413)},
         },

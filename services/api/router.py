@@ -57,11 +57,14 @@ class APIRouterV21:
 
     @webob.dec.wsgify
     def __call__(self, req: webob.Request) -> webob.Response:
-        context = req.environ[middleware.ENV_CONTEXT]
         try:
-            _content_type(req)
-        except webob.exc.HTTPUnsupportedMediaType as exc:
-            return json_response(415, fault_body(415, exc.explanation))
+            return self._route(req)
+        except webob.exc.HTTPException as exc:  # wsgify would answer it as HTML
+            return json_response(exc.code, fault_body(exc.code, exc.explanation or exc.title))
+
+    def _route(self, req: webob.Request) -> webob.Response:
+        context = req.environ[middleware.ENV_CONTEXT]
+        _content_type(req)
         matched_path = False
         for method, pattern, action in self.routes:
             m = pattern.match(req.path_info)
@@ -93,15 +96,36 @@ def _content_type(req: webob.Request) -> str | None:
     return str(content_type)
 
 
+#: deepest JSON body accepted: what the API takes goes on over RPC inside an envelope,
+#: and a body the messaging layer would refuse must be refused here, where a 400 can say so
+MAX_BODY_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return deepest
+
+
 def _json_body(req: webob.Request) -> Any:
     """The body as JSON (None when empty, as Nova allows an empty POST); anything else,
-    too deep for the parser included, is 400 ``Malformed request body``."""
+    too deep for the parser or for MAX_BODY_DEPTH included, is 400 ``Malformed request
+    body``."""
     if not req.content_length:
         return None
     try:
-        return json.loads(req.body)
+        body = json.loads(req.body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise webob.exc.HTTPBadRequest(explanation="Malformed request body") from None
+    if _depth(body) > MAX_BODY_DEPTH:
+        raise webob.exc.HTTPBadRequest(
+            explanation=f"Malformed request body: nested deeper than {MAX_BODY_DEPTH} levels")
+    return body
 
 
 def build_app(transport: Any, config: Any) -> Any:
