@@ -133,6 +133,10 @@ class RequestBodySizeLimiter:
         return req.get_response(self.app)
 
 
+def _usable_id(value: str) -> bool:
+    return 0 < len(value) <= 255 and value.isprintable()
+
+
 class NoAuth:
     """nova.api.openstack.auth.NoAuthMiddleware: token ``user:project``; none → 401."""
 
@@ -150,6 +154,11 @@ class NoAuth:
                     401, "The request you have made requires authentication."))
             user_id, _, project_id = token.partition(":")
             project_id = project_id or user_id
+            if not (_usable_id(user_id) and _usable_id(project_id)):
+                # the ids go into String(255) columns: longer, or holding control
+                # characters, no database takes them; such a token authenticates nobody
+                return json_response(401, fault_body(
+                    401, "The request you have made requires authentication."))
             ctx = RequestContext(user_id=user_id, project_id=project_id, auth_token=token,
                                  roles=["admin", "member"] if user_id == "admin" else
                                  ["member"], is_admin=user_id == "admin",

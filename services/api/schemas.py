@@ -9,7 +9,7 @@ Nova's validator is JSON Schema draft 4 with two changes kept here: ``minimum`` 
 Nova's printable-characters regex, whose refusal reads "An invalid 'name' value was
 provided. The name must be: ...". bootflow adds one check Nova leaves to its database: no
 string anywhere in a body may hold a lone surrogate (``"\\ud800"`` is valid JSON but not
-text, and no database or log can store it).
+text, and no database or log can store it) or NUL (PostgreSQL refuses it in text).
 """
 
 from __future__ import annotations
@@ -221,11 +221,14 @@ def _validator(schema: dict[str, Any]) -> Any:
 
 
 def _bad_text(value: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], str] | None:
-    """The path and value of the first string (key or value) that is not UTF-8 text."""
+    """The path and value of the first string (key or value) that no database stores as
+    text: not UTF-8 (a lone surrogate), or holding NUL (PostgreSQL refuses it)."""
     stack: list[tuple[tuple[Any, ...], Any]] = [(path, value)]
     while stack:
         where, item = stack.pop()
         if isinstance(item, str):
+            if "\x00" in item:
+                return where, item
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
@@ -263,7 +266,7 @@ def validate(body: Any, schema: dict[str, Any], is_body: bool = True) -> None:
         raise exception.ValidationError(
             detail=f"Invalid input for field/attribute {_shown(field)}. "
                    f"Value: {_shown(ascii(bad[1]))}. "
-                   "It is not valid UTF-8 text (a lone surrogate).")
+                   "It is not text a database stores (a lone surrogate or NUL).")
 
 
 def _shown(value: Any, limit: int = 100) -> str:

@@ -113,3 +113,53 @@ def test_chunked_body_over_the_limit_is_413(api: tuple[EmbeddedCloud, str]) -> N
                            "Transfer-Encoding": "chunked"})
     assert small.getresponse().status == 202
     small.close()
+
+
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+
+
+@pytest.fixture
+def pg_api(tmp_path: Path) -> Iterator[tuple[EmbeddedCloud, str]]:
+    """The API on PostgreSQL (stricter than SQLite: no NUL in text, varchar lengths
+    enforced), with databases of this test's own, dropped after."""
+    import socket
+    import uuid
+
+    import sqlalchemy as sa
+
+    from tracer.cloud.processes import FIX_POSTGRES, db_connections, ensure_databases
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL not reachable at 127.0.0.1:5432 ({exc}); fix: "
+                    f"{FIX_POSTGRES}", pytrace=False)
+    dbs = db_connections(f"{PG}bf_api_{uuid.uuid4().hex[:8]}_")
+    from services.conf import Config
+    ensure_databases(Config(state_dir=str(tmp_path), **dbs))
+    try:
+        with live_api(tmp_path, "memory://", **dbs) as pair:
+            yield pair
+    finally:
+        engine = sa.create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            for url in dbs.values():
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" '
+                                     "WITH (FORCE)"))
+        engine.dispose()
+
+
+def test_text_postgresql_cannot_store_is_refused(pg_api: tuple[EmbeddedCloud, str]) -> None:
+    """NUL in a flavorRef, or a noauth project id longer than its column: PostgreSQL
+    raised DataError and the API answered 500. Now 400 and 401."""
+    _, endpoint = pg_api
+    body = {"server": {"name": "x", "flavorRef": "1\x00", "imageRef": "bootflow-guest"}}
+    status, fault = request(endpoint, "POST", "/v2.1/servers", json.dumps(body).encode(),
+                            {"Content-Type": "application/json"})
+    assert status == 400 and "server/flavorRef" in fault["badRequest"]["message"]
+    for token in (f"demo:{'p' * 256}", f"{'u' * 256}:demo", "demo:\x7f"):
+        status, fault = request(endpoint, "GET", "/v2.1/servers", headers={
+            "X-Auth-Token": token})
+        assert status == 401, (token[:20], fault)
+    status, listed = request(endpoint, "GET", "/v2.1/servers")
+    assert status == 200 and listed == {"servers": []}
