@@ -105,7 +105,11 @@ def document() -> dict[str, Any]:
                                   "content": {"application/json": {"schema": {
                                       "type": "object", "oneOf": [
                                           {"required": ["server"]},
-                                          {"required": ["reservation_id"]}]}}}}},
+                                          {"required": ["reservation_id"]}]}}},
+                                  "links": {op: {"operationId": op, "parameters": {
+                                      "server_id": "$response.body#/server/id"}}
+                                      for op in ("showServer", "deleteServer",
+                                                 "rebootServer")}}},
                          400, 403, 413)},
         },
         "/v2.1/servers/detail": {
