@@ -71,6 +71,26 @@ def _usage(project_id: str) -> dict[str, int]:
             "ram": sum(r for _, r in seen.values())}
 
 
+def available_zones(config: Any) -> set[str]:
+    """nova/availability_zones.py:get_availability_zones(get_only_available=True): the
+    zones of enabled services in every cell; no aggregates here, so a compute is in
+    ``default_availability_zone`` and any other service in ``internal`` (as in Stein)."""
+    zones: set[str] = set()
+    with db.api_session() as s:
+        cells = [c.uuid for c in s.scalars(select(models.CellMapping))]
+    for cell in cells:
+        try:
+            db.cell_engine(cell)
+        except KeyError:
+            continue
+        with db.cell_session(SimpleNamespace(cell_uuid=cell)) as s:
+            for binary in s.scalars(select(models.Service.binary).where(
+                    models.Service.deleted == 0, models.Service.disabled.is_(False))):
+                zones.add(config.default_availability_zone if binary == "nova-compute"
+                          else "internal")
+    return zones
+
+
 def check_num_instances_quota(context: Any, config: Any, flavor: Any, min_count: int,
                               max_count: int) -> int:
     """nova/compute/utils.py:check_num_instances_quota: how many of min..max instances
@@ -127,6 +147,10 @@ class API:
                scheduler_hints: dict[str, Any] | None = None,
                metadata: dict[str, Any] | None = None) -> list[Instance]:
         with trace.stein_step(STEIN_LOCATION, "create", min_count=min_count, max_count=max_count):
+            if availability_zone and availability_zone not in available_zones(self.config):
+                # _validate_and_build_base_options: InvalidRequest, a 400
+                raise exception.Invalid(
+                    message="The requested availability zone is not available")
             image = self.image_api.show(context, image_href)
             if flavor.memory_mb < (image.get("min_ram") or 0):
                 raise exception.Invalid(reason="Flavor's memory is too small for this image")

@@ -280,3 +280,17 @@ def test_openapi_document_is_the_validating_schemas(cloud: Cloud) -> None:
     assert reboot["requestBody"]["content"]["application/json"]["schema"] == json.loads(
         json.dumps(schemas.REBOOT))
     assert set(create["responses"]) >= {"202", "400", "401", "403", "413", "415"}
+
+
+def test_unknown_availability_zone_is_400(cloud: Cloud) -> None:
+    """Stein checks the zone against those of enabled services (InvalidRequest), rather
+    than creating a server that can only fail scheduling."""
+    api, events = cloud
+    resp = post_server(api, {"name": "x", "flavorRef": "1", "imageRef": "bootflow-guest",
+                             "availability_zone": "az9"})
+    assert resp.status_int == 400
+    assert fault(resp) == ("badRequest", "The requested availability zone is not available")
+    nothing_built(api, events)
+    ok = post_server(api, {"name": "x", "flavorRef": "1", "imageRef": "bootflow-guest",
+                           "availability_zone": "nova"})
+    assert ok.status_int == 202
