@@ -70,6 +70,7 @@ class Config:
     quota_instances: int = 10
     quota_cores: int = 20
     quota_ram: int = 51200
+    quota_metadata_items: int = 128
     # allocation ratios (Stein defaults)
     cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5

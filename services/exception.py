@@ -90,6 +90,10 @@ class QuotaError(NovaException):
     code = 413
 
 
+class MetadataLimitExceeded(QuotaError):
+    msg_fmt = "Maximum number of metadata items exceeds %(allowed)d"
+
+
 class TooManyInstances(QuotaError):
     msg_fmt = ("Quota exceeded for %(overs)s: Requested %(req)s,"
                " but already used %(used)s of %(allowed)s %(overs)s")

@@ -151,6 +151,10 @@ class API:
                 # _validate_and_build_base_options: InvalidRequest, a 400
                 raise exception.Invalid(
                     message="The requested availability zone is not available")
+            # _check_metadata_properties_quota (lengths: the schema checked them)
+            limit = self.config.quota_metadata_items
+            if metadata and 0 <= limit < len(metadata):
+                raise exception.MetadataLimitExceeded(allowed=limit)
             image = self.image_api.show(context, image_href)
             if flavor.memory_mb < (image.get("min_ram") or 0):
                 raise exception.Invalid(reason="Flavor's memory is too small for this image")

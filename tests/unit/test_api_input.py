@@ -294,3 +294,12 @@ def test_unknown_availability_zone_is_400(cloud: Cloud) -> None:
     ok = post_server(api, {"name": "x", "flavorRef": "1", "imageRef": "bootflow-guest",
                            "availability_zone": "nova"})
     assert ok.status_int == 202
+
+
+def test_metadata_items_quota_is_403(cloud: Cloud) -> None:
+    api, events = cloud
+    resp = post_server(api, {"name": "x", "flavorRef": "1", "imageRef": "bootflow-guest",
+                             "metadata": {f"k{i}": "v" for i in range(129)}})
+    assert resp.status_int == 403
+    assert fault(resp) == ("forbidden", "Maximum number of metadata items exceeds 128")
+    nothing_built(api, events)
