@@ -95,19 +95,60 @@ def validate(event: Any) -> Event:
     return event
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_DEPTH = 64
+
+
 def dumpb(event: Any, default: Callable[[Any], Any] = str) -> bytes:
     """Compact UTF-8 JSON of an event or a batch of them (AMQP bodies, JSON Lines, and
     the envelopes inside rpc spans); *default* turns what JSON lacks into something.
 
     orjson: tracing serializes every event on the traced services' own cores, and this
     is about six times cheaper than ``json.dumps`` there (BENCHMARKS.md, Scale). What
-    orjson refuses (an int beyond 64 bits) takes the standard library's path.
+    orjson refuses takes a path that cannot fail, so that no value a tenant can put in
+    an attribute stops a trace sender: an int beyond 64 bits and nesting deeper than
+    orjson's 254 levels go through the standard library; a lone surrogate (``"\ud800"``
+    from a JSON request, which UTF-8 cannot encode) becomes U+FFFD; keys that are not
+    strings, objects whose *default* raises and nesting deeper than 64 levels become
+    their (replaced) text.
     """
     try:
         return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        return json.dumps(event, separators=(",", ":"), ensure_ascii=False,
-                          default=default).encode()
+        pass
+    try:
+        text = json.dumps(event, separators=(",", ":"), ensure_ascii=False,
+                          default=default)
+    except (TypeError, ValueError, RecursionError):
+        text = json.dumps(_plain(event, default, 0), separators=(",", ":"),
+                          ensure_ascii=False)
+    return _SURROGATE.sub("\ufffd", text).encode()
+
+
+def _plain(value: Any, default: Callable[[Any], Any], depth: int) -> Any:
+    """*value* as plain JSON data whatever it holds (the last resort of ``dumpb``)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if depth >= _MAX_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _text(k): _plain(v, default, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, default, depth + 1) for v in value]
+    try:
+        return _plain(default(value), str, depth + 1)
+    except Exception:  # noqa: BLE001 - a default that raises: still say what it was
+        return _text(value)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001
+        return f"<unprintable {type(value).__name__}>"
 
 
 def dumps(event: Any, default: Callable[[Any], Any] = str) -> str:
