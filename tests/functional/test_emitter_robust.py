@@ -10,6 +10,7 @@ collector's queue to come back.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -172,3 +173,38 @@ def test_events_resent_after_a_restart_wait_for_the_collector_queue(
         assert [e["ts_ns"] for e in second.get()] == list(range(1, 111))
     finally:
         emitter.close()
+
+
+def test_the_collector_refuses_only_the_bad_event_of_a_batch(
+        exchange: str, caplog: pytest.LogCaptureFixture) -> None:
+    """One event holding ``1e400`` (or ``NaN``, or a lone surrogate escape) no longer
+    takes its batch with it; a span named "" (an RPC message with method "") is kept."""
+    from kombu import Connection, Exchange, Producer
+
+    from tracer.instrument.broker import kombu_url
+
+    unnamed = {"type": "span_start", "trace_id": "c" * 32, "span_id": "d" * 16,
+               "parent_id": None, "name": "", "service": "nova-conductor",
+               "host": "conductor", "kind": "CONSUMER", "ts_ns": 5, "attrs": {}}
+    batch = ("[" + ",".join([
+        json.dumps(_event(1)), json.dumps(_event(2)).replace('"i": 2', '"i": 1e400'),
+        json.dumps(_event(3)), json.dumps(_event(4)).replace('"i": 4', '"i": NaN'),
+        json.dumps(_event(6)).replace('"x', '"\\ud800x', 1), json.dumps(unnamed),
+        json.dumps(_event(7))]) + "]").encode()
+    sink = Sink()
+    caplog.set_level(logging.WARNING, logger="tracer.collector")
+    with Collector(RABBIT_URL, sink, exchange=exchange) as collector:
+        with Connection(kombu_url(RABBIT_URL)) as conn:
+            Producer(conn.channel(), exchange=Exchange(exchange, type="topic",
+                                                       durable=False)).publish(
+                batch, routing_key="evil.host", content_type="application/json",
+                content_encoding="binary")
+        assert wait_for(lambda: len(sink.get()) >= 4 and collector.dropped >= 3, 10)
+        time.sleep(0.2)
+        assert collector.dropped == 3
+    assert [e["ts_ns"] for e in sink.get()] == [1, 3, 5, 7]
+    assert sink.get()[2]["name"] == ""
+    reasons = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(reasons) == 3
+    assert "finite double (inf)" in reasons[0] and "(nan)" in reasons[1]
+    assert "lone surrogate" in reasons[2]

@@ -59,8 +59,10 @@ def outage_cloud(tmp_path: Path) -> Iterator[dict[str, Any]]:
         try:
             collector.start()
             cfg = d.make_config(transport_url=url, virt_type="test", api_port=free_port(),
-                                control_exchange=f"bf-outage-{tag}", report_interval=1,
-                                service_down_time=10, periodic_interval=5)
+                                control_exchange=f"bf-outage-{tag}", report_interval=2,
+                                # Stein's: a 10 s outage must not make a compute look
+                                # down (its heartbeats go through the conductor)
+                                service_down_time=60, periodic_interval=5)
             d.up(cfg, computes=2, trace_exchange=trace_x, timeout=90)
             yield {"deployment": d, "forwarder": fwd, "vhost": vhost, "events": events,
                    "collector": collector}
