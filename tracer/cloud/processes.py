@@ -78,7 +78,9 @@ class StatusRow:
 
 
 def write_toml(path: Path, values: dict[str, Any]) -> None:
-    """Flat TOML of str/int/float/bool values (what Config holds), atomically."""
+    """Flat TOML of str/int/float/bool values (what Config holds), atomically, readable
+    by its owner only (mode 0600): it holds the broker and database URLs, passwords
+    included, as nova.conf does (packaged 0640 root:nova)."""
     lines = ["# written by bootflow up: the effective configuration of every process"]
     for key, value in values.items():
         if isinstance(value, bool):
@@ -87,8 +89,16 @@ def write_toml(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"{key} = {value!r}")
         elif isinstance(value, str):
             lines.append(f"{key} = {json.dumps(value)}")
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """*text* into *path* atomically, mode 0600 whatever the umask or the old file's."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    tmp.unlink(missing_ok=True)  # a leftover could have other modes or another owner
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     tmp.replace(path)
 
 
@@ -311,7 +321,8 @@ class Deployment:
         procs = [Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
                  *(Proc("nova-compute", f"compute{i}") for i in range(1, computes + 1)),
                  Proc("nova-api", "api")]
-        self.meta_path.write_text(json.dumps({
+        # host_options may hold a transport URL with its password: private too
+        write_private(self.meta_path, json.dumps({
             "procs": [dataclasses.asdict(p) for p in procs],
             "endpoint": f"http://{config.api_host}:{config.api_port}",
             "trace_exchange": trace_exchange, "virt_type": config.virt_type,
