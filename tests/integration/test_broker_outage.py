@@ -168,6 +168,8 @@ def test_ten_second_outage_mid_multi_create_loses_nothing(outage_cloud: dict[str
     booters = [threading.Thread(target=boot_during_outage, args=(n,)) for n in range(DURING)]
     for b in booters:
         b.start()
+    at_cut = collections.Counter(str(s.get("OS-EXT-STS:task_state") or s["status"])
+                                 for s in _servers(api, reservations))
     outage_s = _restart_vhost(fwd, outage_cloud["vhost"])
     back = time.monotonic()
     for b in booters:
@@ -183,7 +185,8 @@ def test_ten_second_outage_mid_multi_create_loses_nothing(outage_cloud: dict[str
         time.sleep(1.0)
     settled_s = time.monotonic() - back
     active = [s for s in servers if s["status"] == "ACTIVE"]
-    print(f"\noutage {outage_s:.1f}s; {len(servers)} instances: {len(active)} ACTIVE, "
+    print(f"\nthe 20 at the cut: {dict(at_cut)}")
+    print(f"outage {outage_s:.1f}s; {len(servers)} instances: {len(active)} ACTIVE, "
           f"{len(servers) - len(active) - len(building)} ERROR, {len(building)} BUILD "
           f"{settled_s:.1f}s after the broker returned")
     faults = collections.Counter(str((s.get("fault") or {}).get("message"))
