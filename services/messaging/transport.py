@@ -167,6 +167,8 @@ class Transport:
             props["expiration"] = str(int(expiration * 1000))
         budget = self.publish_retry_timeout if retry_for is None else retry_for
         destination = (exchange, routing_key)
+        if mandatory and not exchange and not routing_key:
+            raise MessagingException("no queue to send to (empty routing key)")
         if mandatory and destination in self._obsolete:
             raise MessagingException(
                 f"no queue for routing key {routing_key!r} on exchange {exchange!r} "
