@@ -208,3 +208,20 @@ def test_the_collector_refuses_only_the_bad_event_of_a_batch(
     assert len(reasons) == 3
     assert "finite double (inf)" in reasons[0] and "(nan)" in reasons[1]
     assert "lone surrogate" in reasons[2]
+
+
+def test_a_corrupt_spool_is_resent_without_its_bad_lines(exchange: str,
+                                                        tmp_path: Path) -> None:
+    """A spool (a file: a crash mid-write, a hand edit) with lines that are not events
+    loses those lines only, and never wedges the sender."""
+    spool = tmp_path / "spool.jsonl"
+    spool.write_text(json.dumps(_event(0)) + "\n42\n{not json\n[]\n"
+                     + json.dumps(_event(1)) + "\n")
+    sink = Sink()
+    with Collector(RABBIT_URL, sink, exchange=exchange):
+        with BrokerEmitter(RABBIT_URL, exchange=exchange, spool_path=spool) as emitter:
+            emitter(_event(2))
+            assert emitter.flush(10)
+        assert wait_for(lambda: len(sink.get()) == 3, 10)
+    assert [e["ts_ns"] for e in sink.get()] == [0, 1, 2]
+    assert not spool.exists()

@@ -186,6 +186,7 @@ class BrokerEmitter:
         self.spooled = 0            # events that went through the spool file
         self.unroutable = 0         # events no queue took (nobody recording), gone
         self.drops: dict[str, int] = {"queue_full": 0, "spool_full": 0, "failed": 0}
+        self._drop_lock = threading.Lock()
         self._reported_drops = 0    # self.dropped when the last trace.dropped went out
         self._identity: tuple[str, str] | None = None  # service, host seen in events
         self._returned = False      # set by basic.return during a publish
@@ -225,8 +226,9 @@ class BrokerEmitter:
         return sum(self.drops.values())
 
     def _drop(self, why: str, n: int) -> None:
-        before = self.dropped
-        self.drops[why] += n
+        with self._drop_lock:  # callers' threads and the sender count here
+            before = self.dropped
+            self.drops[why] += n
         if before == 0 or before // 10_000 != self.dropped // 10_000:
             log.warning("trace emitter dropped %d events so far (%s)", self.dropped,
                         ", ".join(f"{k} {v}" for k, v in self.drops.items() if v))
@@ -523,8 +525,12 @@ class BrokerEmitter:
                 for line in lines:
                     number += 1
                     try:
-                        events.append(json.loads(line))
+                        event = json.loads(line)
                     except ValueError:
+                        event = None
+                    if isinstance(event, dict):
+                        events.append(event)
+                    else:
                         log.warning("dropping corrupt line %d of spool %s", number,
                                     self.spool_path)
                 unsent = self._publish(events) if events else []
