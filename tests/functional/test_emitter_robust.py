@@ -225,3 +225,27 @@ def test_a_corrupt_spool_is_resent_without_its_bad_lines(exchange: str,
         assert wait_for(lambda: len(sink.get()) == 3, 10)
     assert [e["ts_ns"] for e in sink.get()] == [0, 1, 2]
     assert not spool.exists()
+
+
+def test_a_collector_that_loses_its_connection_for_a_moment_misses_nothing(
+        exchange: str, forwarder: Forwarder, tmp_path: Path) -> None:
+    """The broker stays up, the collector's own connection drops (a blip): its queue
+    stays, keeps what is published meanwhile, and the collector reads on after its
+    reconnect. (Its queue was exclusive: gone with the connection, events with it.)"""
+    sink = Sink()
+    collector = Collector(forwarder.url(RABBIT_URL), sink, exchange=exchange,
+                          reconnect_interval=0.1)
+    with collector, BrokerEmitter(RABBIT_URL, exchange=exchange,
+                                  spool_path=tmp_path / "spool.jsonl") as emitter:
+        emitter(_event(0))
+        assert emitter.flush(10)
+        assert wait_for(lambda: len(sink.get()) == 1, 10)
+        forwarder.cut()
+        time.sleep(0.5)  # the broker notices the closed connection
+        for i in range(1, 51):
+            emitter(_event(i))
+        assert emitter.flush(10)
+        forwarder.restore()
+        assert wait_for(lambda: len(sink.get()) >= 51, 15)
+    assert [e["ts_ns"] for e in sink.get()] == list(range(51))
+    assert emitter.unroutable == 0
