@@ -141,3 +141,26 @@ def test_a_mandatory_message_to_a_queue_that_never_comes_fails_loudly(
     with pytest.raises(MessagingException, match="gave up on it before"):
         transport.publish("", name, "{}", declare=False, mandatory=True, retry_for=1.0)
     assert time.monotonic() - t0 < 0.5
+
+
+def test_a_queue_declared_with_other_arguments_still_gets_the_cast(
+        rabbit_url: str, transport: Transport, control_exchange: str) -> None:
+    """A server of another version may declare its topic queue with other arguments:
+    the publisher's declaration is refused (PRECONDITION_FAILED), which only tells it
+    the queue exists; the cast goes there all the same, now and later."""
+    topic = f"rs_{wire.new_id()[:8]}"
+    x = kombu.Exchange(control_exchange, type="topic", durable=False)
+    q = kombu.Queue(topic, x, routing_key=topic, durable=False, auto_delete=False,
+                    queue_arguments={"x-max-length": 1000})
+    with kombu.Connection(kombu_url(rabbit_url)) as conn:
+        q(conn.channel()).declare()
+    try:
+        client = RPCClient(transport, Target(topic=topic, version="1.0"))
+        client.cast({}, "record", value=1)
+        transport.cleanup()  # a new connection: the declaration is tried again
+        client.cast({}, "record", value=2)
+        with kombu.Connection(kombu_url(rabbit_url)) as conn:
+            got = [q(conn.channel()).get(no_ack=True) for _ in range(2)]
+        assert [wire.unpack(m.body)[0]["args"]["value"] for m in got if m] == [1, 2]
+    finally:
+        _delete_queues(rabbit_url, topic)
