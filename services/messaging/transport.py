@@ -130,12 +130,18 @@ class Transport:
         """basic.return (in the publishing thread, before the confirm of that message)."""
         self._returned = f"{exc}"
 
-    def _reset_publisher(self) -> None:
+    def _reset_publisher(self, abandon: bool = False) -> None:
+        """Drop the publishing connection; a failed one is *abandoned* (its socket
+        closed without the AMQP close handshake, which a frozen broker never answers,
+        and this runs under ``_pub_lock``)."""
         conn, self._pub_conn, self._pub_channel = self._pub_conn, None, None
         self._declared.clear()
         self._declared_queues.clear()
         if conn is not None:
-            release(conn)
+            if abandon:
+                abandon_connection(conn)
+            else:
+                release(conn)
 
     def publish(self, exchange: str, routing_key: str, body: str, *,
                 exchange_type: str = "topic", declare: bool = True,
@@ -213,7 +219,7 @@ class Transport:
                     recoverable = conn is None or isinstance(
                         e, conn.connection_errors + conn.channel_errors + (OSError,)) or \
                         type(e).__name__ == "MessageNacked"
-                    self._reset_publisher()
+                    self._reset_publisher(abandon=True)
                     if not recoverable:
                         raise
                     now = time.monotonic()
@@ -294,6 +300,15 @@ def release(conn: kombu.Connection) -> None:
     """Release *conn*, ignoring the errors of one already broken."""
     try:
         conn.release()
+    except Exception:  # noqa: BLE001 - already broken
+        pass
+
+
+def abandon_connection(conn: kombu.Connection) -> None:
+    """Close *conn*'s socket without the AMQP close handshake (a broken or frozen
+    broker would never answer it)."""
+    try:
+        conn.collect()
     except Exception:  # noqa: BLE001 - already broken
         pass
 

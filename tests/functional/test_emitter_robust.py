@@ -249,3 +249,34 @@ def test_a_collector_that_loses_its_connection_for_a_moment_misses_nothing(
         assert wait_for(lambda: len(sink.get()) >= 51, 15)
     assert [e["ts_ns"] for e in sink.get()] == list(range(51))
     assert emitter.unroutable == 0
+
+
+def test_a_frozen_broker_sends_events_to_the_spool_not_to_memory(
+        exchange: str, forwarder: Forwarder, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path to the broker freezes (every byte held): a publish waiting for its
+    confirm gives up after CONFIRM_TIMEOUT and the events go to the spool, instead of
+    the sender waiting for ever while its queue fills up; all arrive after the thaw."""
+    from tracer.instrument import emitter as emitter_mod
+
+    monkeypatch.setattr(emitter_mod, "CONFIRM_TIMEOUT", 1.0)
+    sink = Sink()
+    with Collector(RABBIT_URL, sink, exchange=exchange):
+        emitter = BrokerEmitter(forwarder.url(RABBIT_URL), exchange=exchange, linger=0,
+                                spool_path=tmp_path / "spool.jsonl", retry_interval=0.2)
+        try:
+            emitter(_event(0))
+            assert emitter.flush(10)
+            forwarder.pause()
+            for i in range(1, 201):
+                emitter(_event(i))
+                time.sleep(0.01)
+            assert wait_for(lambda: emitter.spooled > 0, 10), "stuck on the frozen broker"
+            # and keeps spooling: reconnecting does not hang on the frozen path either
+            assert wait_for(lambda: emitter.spooled == 200, 15), emitter.spooled
+            forwarder.resume()
+            assert emitter.flush(30)
+        finally:
+            emitter.close()
+        assert wait_for(lambda: len({e["ts_ns"] for e in sink.get()}) == 201, 15)
+    assert emitter.dropped == 0

@@ -121,6 +121,9 @@ MAX_QUEUE = 100_000            # events waiting for the sender thread; beyond: d
 MAX_SPOOL_BYTES = 64 * 2**20   # spool file; beyond: new events dropped (counted)
 UNROUTABLE_GRACE = 30.0        # after a reconnect, unroutable events are retried this long
 DROPPED_ANNOTATION = "trace.dropped"
+# a broker that holds a publish this long (frozen, or a path to it paused) is given up
+# for the spool: a sender stuck waiting for a confirm would let the queue fill up
+CONFIRM_TIMEOUT = 10.0
 
 
 class BrokerEmitter:
@@ -402,7 +405,8 @@ class BrokerEmitter:
             self._producer.publish(body, routing_key=keys[0], headers=headers,
                                    content_type="application/json",
                                    content_encoding="utf-8", retry=False,
-                                   mandatory=self._mandatory)
+                                   mandatory=self._mandatory,
+                                   confirm_timeout=CONFIRM_TIMEOUT)
         except Exception as exc:  # noqa: BLE001 - any broker failure means: spool
             self._broker_failed(exc)
             return False
@@ -467,14 +471,19 @@ class BrokerEmitter:
         if self._producer is not None or self._next_try == 0.0:
             log.warning("trace broker %s unreachable (%s); spooling to %s", _safe(self.url),
                         exc, self.spool_path)
-        self._disconnect()
+        self._disconnect(abandon=True)
         self._had_failure = True
         self._next_try = time.monotonic() + self.retry_interval
 
-    def _disconnect(self) -> None:
+    def _disconnect(self, abandon: bool = False) -> None:
+        """Close the connection; a failed one is *abandoned*: its socket closed without
+        the AMQP close handshake, which a frozen broker would never answer."""
         self._producer = None
         if self._conn is not None:
-            _release(self._conn)
+            if abandon:
+                _abandon(self._conn)
+            else:
+                _release(self._conn)
             self._conn = None
 
     # -- spool -----------------------------------------------------------------------
@@ -562,6 +571,13 @@ def _close_at_exit(ref: weakref.ref[BrokerEmitter]) -> None:
 def _release(conn: Any) -> None:
     try:
         conn.release()
+    except Exception:  # noqa: BLE001 - already broken
+        pass
+
+
+def _abandon(conn: Any) -> None:
+    try:
+        conn.collect()
     except Exception:  # noqa: BLE001 - already broken
         pass
 
