@@ -9,7 +9,9 @@ again, so that, as after a restart, every transient queue and exchange is gone a
 first to reconnect finds an empty broker. A boot is also requested during the outage
 (the API's cast retries until the broker is back), and the conductor is the last to
 reconnect, 3 s after the others (stopped meanwhile), so the API's retried casts reach
-the broker before the conductor's queue is back. Then: no instance stays in BUILD
+the broker before the conductor's queue is back; the trace recorder is back 8 s after
+the broker, when the services have resent their spooled events and sent most of the
+builds' own. Then: no instance stays in BUILD
 (nor went to ERROR: nothing was short of room, so an ERROR is a lost message too), and
 every finished build's trace has all of its api, conductor, scheduler and compute
 spans, none half-recorded.
@@ -42,6 +44,7 @@ SETTLE_S = 120.0  # after the broker is back, no instance may still be building
 COUNT = 20
 DURING = 3  # single boots requested while the broker is away
 LATE_S = 3.0  # the conductor reconnects this long after the others
+RECORDER_LATE_S = 8.0  # and the trace recorder this long after them
 
 
 @pytest.fixture
@@ -59,7 +62,8 @@ def outage_cloud(tmp_path: Path) -> Iterator[dict[str, Any]]:
         url = fwd.url(direct)
         trace_x = f"bf-outage-{tag}.trace"
         events: list[dict[str, Any]] = []
-        collector = Collector(url, events.append, exchange=trace_x)
+        recorder_fwd = Forwarder((HOST, PORT))  # the recorder's own path, back late
+        collector = Collector(recorder_fwd.url(direct), events.append, exchange=trace_x)
         d = Deployment(tmp_path / "state")
         try:
             collector.start()
@@ -70,24 +74,30 @@ def outage_cloud(tmp_path: Path) -> Iterator[dict[str, Any]]:
                                 service_down_time=60, periodic_interval=5)
             d.up(cfg, computes=2, trace_exchange=trace_x, timeout=90)
             yield {"deployment": d, "forwarder": fwd, "vhost": vhost, "events": events,
-                   "collector": collector}
+                   "collector": collector, "recorder_forwarder": recorder_fwd}
         finally:
             if d.meta():
                 d.down(timeout=10)
             collector.stop()
             fwd.close()
+            recorder_fwd.close()
 
 
-def _restart_vhost(fwd: Forwarder, vhost: str, late_pid: int) -> float:
+def _restart_vhost(fwd: Forwarder, vhost: str, late_pid: int,
+                   late_fwd: Forwarder) -> tuple[float, float]:
     """Cut the deployment off the broker for OUTAGE_S seconds and empty its vhost, as a
-    broker restart does; returns when the broker is reachable again.
+    broker restart does; returns (outage length, monotonic time the broker was back).
 
     The process *late_pid* (the conductor) is stopped meanwhile and let go LATE_S after
     the broker is back: the last to reconnect, as a busy service is, so that the casts
     the API retried during the outage reach the broker before its queue is declared
-    again (what the finding saw, here every time instead of by chance)."""
+    again (what the finding saw, here every time instead of by chance). The recorder's
+    path *late_fwd* comes back RECORDER_LATE_S after the broker, when the conductor has
+    sent the builds on: the services resend their spooled trace events, and emit those
+    of the builds, while its queue is not there again."""
     t0 = time.monotonic()
     fwd.cut()
+    late_fwd.cut()
     os.kill(late_pid, signal.SIGSTOP)
     try:
         rabbitmqctl("delete_vhost", vhost)  # transient queues, exchanges, bindings: gone
@@ -95,11 +105,14 @@ def _restart_vhost(fwd: Forwarder, vhost: str, late_pid: int) -> float:
         rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
         time.sleep(max(0.0, OUTAGE_S - (time.monotonic() - t0)))
         fwd.restore()
-        back = time.monotonic() - t0
+        back = time.monotonic()
         time.sleep(LATE_S)
+        os.kill(late_pid, signal.SIGCONT)
+        time.sleep(RECORDER_LATE_S - LATE_S)
     finally:
         os.kill(late_pid, signal.SIGCONT)
-    return back
+        late_fwd.restore()
+    return back - t0, back
 
 
 def _servers(api: APIClient, reservation_ids: list[str]) -> list[dict[str, Any]]:
@@ -188,8 +201,8 @@ def test_ten_second_outage_mid_multi_create_loses_nothing(outage_cloud: dict[str
                                  for s in _servers(api, reservations))
     conductor = d.pid_of(deploy.Proc("nova-conductor", "conductor"))
     assert conductor is not None
-    outage_s = _restart_vhost(fwd, outage_cloud["vhost"], conductor)
-    back = time.monotonic() - LATE_S
+    outage_s, back = _restart_vhost(fwd, outage_cloud["vhost"], conductor,
+                                    outage_cloud["recorder_forwarder"])
     for b in booters:
         b.join(90)
     assert [code for code, _ in replies] == [202] * DURING, replies
@@ -206,7 +219,8 @@ def test_ten_second_outage_mid_multi_create_loses_nothing(outage_cloud: dict[str
     print(f"\nthe 20 at the cut: {dict(at_cut)}")
     print(f"outage {outage_s:.1f}s; {len(servers)} instances: {len(active)} ACTIVE, "
           f"{len(servers) - len(active) - len(building)} ERROR, {len(building)} BUILD "
-          f"{settled_s:.1f}s after the broker returned")
+          f"when checked, {settled_s:.1f}s after the broker returned (the conductor "
+          f"{LATE_S:g}s, the recorder {RECORDER_LATE_S:g}s after it)")
     faults = collections.Counter(str((s.get("fault") or {}).get("message"))
                                  for s in servers if s["status"] == "ERROR")
     for message, n in faults.items():
