@@ -80,7 +80,9 @@ class StatusRow:
 
 
 def write_toml(path: Path, values: dict[str, Any]) -> None:
-    """Flat TOML of str/int/float/bool values (what Config holds), atomically."""
+    """Flat TOML of str/int/float/bool values (what Config holds), atomically, readable
+    by its owner only (mode 0600): it holds the broker and database URLs, passwords
+    included, as nova.conf does (packaged 0640 root:nova)."""
     lines = ["# written by bootflow up: the effective configuration of every process"]
     for key, value in values.items():
         if isinstance(value, bool):
@@ -89,8 +91,16 @@ def write_toml(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"{key} = {value!r}")
         elif isinstance(value, str):
             lines.append(f"{key} = {json.dumps(value)}")
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """*text* into *path* atomically, mode 0600 whatever the umask or the old file's."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    tmp.unlink(missing_ok=True)  # a leftover could have other modes or another owner
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     tmp.replace(path)
 
 
@@ -150,17 +160,51 @@ def check_guest(guest_dir: str) -> None:
 
 
 def db_connections(url: str) -> dict[str, str]:
-    """``--db URL``: the four database connections on that server. A URL ending in ``/``
-    names them nova_api, nova_cell0, nova_cell1, placement; a trailing name is a prefix
-    (``postgresql+psycopg://postgres@127.0.0.1:5432/bf_`` → bf_nova_api, …)."""
-    base = url if url.endswith("/") or urllib.parse.urlparse(url).path else url + "/"
-    return {key: base + name for key, name in DB_NAMES.items()}
+    """``--db URL``: the four database connections on that server.
+
+    A URL ending in ``/`` (no database name) names four databases: nova_api, nova_cell0,
+    nova_cell1 and placement, created when missing. A URL naming a database
+    (``postgresql+psycopg://postgres@127.0.0.1:5432/bootflow``) puts everything in that
+    one database, created when missing, as four PostgreSQL schemas of those names
+    (``search_path``); the cells' schemas are alike, so one database needs schemas, and
+    only PostgreSQL has them apart from databases (MySQL: end the URL with ``/``).
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy's ArgumentError and friends
+        raise DeployError(f"--db {url!r} is not a database URL ({exc})") from None
+    if parsed.get_backend_name() == "sqlite":
+        raise DeployError("--db names a database server; SQLite is the default already "
+                          "(files in the state folder)")
+    if not parsed.database:
+        base = url if url.endswith("/") else url + "/"
+        return {key: base + name for key, name in DB_NAMES.items()}
+    if parsed.get_backend_name() != "postgresql":
+        raise DeployError(f"--db with a database name ({parsed.database!r}) needs "
+                          "PostgreSQL (one schema per Nova database); for "
+                          f"{parsed.get_backend_name()} end the URL with / instead")
+    return {key: parsed.update_query_dict({"options": f"-csearch_path={name}"})
+            .render_as_string(hide_password=False) for key, name in DB_NAMES.items()}
+
+
+def _schema_of(url: Any) -> str | None:
+    """The schema a connection URL sets with ``options=-csearch_path=NAME``, if any."""
+    options = url.query.get("options")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    for part in str(options or "").split():
+        if part.startswith("-csearch_path="):
+            return part.split("=", 1)[1].split(",")[0] or None
+    return None
 
 
 def ensure_databases(config: Config) -> list[str]:
     """Create the server databases of *config* that do not exist yet (as an operator
-    does before ``nova-manage db sync``); SQLite files need nothing. Returns the names
-    created; a server that does not answer fails with the fix."""
+    does before ``nova-manage db sync``), and the schema a URL selects with
+    ``search_path`` (``db_connections``); SQLite files need nothing. Returns the
+    databases created; a server that does not answer fails with the fix."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
@@ -170,25 +214,37 @@ def ensure_databases(config: Config) -> list[str]:
         if url.get_backend_name() == "sqlite" or not url.database:
             continue
         admin_db = "postgres" if url.get_backend_name() == "postgresql" else None
-        engine = sa.create_engine(url.set(database=admin_db), isolation_level="AUTOCOMMIT")
+        schema = _schema_of(url) if url.get_backend_name() == "postgresql" else None
+        server = url.set(database=admin_db).difference_update_query(["options"])
         try:
-            with engine.connect() as conn:
-                if url.get_backend_name() == "postgresql":
-                    exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE "
-                                                  "datname = :n"), {"n": url.database}
-                                          ).first()
-                    if not exists:
-                        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-                        created.append(url.database)
-                else:
-                    conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{url.database}`"))
+            engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as conn:
+                    if url.get_backend_name() == "postgresql":
+                        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE "
+                                                      "datname = :n"), {"n": url.database}
+                                              ).first()
+                        if not exists:
+                            conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+                            created.append(url.database)
+                    else:
+                        conn.execute(sa.text(
+                            f"CREATE DATABASE IF NOT EXISTS `{url.database}`"))
+            finally:
+                engine.dispose()
+            if schema:
+                engine = sa.create_engine(url.difference_update_query(["options"]),
+                                          isolation_level="AUTOCOMMIT")
+                try:
+                    with engine.connect() as conn:
+                        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                finally:
+                    engine.dispose()
         except sa.exc.OperationalError as exc:
             fix = FIX_POSTGRES if url.get_backend_name() == "postgresql" else \
                 "start the database server"
             raise DeployError(f"database server of {url.render_as_string()} not reachable "
                               f"({str(exc.orig).strip()}); fix: {fix}") from None
-        finally:
-            engine.dispose()
     return created
 
 
@@ -318,7 +374,8 @@ class Deployment:
                  Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
                  *(Proc("nova-compute", f"compute{i}") for i in range(1, computes + 1)),
                  Proc("nova-api", "api")]
-        self.meta_path.write_text(json.dumps({
+        # host_options may hold a transport URL with its password: private too
+        write_private(self.meta_path, json.dumps({
             "procs": [dataclasses.asdict(p) for p in procs],
             "endpoint": f"http://{config.api_host}:{config.api_port}",
             "trace_exchange": trace_exchange, "virt_type": config.virt_type,

@@ -39,8 +39,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up.add_argument("--db", default=None,
                     help="database server URL, e.g. postgresql+psycopg://postgres@127.0.0.1:"
                          "5432/ (databases nova_api, nova_cell0, nova_cell1, placement, "
-                         "created when missing; a trailing name is a prefix: .../bf_ → "
-                         "bf_nova_api); default SQLite in the state folder")
+                         "created when missing); with a database name, .../NAME, all in "
+                         "that one database as schemas of those names (PostgreSQL); "
+                         "default SQLite in the state folder")
     up.add_argument("--api-port", type=int, default=None, help="HTTP port (default 8774)")
     up.add_argument("--placement-port", type=int, default=None,
                     help="placement-api HTTP port (default 8778)")
@@ -105,7 +106,10 @@ def cmd_up(args: argparse.Namespace, console: Console) -> int:
     if args.db:
         from tracer.cloud.processes import db_connections
 
-        db = db_connections(args.db)
+        try:
+            db = db_connections(args.db)
+        except DeployError as exc:
+            raise UserError(str(exc)) from None
     host_options: dict[str, dict[str, str]] = {}
     for flag, key, items in (("--netns", "netns", args.netns),
                              ("--host-transport", "transport_url", args.host_transport)):
