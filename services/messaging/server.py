@@ -101,8 +101,9 @@ class RPCServer:
                                  durable=False, auto_delete=False)
         fanout_x = kombu.Exchange(f"{t.topic}_fanout", type="fanout", durable=False,
                                   auto_delete=True)
+        topic = str(t.topic)   # an RPC server's target always names its topic
         return [   # the topic queues as publishers declare them too (transport.rpc_queue)
-            rpc_queue(t.topic, topic_x),
+            rpc_queue(topic, topic_x),
             rpc_queue(f"{t.topic}.{t.server}", topic_x),
             kombu.Queue(self.fanout_queue, fanout_x, routing_key=t.topic, durable=False,
                         auto_delete=False,
