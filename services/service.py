@@ -148,6 +148,13 @@ class Service:
             if hasattr(self.manager, "periodic_tasks"):
                 self._spawn_timer("periodic_tasks", self.config.periodic_interval,
                                   self._periodic_tasks)
+            # periodic tasks with a spacing of their own (oslo.service's
+            # @periodic_task(spacing=N)); a negative or zero spacing turns one off
+            for name, spacing, task in getattr(self.manager, "spaced_periodic_tasks",
+                                               lambda: [])():
+                if spacing > 0:
+                    self._spawn_timer(name, spacing,
+                                      lambda task=task: task(get_admin_context()))
 
     def _periodic_tasks(self) -> None:
         with trace.span("periodic_tasks", "INTERNAL", parent=None,
