@@ -307,3 +307,14 @@ def test_guest_never_accepted_from_another_machine(classroom: Classroom) -> None
     assert r.returncode == 0 and "student-a" in r.stdout and ": deleted" in r.stdout, r.stdout
     assert placement.get_providers_by_name("student-a") == []
     assert not ns.pids()
+
+    # the broker listener on ADDR is a runtime one (a RabbitMQ restart drops it): status
+    # says so and names the fix
+    from tracer.cloud.classroom import stop_rabbit_listener
+
+    if not c.teacher.meta()["listen"]["listener_started"]:
+        return   # RabbitMQ listens on every address here (listeners.tcp.default)
+    stop_rabbit_listener(c.addr)
+    shown = _cli("status", "--state-dir", str(c.teacher.state_dir)).stdout
+    assert f"RabbitMQ does not listen on {c.addr}:5672 any more" in shown, shown
+    assert f"bootflow up --listen {c.addr}" in shown

@@ -251,7 +251,23 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
                            "report_count": r.report_count} for r in rows]))
     else:
         console.print(_table(rows))
+        _warn_unreachable(d, console)
     return 0 if rows and all(r.state == "up" for r in rows) else 1
+
+
+def _warn_unreachable(d: Any, console: Console) -> None:
+    """``up --listen``: RabbitMQ's listener on ADDR is a runtime one, gone when RabbitMQ
+    restarts; say so, since the joined computes then cannot reach the bus."""
+    opened = d.meta().get("listen")
+    if not opened:
+        return
+    from tracer.cloud.classroom import accepts
+
+    addr, port = opened["addr"], opened["rabbit_port"]
+    if not accepts(addr, port):
+        console.print(f"[red]RabbitMQ does not listen on {addr}:{port} any more[/] (restarted?)"
+                      f"; joined computes cannot reach the bus. fix: bootflow down && "
+                      f"bootflow up --listen {addr}", highlight=False)
 
 
 def cmd_config(args: argparse.Namespace, console: Console) -> int:
