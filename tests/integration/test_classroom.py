@@ -205,7 +205,9 @@ def test_two_machines_join_share_a_multi_create_and_survive_a_cut(
          str(c.teacher.state_dir), "--until-quiet", "3"], cwd=REPO,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait(record.is_file, 15, "the recorder to start")
+        assert recorder.stdout is not None
+        started = recorder.stdout.readline()   # printed once it is bound to the exchange
+        assert started.startswith("recording "), started
         hosts = boot(c, "class", 4)
         recorder.communicate(timeout=90)
     finally:
