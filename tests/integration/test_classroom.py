@@ -190,6 +190,9 @@ def test_two_machines_join_share_a_multi_create_and_survive_a_cut(
         assert stat.S_IMODE((c.student_dir(host) / "bootflow.toml").stat().st_mode) == 0o600
         mine = _cli("status", "--state-dir", str(c.student_dir(host)), ns=c.machines[host])
         assert mine.returncode == 0 and host in mine.stdout, mine.stdout + mine.stderr
+        conf = _cli("config", "--state-dir", str(c.student_dir(host))).stdout
+        assert "joined nova-compute" in conf and url.password not in conf
+        assert f'placement_endpoint = "http://{c.addr}:' in conf
 
     rows = _wait(lambda: (s := status(c)) and all(
         s.get(h, {}).get("state") == "up" for h in c.machines) and s, 30,

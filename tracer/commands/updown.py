@@ -282,7 +282,10 @@ def cmd_config(args: argparse.Namespace, console: Console) -> int:
     masked = cfg.masked()
     masked.pop("extra", None)
     print(f"# state folder {d.state_dir} ({'deployed' if running else 'not deployed'})")
-    print(f"api_endpoint = http://{cfg.api_host}:{cfg.api_port}")
+    if d.meta().get("joined"):   # bootflow join: one compute, the API is the teacher's
+        print("# a joined nova-compute: it uses transport_url and placement_endpoint only")
+    else:
+        print(f"api_endpoint = http://{cfg.api_host}:{cfg.api_port}")
     for k, v in masked.items():
         print(f"{k} = {json.dumps(v)}")
     return 0
