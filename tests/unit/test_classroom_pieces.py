@@ -90,8 +90,8 @@ def test_join_line_carries_what_must_agree() -> None:
                                      "--report-interval", "2"]
 
 
-@pytest.mark.parametrize("addr", ["0.0.0.0", "127.0.0.1", "::1", "not-an-ip",
-                                  "192.0.2.254"])
+@pytest.mark.parametrize("addr", ["0.0.0.0", "127.0.0.1", "::1", "2001:db8::1",
+                                  "not-an-ip", "192.0.2.254"])
 def test_listen_wants_a_reachable_address_of_this_machine(addr: str) -> None:
     with pytest.raises(ClassroomError, match="--listen"):
         listen_address(addr)

@@ -44,11 +44,14 @@ def listen_address(addr: str) -> str:
     except ValueError:
         raise ClassroomError(f"--listen wants an IP address of this machine (e.g. "
                              f"192.168.1.10), got {addr!r}") from None
+    if ip.version != 4:
+        raise ClassroomError(f"--listen {addr}: an IPv4 address, please (the endpoints "
+                             "bootflow writes have no IPv6 brackets yet)")
     if ip.is_unspecified or ip.is_loopback:
         raise ClassroomError(f"--listen {addr}: other machines cannot reach it; give the "
                              "address of this machine on the classroom network "
                              "(`ip -4 addr`)")
-    with socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET) as s:
+    with socket.socket(socket.AF_INET) as s:
         try:
             s.bind((addr, 0))
         except OSError as exc:
