@@ -43,6 +43,11 @@ class Config:
     conductor_workers: int = 1
     # [scheduler]
     max_attempts: int = 3
+    # [scheduler] discover_hosts_in_cells_interval: the scheduler maps new compute hosts
+    # to their cell every this many seconds; negative (Stein's default): never, an
+    # operator runs `nova-manage cell_v2 discover_hosts` (`bootflow up` does it once).
+    # `bootflow up --listen` sets a few seconds, so computes that join later get mapped.
+    discover_hosts_in_cells_interval: int = -1
     # [DEFAULT] vif plugging
     vif_plugging_timeout: int = 300
     vif_plugging_is_fatal: bool = True
