@@ -372,6 +372,10 @@ def run(args: argparse.Namespace) -> int:
     per_host = max(16, 4 * args.instances // max(1, args.computes) + 8)
     config = Config.load(env={}, state_dir=state_dir.name, transport_url=args.transport,
                          virt_type="fake", control_exchange=f"scale_{tag}",
+                         # one project boots them all: Stein's quotas (10 instances)
+                         # would refuse the second batch, so unlimited, as an operator
+                         # sets for such a project
+                         quota_instances=-1, quota_cores=-1, quota_ram=-1,
                          extra={"fake_resources": {"vcpus": per_host,
                                                    "memory_mb": 1024 * per_host,
                                                    "local_gb": 2 * per_host}})

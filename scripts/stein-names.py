@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Write the names nova 19.0.0 (Stein) defines, one ``path:qualname`` a line.
+"""Write the names a Stein wheel defines, one ``path:qualname`` a line.
 
-The code-location test checks every ``code.location`` a boot records against this list,
-so a label that names no function or class of Stein cannot slip in. Derived from the
-wheel itself (read, never imported or installed):
+The code-location test checks every ``code.location`` a boot records against these
+lists, so a label that names no function or class of Stein cannot slip in. Derived from
+the wheels themselves (read, never imported or installed):
 
-    pip download --no-deps nova==19.0.0 -d /tmp/stein
+    pip download --no-deps nova==19.0.0 openstack-placement==1.0.0 -d /tmp/stein
     python3 scripts/stein-names.py /tmp/stein/nova-19.0.0-py2.py3-none-any.whl \
         > tests/fixtures/nova-19.0.0-names.txt
+    python3 scripts/stein-names.py /tmp/stein/openstack_placement-1.0.0-py2.py3-none-any.whl \
+        > tests/fixtures/placement-1.0.0-names.txt
 
-Test modules (``nova/tests``) are left out. A nested function is named as Python names
+Test modules (``*/tests``) are left out. A nested function is named as Python names
 it: ``Class.method.<locals>.inner``.
 """
 
@@ -42,9 +44,10 @@ def main(wheel: str) -> None:
     names: set[str] = set()
     with zipfile.ZipFile(wheel) as zf:
         for path in zf.namelist():
-            if not path.startswith("nova/") or not path.endswith(".py"):
+            package = path.split("/", 1)[0]
+            if package not in ("nova", "placement") or not path.endswith(".py"):
                 continue
-            if path.startswith("nova/tests/"):
+            if path.startswith(f"{package}/tests/"):
                 continue
             tree = ast.parse(zf.read(path), filename=path)
             names.add(path)

@@ -47,6 +47,11 @@ class Config:
     # (compute periodic task _check_instance_build_time); 0 disables it, Stein's default.
     # `bootflow up` sets DEPLOY_INSTANCE_BUILD_TIMEOUT (tracer/cloud/processes.py).
     instance_build_timeout: int = 0
+    # [scheduler] discover_hosts_in_cells_interval: the scheduler maps new compute hosts
+    # to their cell every this many seconds; negative (Stein's default): never, an
+    # operator runs `nova-manage cell_v2 discover_hosts` (`bootflow up` does it once).
+    # `bootflow up --listen` sets a few seconds, so computes that join later get mapped.
+    discover_hosts_in_cells_interval: int = -1
     # [DEFAULT] vif plugging
     vif_plugging_timeout: int = 300
     vif_plugging_is_fatal: bool = True
@@ -76,6 +81,18 @@ class Config:
     api_host: str = "127.0.0.1"
     api_port: int = 8774
     default_availability_zone: str = "nova"
+    # [oslo_middleware] max_request_body_size: bigger request bodies are 413
+    max_request_body_size: int = 114688
+    # [wsgi]: Nova's eventlet server listens with backlog 128 (nova/wsgi.py) and a pool of
+    # default_pool_size (1000) green threads; bootflow's cheroot server has OS threads, so
+    # a pool of its own size. Connections beyond the pool wait, queued, not refused.
+    api_backlog: int = 1024
+    api_threads: int = 16
+    # [quota] per project (Stein's defaults; -1: unlimited)
+    quota_instances: int = 10
+    quota_cores: int = 20
+    quota_ram: int = 51200
+    quota_metadata_items: int = 128
     # allocation ratios (Stein defaults)
     cpu_allocation_ratio: float = 16.0
     ram_allocation_ratio: float = 1.5

@@ -95,8 +95,19 @@ class InstanceInvalidState(Invalid):
 
 
 class QuotaError(NovaException):
-    msg_fmt = "Quota exceeded: %(reason)s"
-    code = 403
+    """Stein's code is 413 (EC2's); the compute API answers it as 403, as Nova does."""
+
+    msg_fmt = "Quota exceeded: code=%(code)s"
+    code = 413
+
+
+class MetadataLimitExceeded(QuotaError):
+    msg_fmt = "Maximum number of metadata items exceeds %(allowed)d"
+
+
+class TooManyInstances(QuotaError):
+    msg_fmt = ("Quota exceeded for %(overs)s: Requested %(req)s,"
+               " but already used %(used)s of %(allowed)s %(overs)s")
 
 
 class InstanceBootTimeout(NovaException):
@@ -113,6 +124,10 @@ class ValidationError(Invalid):
     msg_fmt = "%(detail)s"
 
 
+class InvalidName(Invalid):
+    msg_fmt = "An invalid 'name' value was provided. The name must be: %(reason)s"
+
+
 class Forbidden(NovaException):
     msg_fmt = "Forbidden"
     code = 403
@@ -122,6 +137,10 @@ class PolicyNotAuthorized(Forbidden):
     """A policy rule said no (nova/exception.py); the API answers 403 ``forbidden``."""
 
     msg_fmt = "Policy doesn't allow %(action)s to be performed."
+
+
+class VirtualInterfaceCreateException(NovaException):
+    msg_fmt = "Virtual Interface creation failed"
 
 
 class ResourceProviderCreationFailed(NovaException):

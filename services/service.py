@@ -170,6 +170,13 @@ class Service:
                                   self._periodic_tasks,
                                   # 0: no delay, the first run at once (as Stein)
                                   initial_delay=random.randint(0, fuzzy) if fuzzy else 0)
+            # periodic tasks with a spacing of their own (oslo.service's
+            # @periodic_task(spacing=N)); a negative or zero spacing turns one off
+            for name, spacing, task in getattr(self.manager, "spaced_periodic_tasks",
+                                               lambda: [])():
+                if spacing > 0:
+                    self._spawn_timer(name, spacing,
+                                      lambda task=task: task(get_admin_context()))
 
     def _hook_step(self, hook: str) -> trace.Span:
         """A span for a manager hook, located where Stein defines it: the manager's own

@@ -25,6 +25,9 @@ from tracer.instrument.events import Event, EventError, parse_body, validate
 log = logging.getLogger(__name__)
 
 
+QUEUE_EXPIRES_MS = 60_000  # a queue without a consumer this long is deleted
+
+
 class CollectorError(RuntimeError):
     """The collector could not start (broker unreachable, declare refused)."""
 
@@ -51,9 +54,13 @@ class Collector:
     ``BrokerEmitter``) reaches a narrower binding whole: only the events whose own key
     matches are passed on.
 
-    *queue* ``None`` makes an exclusive, auto-deleted queue with a unique name (a viewer);
-    a name makes a shared, non-exclusive one that survives this consumer's restarts
-    (as long as the broker runs).
+    *queue* ``None`` makes a queue with a unique name (a viewer), deleted by ``stop()``;
+    a name makes a shared one that survives this consumer's restarts (as long as the
+    broker runs). Neither is exclusive or auto-deleted: a collector that loses its
+    connection for a moment (a network blip, the broker busy) finds its queue, and the
+    events published meanwhile, when it reconnects, where an exclusive queue would have
+    gone with the connection and the events with it. One left by a collector that died
+    expires after ``QUEUE_EXPIRES_MS`` without a consumer (RabbitMQ ``x-expires``).
     """
 
     def __init__(self, url: str, on_event: Callable[[Event], Any],
@@ -125,9 +132,10 @@ class Collector:
                                     interval_max=0.1)  # we retry ourselves, never sleep here
             channel = conn.channel()
             exchange = Exchange(self.exchange_name, type="topic", durable=False)
+            args = {} if url.startswith("memory") else {"x-expires": QUEUE_EXPIRES_MS}
             queue = Queue(self.queue_name, exchange=exchange, routing_key=self.binding,
-                          durable=False, exclusive=not self._named,
-                          auto_delete=not self._named)
+                          durable=False, exclusive=False, auto_delete=False,
+                          queue_arguments=args)
             consumer = Consumer(channel, queues=[queue], no_ack=True,
                                 on_message=self._on_message)
             consumer.declare()
@@ -138,6 +146,11 @@ class Collector:
                         conn.drain_events(timeout=0.2)
                     except TimeoutError:
                         continue
+            if not self._named:  # a viewer's queue is its own: gone with it
+                try:
+                    queue(channel).delete()
+                except Exception:  # it expires anyway
+                    pass
 
     def _on_message(self, message: Any) -> None:
         key = (message.delivery_info or {}).get("routing_key", "?")

@@ -41,6 +41,20 @@ def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -
     return resp
 
 
+def _url_text(environ: dict[str, Any]) -> tuple[str, str, bool]:
+    """Path and path+query as text, and whether both are UTF-8 as a URL must be: WSGI
+    hands them over as latin-1, and webob's decoding of ``%ff`` raises at first use."""
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    query = environ.get("QUERY_STRING", "")
+    try:
+        text = path.encode("latin-1").decode("utf-8")
+        webob.Request(environ).GET  # noqa: B018 - parses the query; raises on bad bytes
+        return text, text + (f"?{query}" if query else ""), True
+    except (UnicodeError, ValueError):
+        shown = path.encode("latin-1", "replace").decode("utf-8", "backslashreplace")
+        return shown, shown + (f"?{query}" if query else ""), False
+
+
 class RequestId:
     """oslo_middleware.RequestId: x-openstack-request-id on every response; top span."""
 
@@ -51,12 +65,17 @@ class RequestId:
     def __call__(self, req: webob.Request) -> webob.Response:
         req_id = generate_request_id()
         req.environ[ENV_REQUEST_ID] = req_id
-        with trace.span(f"{req.method} {req.path}", "HTTP",
-                        attrs={"http.method": req.method, "http.target": req.path_qs,
+        path, target, url_ok = _url_text(req.environ)
+        with trace.span(f"{req.method} {path}", "HTTP",
+                        attrs={"http.method": req.method, "http.target": target,
                                "http.request_id": req_id,
                                "code.location": "nova/api/openstack/compute/"
                                                 "routes.py:APIRouterV21"}) as sp:
-            resp = req.get_response(self.app)
+            if url_ok:
+                resp = req.get_response(self.app)
+            else:  # webob would raise UnicodeDecodeError in every layer below
+                resp = json_response(400, fault_body(
+                    400, "Malformed request URL: it is not UTF-8 once %-decoded"))
             sp.set_attr("http.status_code", resp.status_int)
             if resp.status_int >= 500:
                 sp.set_status("ERROR", resp.status)
@@ -93,6 +112,31 @@ class FaultWrapper:
                          f"http://bugs.launchpad.net/nova/ <class '{type(exc).__name__}'>"))
 
 
+class RequestBodySizeLimiter:
+    """oslo_middleware.sizelimit: a body over ``max_request_body_size`` bytes (114688 by
+    default) is 413 before anyone reads it; a chunked body is read up to the limit."""
+
+    def __init__(self, app: WSGIApp, max_size: int = 114688) -> None:
+        self.app, self.max_size = app, max_size
+
+    @webob.dec.wsgify
+    def __call__(self, req: webob.Request) -> webob.Response:
+        too_large = json_response(413, fault_body(413, "Request is too large."))
+        if req.content_length is not None:
+            if req.content_length > self.max_size:
+                return too_large
+        elif req.is_body_readable:  # chunked: no length to judge by, read up to the limit
+            data = req.body_file_raw.read(self.max_size + 1)
+            if len(data) > self.max_size:
+                return too_large
+            req.body = data
+        return req.get_response(self.app)
+
+
+def _usable_id(value: str) -> bool:
+    return 0 < len(value) <= 255 and value.isprintable()
+
+
 class NoAuth:
     """nova.api.openstack.auth.NoAuthMiddleware: token ``user:project``; none → 401."""
 
@@ -110,6 +154,11 @@ class NoAuth:
                     401, "The request you have made requires authentication."))
             user_id, _, project_id = token.partition(":")
             project_id = project_id or user_id
+            if not (_usable_id(user_id) and _usable_id(project_id)):
+                # the ids go into String(255) columns: longer, or holding control
+                # characters, no database takes them; such a token authenticates nobody
+                return json_response(401, fault_body(
+                    401, "The request you have made requires authentication."))
             ctx = RequestContext(user_id=user_id, project_id=project_id, auth_token=token,
                                  roles=["admin", "member"] if user_id == "admin" else
                                  ["member"], is_admin=user_id == "admin",

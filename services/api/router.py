@@ -8,8 +8,9 @@ from typing import Any
 
 import webob
 import webob.dec
+import webob.exc
 
-from services.api import middleware
+from services.api import middleware, openapi
 from services.api.hosts import HypervisorsController, ServicesController
 from services.api.middleware import fault_body, json_response
 from services.api.servers import FlavorsController, ImagesController, ServersController
@@ -42,18 +43,11 @@ class APIRouterV21:
         ]
 
     def _create(self, req: webob.Request, context: Any) -> webob.Response:
-        try:
-            body = json.loads(req.body or b"null")
-        except ValueError:
-            return json_response(400, fault_body(400, "Malformed request body"))
-        return self.servers.create(req, context, body)
+        return self.servers.create(req, context, _json_body(req))
 
     def _action(self, req: webob.Request, context: Any, server_id: str) -> webob.Response:
         """POST .../action: the body's one key names the action (wsgi.action)."""
-        try:
-            body = json.loads(req.body or b"null")
-        except ValueError:
-            return json_response(400, fault_body(400, "Malformed request body"))
+        body = _json_body(req)
         actions = {"reboot": self.servers._action_reboot}
         name = next(iter(body), None) if isinstance(body, dict) and len(body) == 1 else None
         if name not in actions:
@@ -63,7 +57,14 @@ class APIRouterV21:
 
     @webob.dec.wsgify
     def __call__(self, req: webob.Request) -> webob.Response:
+        try:
+            return self._route(req)
+        except webob.exc.HTTPException as exc:  # wsgify would answer it as HTML
+            return json_response(exc.code, fault_body(exc.code, exc.explanation or exc.title))
+
+    def _route(self, req: webob.Request) -> webob.Response:
         context = req.environ[middleware.ENV_CONTEXT]
+        _content_type(req)
         matched_path = False
         for method, pattern, action in self.routes:
             m = pattern.match(req.path_info)
@@ -78,7 +79,59 @@ class APIRouterV21:
         return json_response(404, fault_body(404, "The resource could not be found."))
 
 
+#: nova/api/openstack/wsgi.py:_SUPPORTED_CONTENT_TYPES
+SUPPORTED_CONTENT_TYPES = ("application/json", "application/vnd.openstack.compute+json")
+
+
+def _content_type(req: webob.Request) -> str | None:
+    """wsgi.Request.get_content_type: none, empty or text/plain reads as JSON; another
+    type than JSON is 415 ``Unsupported Content-Type`` (for every request, as Nova)."""
+    if "Content-Type" not in req.headers:
+        return None
+    content_type = req.content_type
+    if not content_type or content_type == "text/plain":
+        return None
+    if content_type not in SUPPORTED_CONTENT_TYPES:
+        raise webob.exc.HTTPUnsupportedMediaType(explanation="Unsupported Content-Type")
+    return str(content_type)
+
+
+#: deepest JSON body accepted: what the API takes goes on over RPC inside an envelope,
+#: and a body the messaging layer would refuse must be refused here, where a 400 can say so
+MAX_BODY_DEPTH = 64
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return deepest
+
+
+def _json_body(req: webob.Request) -> Any:
+    """The body as JSON (None when empty, as Nova allows an empty POST); anything else,
+    too deep for the parser or for MAX_BODY_DEPTH included, is 400 ``Malformed request
+    body``."""
+    if not req.content_length:
+        return None
+    try:
+        body = json.loads(req.body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise webob.exc.HTTPBadRequest(explanation="Malformed request body") from None
+    if _depth(body) > MAX_BODY_DEPTH:
+        raise webob.exc.HTTPBadRequest(
+            explanation=f"Malformed request body: nested deeper than {MAX_BODY_DEPTH} levels")
+    return body
+
+
 def build_app(transport: Any, config: Any) -> Any:
-    """request_id → faultwrap → noauth2 → router, as api-paste.ini chains them."""
+    """request_id → faultwrap → sizelimit → noauth2 → router, as api-paste.ini chains
+    them; ``/v2.1/openapi.json`` is answered before auth (a document, no data)."""
     router = APIRouterV21(compute_api.API(transport, config), config)
-    return middleware.RequestId(middleware.FaultWrapper(middleware.NoAuth(router)))
+    limit = getattr(config, "max_request_body_size", 114688)
+    return middleware.RequestId(middleware.FaultWrapper(middleware.RequestBodySizeLimiter(
+        openapi.OpenAPIDocument(middleware.NoAuth(router), openapi.document()), limit)))

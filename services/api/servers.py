@@ -26,8 +26,8 @@ class ServersController:
         with trace.stein_step(STEIN_LOCATION, "create", qualified=True):
             schemas.validate(body, schemas.CREATE_V21)
             server = body["server"]
-            min_count = int(server.get("min_count", 1))
-            max_count = int(server.get("max_count", min_count))
+            min_count = _count(server, "min_count", 1)
+            max_count = _count(server, "max_count", min_count)
             if min_count > max_count:
                 raise exception.ValidationError(
                     detail="min_count must be <= max_count")
@@ -42,10 +42,12 @@ class ServersController:
                     availability_zone=server.get("availability_zone"),
                     scheduler_hints=body.get("os:scheduler_hints"),
                     metadata=server.get("metadata"))
+            except exception.QuotaError as exc:  # Stein: HTTPForbidden(error.format_message())
+                return json_response(403, fault_body(403, exc.message))
             except exception.ImageNotFound as exc:
                 raise exception.Invalid(
                     reason=f"Can not find requested image. {exc}") from None
-            if server.get("return_reservation_id"):
+            if schemas.bool_from_string(server.get("return_reservation_id", False)):
                 return json_response(202, {"reservation_id": instances[0].reservation_id})
             first = instances[0]
             body_out = {"server": {**views.basic(req.host_url, first),
@@ -73,8 +75,10 @@ class ServersController:
                                                    for i in insts]})
 
     def _filtered(self, req: webob.Request, context: Any) -> list[Any]:
+        query = {k: req.GET.getall(k) for k in req.GET}
+        schemas.validate(query, schemas.QUERY_SERVERS, is_body=False)
         insts = [i for i in self.compute_api.get_all(context) if not i.deleted]
-        rid = req.GET.get("reservation_id")
+        rid = (query.get("reservation_id") or [None])[-1]
         if rid:
             insts = [i for i in insts if i.reservation_id == rid]
         return sorted(insts, key=lambda i: (i.launch_index or 0, i.display_name or ""))
@@ -101,6 +105,19 @@ class ServersController:
                     409, f"Cannot 'reboot' instance {server_id} while it is in "
                          f"{attr} {state}"))
             return json_response(202, None)
+
+
+def _count(server: dict[str, Any], key: str, default: int) -> int:
+    """min_count/max_count as an int: the schema let through integers >= 1 and digit
+    strings; a digit string longer than int() reads (4300 digits) is refused here."""
+    value = server.get(key, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise exception.ValidationError(
+            detail=f"Invalid input for field/attribute server/{key}. Value: "
+                   f"{str(value)[:20]}... ({len(str(value))} digits). "
+                   "It is too large to be read as an integer.") from None
 
 
 class FlavorsController:

@@ -1,34 +1,25 @@
-"""nova-api over HTTP: the WSGI pipeline of ``build_app`` on a threading wsgiref server.
+"""nova-api over HTTP: the WSGI pipeline of ``build_app`` on cheroot's threaded server.
 
-Nova serves it with eventlet.wsgi; here the stdlib's ``wsgiref`` with one thread per
-request is enough for a learner's cloud on 127.0.0.1. Each request thread emits its
-spans as ``nova-api`` (the trace identity is a contextvar, not inherited by threads).
+Nova serves it with eventlet.wsgi: a listen backlog of 128 and a pool of 1000 green
+threads (nova/wsgi.py, ``[wsgi] default_pool_size``). Here cheroot (CherryPy's server): a
+listen backlog of ``api_backlog`` (1024) and ``api_threads`` worker threads; connections
+beyond the pool wait in cheroot's queue, none is refused (the stdlib's wsgiref server
+listened with a backlog of 5 and reset the rest). Each request thread emits its spans as
+``nova-api`` (the trace identity is a contextvar, not inherited by threads).
 """
 
 from __future__ import annotations
 
 import logging
-import socketserver
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from cheroot import wsgi
 
 from tracer.instrument import api as trace
 
 log = logging.getLogger("nova.api.wsgi")
-
-
-class ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
-    """One daemon thread per request; the port is reusable at once after a stop."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _Handler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-        log.info("%s %s", self.address_string(), format % args)
 
 
 def with_identity(app: Callable[..., Iterable[bytes]], service: str,
@@ -43,13 +34,18 @@ def with_identity(app: Callable[..., Iterable[bytes]], service: str,
 
 
 class APIServer:
-    """``serve_forever`` in a thread; ``stop()`` closes the socket and waits."""
+    """Bound at construction (the port is known at once); ``start()`` serves in a
+    thread, ``stop()`` closes the socket, lets requests in flight finish and waits."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]], host: str = "127.0.0.1",
-                 port: int = 8774, service: str = "nova-api", trace_host: str = "api") -> None:
-        self.httpd = make_server(host, port, with_identity(app, service, trace_host),
-                                 server_class=ThreadingWSGIServer, handler_class=_Handler)
-        self.host, self.port = str(self.httpd.server_address[0]), int(self.httpd.server_address[1])
+                 port: int = 8774, service: str = "nova-api", trace_host: str = "api",
+                 threads: int = 16, backlog: int = 1024) -> None:
+        self.server = wsgi.Server((host, port), with_identity(app, service, trace_host),
+                                  numthreads=threads, request_queue_size=backlog,
+                                  server_name="nova-api", timeout=60, shutdown_timeout=5)
+        self.server.prepare()  # bind + listen now: a port in use fails here, not later
+        bound = self.server.bind_addr
+        self.host, self.port = str(bound[0]), int(bound[1])
         self._thread: threading.Thread | None = None
 
     @property
@@ -57,13 +53,17 @@ class APIServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
-                                        name="nova-api-http", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="nova-api-http",
+                                        daemon=True)
         self._thread.start()
 
+    def _serve(self) -> None:
+        try:
+            self.server.serve()
+        except Exception:  # noqa: BLE001 - say why the API stopped answering
+            log.exception("nova-api HTTP server stopped")
+
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        self.server.stop()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=10)

@@ -42,7 +42,8 @@ class APIService:
             app = build_app(self.transport, config)
             self.server = APIServer(app, config.api_host,
                                     config.api_port if port is None else port,
-                                    trace_host=host)
+                                    trace_host=host, threads=config.api_threads,
+                                    backlog=config.api_backlog)
             ctxt = get_admin_context()
             ref = ServiceObj.get_by_host_and_binary(ctxt, host, BINARY)
             if ref is None:

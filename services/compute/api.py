@@ -7,14 +7,19 @@ The API returns right after the cast; it never waits for the build.
 
 from __future__ import annotations
 
+import threading
 import uuid as uuidlib
+from types import SimpleNamespace
 from typing import Any
+
+from sqlalchemy import select
 
 from services import exception
 from services.compute import rpcapi as compute_rpcapi
 from services.conductor import api as conductor_api
 from services.context import target_cell
 from services.db import api as db
+from services.db import models
 from services.image import api as image_api
 from services.objects import (
     BuildRequest,
@@ -37,6 +42,93 @@ ALLOW_REBOOT_TASK = (None, "rebooting", "reboot_pending", "reboot_started", "res
                      "rebooting_hard", "unpausing", "pausing", "suspending")
 
 
+def _usage(project_id: str) -> dict[str, int]:
+    """nova/quota.py:_instances_cores_ram_count: the project's instances not deleted, in
+    every cell, and (bootflow, as the lock above replaces Stein's recheck) those still
+    build requests in the API database; cores and ram from each one's flavor."""
+    seen: dict[str, tuple[int, int]] = {}
+    with db.api_session() as s:
+        cells = [c.uuid for c in s.scalars(select(models.CellMapping))]
+        for br in s.scalars(select(models.BuildRequest).where(
+                models.BuildRequest.project_id == project_id)):
+            data = (br.instance or {}).get("nova_object.data", {})
+            flavor = (data.get("flavor") or {}).get("nova_object.data", {})
+            seen[br.instance_uuid] = (int(flavor.get("vcpus") or 0),
+                                      int(flavor.get("memory_mb") or 0))
+    for cell in cells:
+        try:
+            db.cell_engine(cell)
+        except KeyError:  # a cell this process has no database for
+            continue
+        with db.cell_session(SimpleNamespace(cell_uuid=cell)) as s:
+            for row in s.scalars(select(models.Instance).where(
+                    models.Instance.project_id == project_id, models.Instance.deleted == 0,
+                    models.Instance.vm_state != "soft-delete")):
+                flavor = (row.flavor or {}).get("nova_object.data", {})
+                seen[row.uuid] = (int(row.vcpus or flavor.get("vcpus") or 0),
+                                  int(row.memory_mb or flavor.get("memory_mb") or 0))
+    return {"instances": len(seen), "cores": sum(c for c, _ in seen.values()),
+            "ram": sum(r for _, r in seen.values())}
+
+
+def available_zones(config: Any) -> set[str]:
+    """nova/availability_zones.py:get_availability_zones(get_only_available=True): the
+    zones of enabled services in every cell; no aggregates here, so a compute is in
+    ``default_availability_zone`` and any other service in ``internal`` (as in Stein)."""
+    zones: set[str] = set()
+    with db.api_session() as s:
+        cells = [c.uuid for c in s.scalars(select(models.CellMapping))]
+    for cell in cells:
+        try:
+            db.cell_engine(cell)
+        except KeyError:
+            continue
+        with db.cell_session(SimpleNamespace(cell_uuid=cell)) as s:
+            for binary in s.scalars(select(models.Service.binary).where(
+                    models.Service.deleted == 0, models.Service.disabled.is_(False))):
+                zones.add(config.default_availability_zone if binary == "nova-compute"
+                          else "internal")
+    return zones
+
+
+def check_num_instances_quota(context: Any, config: Any, flavor: Any, min_count: int,
+                              max_count: int) -> int:
+    """nova/compute/utils.py:check_num_instances_quota: how many of min..max instances
+    the project's quota (``quota_instances/cores/ram``, -1 unlimited) still allows;
+    fewer than *min_count* is TooManyInstances (403 ``Quota exceeded for instances:
+    Requested 11, but already used 0 of 10 instances``)."""
+    quotas = {"instances": config.quota_instances, "cores": config.quota_cores,
+              "ram": config.quota_ram}
+    if all(limit < 0 for limit in quotas.values()):
+        return max_count
+    per = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.memory_mb}
+    usages = _usage(context.project_id)
+    headroom = {r: quotas[r] - usages[r] for r in quotas}
+    for res in ("cores", "ram"):  # get_headroom: unlimited follows the instances headroom
+        if quotas[res] < 0:
+            headroom[res] = headroom["instances"] * per[res] if quotas["instances"] >= 0 \
+                else max_count * per[res]
+    if quotas["instances"] < 0:
+        headroom["instances"] = max_count
+    allowed = headroom["instances"]
+    for res in ("cores", "ram"):
+        if per[res]:
+            allowed = min(allowed, headroom[res] // per[res])
+    if allowed >= max_count:
+        return max_count
+    if min_count <= allowed:
+        return allowed
+    requested = {"instances": str(min_count) if min_count == max_count
+                 else f"{min_count}-{max_count}",
+                 "cores": str(max_count * per["cores"]), "ram": str(max_count * per["ram"])}
+    overs = [r for r in ("instances", "cores", "ram")
+             if quotas[r] >= 0 and max_count * per[r] > quotas[r] - usages[r]]
+    raise exception.TooManyInstances(
+        overs=", ".join(overs), req=", ".join(requested[r] for r in overs),
+        used=", ".join(str(usages[r]) for r in overs),
+        allowed=", ".join(str(quotas[r]) for r in overs))
+
+
 class API:
     STEIN_LOCATION = STEIN_LOCATION
 
@@ -45,6 +137,10 @@ class API:
         self.compute_task_api = conductor_api.ComputeTaskAPI(transport, config)
         self.compute_rpcapi = compute_rpcapi.ComputeAPI(transport, config)
         self.image_api = image_api.API(config.guest_dir)
+        # one quota check + provisioning at a time, so that concurrent requests cannot
+        # all pass the check before any of them is counted (Stein rechecks in the
+        # conductor instead, CONF.quota.recheck_quota; one nova-api here, so a lock)
+        self._quota_lock = threading.Lock()
         self._placement: Any = None
 
     @property
@@ -61,15 +157,26 @@ class API:
                scheduler_hints: dict[str, Any] | None = None,
                metadata: dict[str, Any] | None = None) -> list[Instance]:
         with trace.stein_step(STEIN_LOCATION, "create", min_count=min_count, max_count=max_count):
+            if availability_zone and availability_zone not in available_zones(self.config):
+                # _validate_and_build_base_options: InvalidRequest, a 400
+                raise exception.Invalid(
+                    message="The requested availability zone is not available")
+            # _check_metadata_properties_quota (lengths: the schema checked them)
+            limit = self.config.quota_metadata_items
+            if metadata and 0 <= limit < len(metadata):
+                raise exception.MetadataLimitExceeded(allowed=limit)
             image = self.image_api.show(context, image_href)
             if flavor.memory_mb < (image.get("min_ram") or 0):
                 raise exception.Invalid(reason="Flavor's memory is too small for this image")
-            instances, build_requests, request_specs = self._provision_instances(
-                context, flavor, image, display_name, max_count, availability_zone,
-                scheduler_hints or {}, metadata or {})
+            with self._quota_lock:
+                count = check_num_instances_quota(context, self.config, flavor, min_count,
+                                                  max_count)
+                instances, build_requests, request_specs = self._provision_instances(
+                    context, flavor, image, display_name, count, availability_zone,
+                    scheduler_hints or {}, metadata or {})
             with trace.stein_step("nova/conductor/api.py:ComputeTaskAPI",
                                   "schedule_and_build_instances",
-                       num_instances=len(instances)):
+                                  num_instances=len(instances)):
                 self.compute_task_api.schedule_and_build_instances(
                     context, build_requests=build_requests, request_specs=request_specs,
                     image=image, admin_password=None, injected_files=[],

@@ -85,8 +85,9 @@ class ComputeVirtAPI:
             for name, ev in events.items():
                 if not ev.wait(max(0.0, end - time.monotonic())):
                     self._compute.instance_events.clear_events_for_instance(instance.uuid)
-                    raise exception.VirtDriverError(
-                        reason=f"Timeout waiting for {name} for instance {instance.uuid}")
+                    # Stein: eventlet.timeout.Timeout; the driver decides what it means
+                    raise TimeoutError(f"Timeout waiting for {name} for instance "
+                                       f"{instance.uuid}")
 
     def plug_vifs(self, instance: Any, network_info: list[dict[str, Any]]) -> None:
         if network_info:
@@ -401,8 +402,9 @@ class ComputeManager(Manager):
                         admin_password, injected_files, requested_networks, security_groups,
                         block_device_mapping, node, limits, host_list)
                     if result in ("failed", "deleted"):
-                        # Stein: a failed build's host is cleared, so its allocation
-                        # goes too (a reschedule already gave it back)
+                        # Stein: a build that failed for good, or whose instance was
+                        # deleted meanwhile, gives its allocation back (a reschedule
+                        # already did, in _reschedule)
                         with contextlib.suppress(Exception):
                             self.rt.delete_allocation_for_instance(context, instance.uuid)
 
@@ -521,6 +523,13 @@ class ComputeManager(Manager):
             except (exception.BuildAbortException, exception.UnexpectedTaskStateError,
                     exception.InstanceNotFound):
                 raise
+            except exception.VirtualInterfaceCreateException as exc:
+                # Stein: a network that never got ready is not another host's problem
+                self._notify_about_instance_usage(context, instance, "create.error")
+                raise exception.BuildAbortException(
+                    message="Build of instance aborted: Failed to allocate the network(s), "
+                            "not rescheduling.", instance_uuid=instance.uuid,
+                    reason="Failed to allocate the network(s), not rescheduling.") from exc
             except exception.InstanceBootTimeout as exc:
                 # the guest itself did not come up: another host would not help
                 raise exception.BuildAbortException(

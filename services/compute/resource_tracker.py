@@ -156,7 +156,32 @@ class ResourceTracker:
                     cn.running_vms = (cn.running_vms or 0) + 1
                     cn._context = context
                     cn.save()
-        yield
+        try:
+            yield
+        except BaseException:
+            # Stein's Claim.__exit__: a build that fails inside the claim gives it back
+            self.abort_instance_claim(context, instance, nodename)
+            raise
+
+    def abort_instance_claim(self, context: Any, instance: Any, nodename: str) -> None:
+        """Remove the instance's usage from the node and unset its host and node."""
+        with trace.stein_step(STEIN_LOCATION, "abort_instance_claim", nodename=nodename,
+                              instance_uuid=instance.uuid):
+            with self._lock:
+                cn = self.compute_nodes.get(nodename)
+                if cn is not None:
+                    f = instance.flavor
+                    cn.vcpus_used = max(0, (cn.vcpus_used or 0) - f.vcpus)
+                    cn.memory_mb_used = max(0, (cn.memory_mb_used or 0) - f.memory_mb)
+                    cn.local_gb_used = max(0, (cn.local_gb_used or 0) - f.root_gb)
+                    cn.free_ram_mb = cn.memory_mb - cn.memory_mb_used
+                    cn.free_disk_gb = cn.local_gb - cn.local_gb_used
+                    cn.running_vms = max(0, (cn.running_vms or 0) - 1)
+                    cn._context = context
+                    cn.save()
+                instance.host = None
+                instance.node = None
+                instance.save()
 
     def delete_allocation_for_instance(self, context: Any, instance_uuid: str) -> None:
         self.reportclient.delete_allocation_for_instance(instance_uuid)

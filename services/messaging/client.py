@@ -121,8 +121,11 @@ class _CallContext:
         if span is not None:
             trace.inject(headers, span.context)
         try:
+            # a topic cast waits in its queue even if the server has not redeclared it
+            # yet after a broker restart (Transport.publish, declare_queue)
             self.transport.publish(exchange, key, body, exchange_type=etype,
-                                   declare_always=etype == "fanout", headers=headers)
+                                   declare_always=etype == "fanout", headers=headers,
+                                   declare_queue=etype == "topic")
         except BaseException as e:
             if span is not None:
                 span.set_status("ERROR", f"{type(e).__name__}: {e}")
@@ -157,7 +160,8 @@ class _CallContext:
                 self.transport.publish(
                     exchange, key, body, exchange_type=etype,
                     declare_always=etype == "fanout", headers=headers, expiration=timeout,
-                    retry_for=min(timeout, self.transport.publish_retry_timeout))
+                    retry_for=min(timeout, self.transport.publish_retry_timeout),
+                    declare_queue=etype == "topic")
             except MessagingException as e:  # the broker stayed away for the whole timeout
                 raise MessagingTimeout(
                     f"Timed out sending message ID {msg_id}: {e}") from e

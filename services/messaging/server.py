@@ -22,7 +22,7 @@ from services.messaging.dispatcher import RPCDispatcher
 from services.messaging.exceptions import ExpectedException, MessagingException
 from services.messaging.serializer import Serializer
 from services.messaging.target import Target
-from services.messaging.transport import DRAIN_TIMEOUT, Transport, release
+from services.messaging.transport import DRAIN_TIMEOUT, Transport, release, rpc_queue
 from tracer.instrument import api as trace
 from tracer.instrument.redact import redact_json
 
@@ -101,11 +101,10 @@ class RPCServer:
                                  durable=False, auto_delete=False)
         fanout_x = kombu.Exchange(f"{t.topic}_fanout", type="fanout", durable=False,
                                   auto_delete=True)
-        return [
-            kombu.Queue(t.topic, topic_x, routing_key=t.topic, durable=False,
-                        auto_delete=False),
-            kombu.Queue(f"{t.topic}.{t.server}", topic_x, routing_key=f"{t.topic}.{t.server}",
-                        durable=False, auto_delete=False),
+        topic = str(t.topic)   # an RPC server's target always names its topic
+        return [   # the topic queues as publishers declare them too (transport.rpc_queue)
+            rpc_queue(topic, topic_x),
+            rpc_queue(f"{t.topic}.{t.server}", topic_x),
             kombu.Queue(self.fanout_queue, fanout_x, routing_key=t.topic, durable=False,
                         auto_delete=False,
                         queue_arguments={"x-expires": wire.TRANSIENT_QUEUE_TTL_MS}),

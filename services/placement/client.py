@@ -152,6 +152,21 @@ class PlacementClient:
                       f"/resource_providers/{uuid}/traits", "1.6")
         return dict(made.body)
 
+    def get_providers_by_name(self, name: str) -> list[dict[str, Any]]:
+        """GET /resource_providers?name=NAME (Stein's report client asks by uuid; this is
+        for an operator tool that knows only the host)."""
+        query = urllib.parse.urlencode({"name": name})
+        resp = self._request("GET", "/resource_providers", f"/resource_providers?{query}",
+                             "1.14")
+        return list(resp.body["resource_providers"]) if resp.status == 200 else []
+
+    def delete_resource_provider(self, rp_uuid: str) -> int:
+        """DELETE /resource_providers/{uuid} (Stein's ``_delete_provider``): 204 gone,
+        404 was not there, 409 still has allocations, 0 placement did not answer."""
+        resp = self._request("DELETE", "/resource_providers/{uuid}",
+                             f"/resource_providers/{rp_uuid}")
+        return resp.status
+
     def set_inventory(self, rp_uuid: str, inventory: Mapping[str, Mapping[str, Any]]) -> bool:
         """Replace the provider's whole inventory (PUT .../inventories)."""
         path = f"/resource_providers/{rp_uuid}/inventories"

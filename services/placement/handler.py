@@ -79,6 +79,14 @@ def _create_provider(app: PlacementApp, req: webob.Request, m: dict[str, str]) -
                                               body["name"])
 
 
+def _list_providers(app: PlacementApp, req: webob.Request, m: dict[str, str]) -> Reply:
+    return app.store.list_resource_providers(req.GET.get("name"))
+
+
+def _delete_provider(app: PlacementApp, req: webob.Request, m: dict[str, str]) -> Reply:
+    return app.store.delete_resource_provider(m["uuid"])
+
+
 def _get_inventories(app: PlacementApp, req: webob.Request, m: dict[str, str]) -> Reply:
     return app.store.get_inventory(m["uuid"])
 
@@ -161,8 +169,12 @@ ROUTES: list[tuple[str, str, Handler, str]] = [
     ("GET", "/", _root, "placement/handlers/root.py:home"),
     ("POST", "/resource_providers", _create_provider,
      "placement/handlers/resource_provider.py:create_resource_provider"),
+    ("GET", "/resource_providers", _list_providers,
+     "placement/handlers/resource_provider.py:list_resource_providers"),
     ("GET", f"/resource_providers/{_UUID}", _get_provider,
      "placement/handlers/resource_provider.py:get_resource_provider"),
+    ("DELETE", f"/resource_providers/{_UUID}", _delete_provider,
+     "placement/handlers/resource_provider.py:delete_resource_provider"),
     ("GET", f"/resource_providers/{_UUID}/inventories", _get_inventories,
      "placement/handlers/inventory.py:get_inventories"),
     ("PUT", f"/resource_providers/{_UUID}/inventories", _put_inventories,

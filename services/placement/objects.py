@@ -100,6 +100,34 @@ class PlacementStore:
                 uuid=uuid, name=name, generation=0))
         return Reply(200, {"uuid": uuid, "name": name, "generation": 0})
 
+    def list_resource_providers(self, name: str | None = None) -> Reply:
+        """GET /resource_providers (the ``name`` filter only)."""
+        rps = db.resource_providers
+        query = select(rps).order_by(rps.c.id)
+        if name is not None:
+            query = query.where(rps.c.name == name)
+        with self._lock, self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return Reply(200, {"resource_providers": [
+            {"uuid": r.uuid, "name": r.name, "generation": r.generation} for r in rows]})
+
+    def delete_resource_provider(self, uuid: str) -> Reply:
+        """DELETE /resource_providers/{uuid}: the provider and its inventory; 409 while
+        anything is allocated on it (placement's ResourceProviderInUse)."""
+        rps, inv, al = db.resource_providers, db.inventories, db.allocations
+        with self._lock, self.engine.begin() as conn:
+            row = self._rp_row(conn, uuid)
+            if row is None:
+                return Reply(404, detail=f"No resource provider with uuid {uuid} found "
+                             "for delete")
+            if conn.execute(select(al.c.id).where(al.c.resource_provider_id == row.id)
+                            ).first() is not None:
+                return Reply(409, detail=f"Unable to delete resource provider {uuid}: "
+                             "Resource provider has allocations.")
+            conn.execute(delete(inv).where(inv.c.resource_provider_id == row.id))
+            conn.execute(delete(rps).where(rps.c.id == row.id))
+        return Reply(204)
+
     def set_inventory(self, rp_uuid: str, inventory: Mapping[str, Mapping[str, Any]]) -> Reply:
         """PUT .../inventories: replace the provider's whole inventory."""
         with self._lock:

@@ -6,14 +6,38 @@ this file turns its answer into Selection objects and serves the RPC methods.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from services import exception, messaging
 from services.context import target_cell
 from services.db import api as db
 from services.manager import Manager
-from services.objects import ComputeNode, Selection, Service
+from services.objects import ComputeNode, HostMapping, Selection, Service
 from tracer.instrument import api as trace
+
+LOG = logging.getLogger(__name__)
+
+
+def discover_hosts(context: Any) -> list[str]:
+    """nova/objects/host_mapping.py ``discover_hosts``: in each cell but cell0, a host
+    mapping for every compute node's host that has none yet; returns the hosts mapped.
+
+    Stein selects the nodes with ``mapped < 1`` and sets ``mapped = 1``; bootflow's
+    compute nodes have no ``mapped`` column, so "no host mapping yet" is the test.
+    """
+    added = []
+    for cell_uuid in list(db._state["cells"]):
+        if cell_uuid == db.CELL0_UUID:
+            continue
+        for cn in ComputeNode.get_all(target_cell(context, cell_uuid)):
+            try:
+                HostMapping.get_by_host(context, cn.host)
+            except exception.ComputeHostNotFound:
+                HostMapping(context, host=cn.host, cell_uuid=cell_uuid).create()
+                added.append(cn.host)
+    return added
 
 
 def get_compute_nodes(context: Any) -> list[dict[str, Any]]:
@@ -70,6 +94,19 @@ class SchedulerManager(Manager):
                                       placement=placement_url(config))
         self.additional_endpoints: list[Any] = []
         self.instance_info: dict[str, Any] = {}
+
+    def spaced_periodic_tasks(self) -> list[tuple[str, float, Callable[[Any], None]]]:
+        """The periodic tasks with a spacing of their own (Service starts a timer each)."""
+        return [("_discover_hosts_in_cells",
+                 self.config.discover_hosts_in_cells_interval,
+                 self._discover_hosts_in_cells)]
+
+    def _discover_hosts_in_cells(self, context: Any) -> None:
+        """``[scheduler] discover_hosts_in_cells_interval``: map computes that joined
+        since, so the conductor finds their cell when the scheduler picks them."""
+        hosts = discover_hosts(context)
+        if hosts:
+            LOG.info("Discovered %d new hosts: %s", len(hosts), ",".join(hosts))
 
     @messaging.expected_exceptions(exception.NoValidHost)
     def select_destinations(self, ctxt: Any, request_spec: Any = None,

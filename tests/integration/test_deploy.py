@@ -335,8 +335,10 @@ PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 
 
 def test_postgresql_deployment(names: dict[str, str]) -> None:
-    """`up --db` on PostgreSQL creates its (prefixed) databases, boots one instance whose
-    row is in the cell1 database there, and goes down. PostgreSQL down fails with the fix."""
+    """`up --db …/NAME` on PostgreSQL, NAME a database the operator created: everything
+    goes into it (one schema per Nova database; it was left empty before, with the
+    data in new databases named NAMEnova_api…), one instance boots whose row is in its
+    nova_cell1 schema, and it goes down. PostgreSQL down fails with the fix."""
     import socket
 
     import sqlalchemy as sa
@@ -347,34 +349,43 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
     except OSError as exc:
         pytest.fail(f"PostgreSQL not reachable at 127.0.0.1:5432 ({exc}); fix: "
                     f"{deploy.FIX_POSTGRES}", pytrace=False)
-    prefix = f"bf_test_{names['exchange'][-8:]}_"
-    dbs = deploy.db_connections(PG + prefix)
+    name = f"bf_test_{names['exchange'][-8:]}"
+    admin = sa.create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
+
+    def databases() -> set[str]:
+        with admin.connect() as conn:
+            return {r[0] for r in conn.execute(sa.text(
+                "SELECT datname FROM pg_database WHERE datname LIKE :p"), {"p": name + "%"})}
+
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))  # as the operator did
     try:
-        r = _cli("up", "--state-dir", names["state"], "--db", PG + prefix,
+        r = _cli("up", "--state-dir", names["state"], "--db", PG + name,
                  "--transport", names["transport"], "--api-port", names["port"],
              "--placement-port", names["placement_port"],
                  "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
                  "--report-interval", "1", "--service-down-time", "4", "--timeout", "60")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert Deployment(names["state"]).config().database_connection == dbs[
-            "database_connection"]
+        assert Deployment(names["state"]).config().database_connection == \
+            deploy.db_connections(PG + name)["database_connection"]
         r = _cli("boot", "pg1", "--state-dir", names["state"], "--wait", "--timeout", "60")
         assert r.returncode == 0 and "ACTIVE" in r.stdout, r.stdout + r.stderr
-        engine = sa.create_engine(dbs["database_connection"])
+        assert databases() == {name}  # no NAMEnova_api & co.
+        engine = sa.create_engine(PG + name)
         with engine.connect() as conn:
-            assert conn.execute(sa.text("SELECT display_name, vm_state FROM instances")
-                                ).all() == [("pg1", "active")]
+            assert conn.execute(sa.text("SELECT display_name, vm_state FROM "
+                                        "nova_cell1.instances")).all() == [("pg1", "active")]
+            assert conn.execute(sa.text("SELECT count(*) FROM nova_api.instance_mappings")
+                                ).scalar() == 1
         engine.dispose()
         assert _cli("down", "--state-dir", names["state"]).returncode == 0
     finally:
         if Deployment(names["state"]).meta():
             Deployment(names["state"]).down(timeout=10)
-        engine = sa.create_engine(PG + "postgres", isolation_level="AUTOCOMMIT")
-        with engine.connect() as conn:
-            for url in dbs.values():
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" '
-                                     "WITH (FORCE)"))
-        engine.dispose()
+        with admin.connect() as conn:
+            for db in databases():
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str, str],

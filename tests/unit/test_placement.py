@@ -125,6 +125,25 @@ def test_http_spans_pair_client_and_placement_server() -> None:
         assert ends[spans[2]["span_id"]]["status"] == "ERROR"
 
 
+def test_providers_listed_by_name_and_deleted_unless_in_use() -> None:
+    """GET /resource_providers?name= and DELETE /resource_providers/{uuid} (what
+    `bootflow down` on a joined machine uses): 409 while allocations hold it, 204 once
+    free, after which it is no allocation candidate any more."""
+    pc = make()
+    assert [rp["uuid"] for rp in pc.get_providers_by_name("c2")] == ["rp-c2"]
+    assert pc.get_providers_by_name("nobody") == []
+    assert pc.claim_resources("i1", req("rp-c2", 512), "p", "u")
+    assert pc.delete_resource_provider("rp-c2") == 409
+    assert pc.get_providers_by_name("c2")      # kept for the instance on it
+    assert pc.delete_allocation_for_instance("i1")
+    assert pc.delete_resource_provider("rp-c2") == 204
+    assert pc.delete_resource_provider("rp-c2") == 404
+    assert pc.get_providers_by_name("c2") == []
+    _, summaries = pc.get_allocation_candidates({"VCPU": 1})
+    assert set(summaries) == {"rp-c1"}
+    assert pc.get_usages("rp-c1") == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
+
+
 def test_placement_errors_have_placements_shape() -> None:
     """Placement's JSON errors (status, title, detail, code) and microversion checks."""
     import webob

@@ -21,9 +21,12 @@ from services.messaging import MessagingTimeout
 from services.messaging.gate import set_gate
 from services.objects import Instance, RequestSpec
 from tracer.instrument import api as trace
+from tracer.model import SpanView
 from tracer.scenario.runner import run_scenario
 
-NAMES_FILE = Path(__file__).resolve().parents[1] / "fixtures" / "nova-19.0.0-names.txt"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# what Stein defines: nova 19.0.0 and openstack/placement 1.0.0 (scripts/stein-names.py)
+NAMES_FILES = (FIXTURES / "nova-19.0.0-names.txt", FIXTURES / "placement-1.0.0-names.txt")
 
 
 def _recording(name: str) -> Spans:
@@ -32,12 +35,12 @@ def _recording(name: str) -> Spans:
     return Spans(result.events)
 
 
-def _by_start(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(spans, key=lambda s: s["ts_ns"])
+def _by_start(spans: list[SpanView]) -> list[SpanView]:
+    return sorted(spans, key=lambda s: s.start_ns)
 
 
 # ---- 2. reschedule faults --------------------------------------------------------------
-def _fault_rows_written(spans: Spans) -> list[dict[str, Any]]:
+def _fault_rows_written(spans: Spans) -> list[SpanView]:
     """Every instance_faults insert (the conductor's own and the compute's via
     object_action both run as this DB span in the conductor)."""
     return _by_start(spans.find("db InstanceFault.create"))
@@ -57,18 +60,18 @@ def test_exhausted_reschedules_record_one_fault_after_the_last_retry() -> None:
     spans = _recording("reschedule-exhausted")
     (row,) = _fault_rows_written(spans)
     (fault,) = spans.find("add_instance_fault_from_exc")
-    assert row["parent_id"] == fault["span_id"] and fault["service"] == "nova-conductor"
-    assert "Exhausted all hosts" in fault["attrs"]["fault.message"]
+    assert row.parent_id == fault.span_id and fault.service == "nova-conductor"
+    assert "Exhausted all hosts" in fault.attrs["fault.message"]
     retries = _by_start(spans.find("build_instances", "CONSUMER"))
-    assert len(retries) == 2 and fault["ts_ns"] > retries[-1]["ts_ns"]
+    assert len(retries) == 2 and fault.start_ns > retries[-1].start_ns
     (notify,) = spans.find("set_vm_state_and_notify")
-    assert fault["parent_id"] == notify["span_id"]
+    assert fault.parent_id == notify.span_id
 
 
 # ---- 3. the reschedule's request spec carries the retry record ----------------------------
 def test_rolling_upgrade_resolves_auto_from_the_rocky_computes() -> None:
     spans = _recording("rolling-upgrade")
-    caps = {s["service"]: s["attrs"] for s in spans.find("_determine_version_cap")}
+    caps = {s.service: s.attrs for s in spans.find("_determine_version_cap")}
     assert caps["nova-api"]["minimum_service_version"] == 35
     assert caps["nova-api"]["version_cap"] == "5.0"
     # the conductor was built before any compute registered: current version, uncached
@@ -109,11 +112,11 @@ def test_reschedule_without_alternates_retryfilter_rejects_the_failed_host(
         wait_all_ended(events, root.trace_id)
     spans = Spans(events)
     (retry_filter,) = spans.find("filter RetryFilter", trace_id=root.trace_id)
-    assert retry_filter["attrs"]["rejected"] == [failed]
-    assert failed not in retry_filter["attrs"]["hosts_out"]
+    assert retry_filter.attrs["rejected"] == [failed]
+    assert failed not in retry_filter.attrs["hosts_out"]
     (cast,) = spans.find("build_and_run_instance", "PRODUCER", trace_id=root.trace_id)
-    assert cast["attrs"]["rpc.server"] != failed
-    sent = json.loads(cast["attrs"]["bootflow.envelope"])["args"]
+    assert cast.attrs["rpc.server"] != failed
+    sent = json.loads(cast.attrs["bootflow.envelope"])["args"]
     assert sent["filter_properties"]["retry"]["num_attempts"] == 2
     assert [failed, failed] in sent["filter_properties"]["retry"]["hosts"]
 
@@ -121,22 +124,22 @@ def test_reschedule_without_alternates_retryfilter_rejects_the_failed_host(
 # ---- 4. the conductor's two loops ------------------------------------------------------
 def test_multi_create_creates_every_instance_before_the_first_action() -> None:
     spans = _recording("multi-create")
-    mine = [s for s in spans.by_id.values() if s["service"] == "nova-conductor"]
+    mine = [s for s in spans.snapshot.spans.values() if s.service == "nova-conductor"]
 
     def named(name: str) -> list[dict[str, Any]]:
-        return _by_start([s for s in mine if s["name"] == name])
+        return _by_start([s for s in mine if s.name == name])
 
     creates, actions = named("db Instance.create"), named("db InstanceAction.action_start")
     destroys = named("db BuildRequest.destroy")
     assert len(creates) == len(actions) == len(destroys) == 3
-    assert creates[-1]["ts_ns"] < actions[0]["ts_ns"]
+    assert creates[-1].start_ns < actions[0].start_ns
     for k in range(3):  # per instance: action_start, then the BuildRequest goes
-        assert actions[k]["ts_ns"] < destroys[k]["ts_ns"]
+        assert actions[k].start_ns < destroys[k].start_ns
         if k < 2:
-            assert destroys[k]["ts_ns"] < actions[k + 1]["ts_ns"]
+            assert destroys[k].start_ns < actions[k + 1].start_ns
     assert named("db HostMapping.get_by_host")
     assert len(named("db BuildRequest.get_by_instance_uuid")) == 3  # the re-check
-    assert named("db BuildRequest.get_by_instance_uuid")[-1]["ts_ns"] < creates[-1]["ts_ns"]
+    assert named("db BuildRequest.get_by_instance_uuid")[-1].start_ns < creates[-1].start_ns
 
 
 def test_deleted_while_scheduling_is_never_created_nor_built(tmp_path: Path) -> None:
@@ -160,11 +163,11 @@ def test_deleted_while_scheduling_is_never_created_nor_built(tmp_path: Path) -> 
             release.set()
             set_gate(None)
         (api_cast,) = Spans(events).find("schedule_and_build_instances", "PRODUCER")
-        wait_all_ended(events, api_cast["trace_id"])
+        wait_all_ended(events, api_cast.trace_id)
     spans = Spans(events)
-    tid = api_cast["trace_id"]
+    tid = api_cast.trace_id
     (recheck,) = spans.find("db BuildRequest.get_by_instance_uuid", trace_id=tid)
-    assert recheck["status"] == "ERROR"  # gone
+    assert recheck.status == "ERROR"  # gone
     assert spans.find("DELETE /allocations/{consumer_uuid}", trace_id=tid)
     assert not spans.find("db Instance.create", trace_id=tid)
     assert not spans.find("build_and_run_instance", trace_id=tid)
@@ -177,7 +180,7 @@ def test_ping_is_the_plain_string_and_answers_the_service_name(tmp_path: Path) -
             get_admin_context(), "1.21 GigaWatts", timeout=5)
     assert answer == {"service": "conductor", "arg": "1.21 GigaWatts"}
     (ping, *_) = Spans(events).find("ping", "CLIENT", "nova-compute")
-    env = json.loads(ping["attrs"]["bootflow.envelope"])
+    env = json.loads(ping.attrs["bootflow.envelope"])
     assert env["args"] == {"arg": "1.21 GigaWatts"}
     assert env["version"] == "1.0" and env["namespace"] == "baseapi"
 
@@ -191,11 +194,11 @@ def test_first_heartbeat_after_five_seconds_periodic_tasks_fuzzy(tmp_path: Path)
         time.sleep(7.5)
     spans = Spans(events)
     (join,) = spans.find("servicegroup.join", service="nova-compute")
-    assert join["attrs"]["code.location"] == "nova/servicegroup/api.py:API.join"
+    assert join.attrs["code.location"] == "nova/servicegroup/api.py:API.join"
     (report,) = spans.find("_report_state", service="nova-compute")  # the next at 15 s
-    assert 4.8 < (report["ts_ns"] - join["ts_ns"]) / 1e9 < 7.0
+    assert 4.8 < (report.start_ns - join.start_ns) / 1e9 < 7.0
     periodic = spans.find("periodic_tasks", service="nova-compute")
-    assert periodic and (periodic[0]["ts_ns"] - join["ts_ns"]) / 1e9 < 2.5
+    assert periodic and (periodic[0].start_ns - join.start_ns) / 1e9 < 2.5
 
 
 # ---- 8. client details ------------------------------------------------------------------
@@ -208,8 +211,8 @@ def test_call_without_timeout_waits_rpc_response_timeout(tmp_path: Path) -> None
         waited = time.monotonic() - started
     assert 0.9 < waited < 5
     (ping,) = [s for s in Spans(events).find("ping", "CLIENT")
-               if s["attrs"]["rpc.topic"] == "nobody-serves-this"]
-    assert ping["attrs"]["rpc.timeout"] == 1
+               if s.attrs["rpc.topic"] == "nobody-serves-this"]
+    assert ping.attrs["rpc.timeout"] == 1
 
 
 def test_network_allocated_in_background_and_allocations_read(tmp_path: Path) -> None:
@@ -224,14 +227,15 @@ def test_network_allocated_in_background_and_allocations_read(tmp_path: Path) ->
     (start,) = spans.find("_allocate_network")
     (background,) = spans.find("_allocate_network_async")
     (ports,) = spans.find("POST /v2.0/ports")
-    assert background["parent_id"] == start["span_id"]
-    assert ports["parent_id"] == background["span_id"]
-    assert background["end_ns"] > start["end_ns"]
+    assert background.parent_id == start.span_id
+    assert ports.parent_id == background.span_id
+    # the POST is made by _allocate_network_async, which _allocate_network starts
+    assert background.start_ns >= start.start_ns and ports.start_ns >= background.start_ns
     (resources,) = spans.find("_build_resources")
     (allocs,) = [s for s in spans.find("GET /allocations/{consumer_uuid}")
-                 if s["parent_id"] == resources["span_id"]]
+                 if s.parent_id == resources.span_id]
     (spawn,) = spans.find("driver.spawn")
-    assert allocs["end_ns"] <= spawn["ts_ns"]
+    assert allocs.end_ns <= spawn.start_ns
 
 
 def test_no_valid_host_creates_in_cell0_building_then_error() -> None:
@@ -242,16 +246,15 @@ def test_no_valid_host_creates_in_cell0_building_then_error() -> None:
     states = spans.states(uuid)
     assert states[-2:] == [("building", "scheduling"), ("error", None)]
     (bury,) = spans.find("_bury_in_cell0")
-    (create,) = [s for s in spans.find("db Instance.create") if s["parent_id"] == bury[
-        "span_id"]]
+    (create,) = [s for s in spans.find("db Instance.create") if s.parent_id == bury.span_id]
     (notify,) = spans.find("set_vm_state_and_notify")
-    assert create["ts_ns"] < notify["ts_ns"] and notify["parent_id"] == bury["span_id"]
+    assert create.start_ns < notify.start_ns and notify.parent_id == bury.span_id
     assert len(spans.find("add_instance_fault_from_exc")) == 1
 
 
 # ---- 9. every code.location names a function or class of nova 19.0.0 -------------------
 def _bad_locations(events: list[dict[str, Any]]) -> set[str]:
-    names = set(NAMES_FILE.read_text().split())
+    names = {n for f in NAMES_FILES for n in f.read_text().split()}
     return {loc for e in events if isinstance(loc := (e.get("attrs") or {}).get(
         "code.location"), str) and loc not in names}
 
@@ -270,7 +273,7 @@ def test_boot_recording_with_startup_names_only_stein_code(tmp_path: Path) -> No
     assert len(located) > 100
     assert _bad_locations(events) == set()
     # a list query goes out under the list class's name, as Stein's InstanceList
-    sent = [json.loads(s["attrs"]["bootflow.envelope"])["args"]
+    sent = [json.loads(s.attrs["bootflow.envelope"])["args"]
             for s in Spans(events).find("object_class_action_versions", "CLIENT")]
     by_host = [a for a in sent if a["objmethod"] == "get_by_host"]
     assert by_host and all(a["objname"] == "InstanceList"
@@ -300,16 +303,16 @@ def test_boot_sends_versioned_and_unversioned_notifications(tmp_path: Path) -> N
         cloud.wait_for_instances([uuid])
         time.sleep(0.3)
     spans = Spans(events)
-    notes = [s for s in spans.by_id.values() if s["attrs"].get("rpc.style") == "notify"]
-    by_event = {(s["name"], s["attrs"]["messaging.rabbitmq.destination.routing_key"]): s
+    notes = [s for s in spans.snapshot.spans.values() if s.attrs.get("rpc.style") == "notify"]
+    by_event = {(s.name, s.attrs["messaging.rabbitmq.destination.routing_key"]): s
                 for s in notes}
     for event in ("instance.create.start", "instance.create.end"):
         note = by_event[(event, "versioned_notifications.info")]
-        assert note["kind"] == "PRODUCER" and note["service"] == "nova-compute"
-        assert note["attrs"]["messaging.destination.name"] == "nova"
-        assert note["attrs"]["bootflow.hop"] == "notification"
-        assert not [s for s in spans.by_id.values() if s["parent_id"] == note["span_id"]]
-        msg = json.loads(note["attrs"]["bootflow.envelope"])
+        assert note.kind == "PRODUCER" and note.service == "nova-compute"
+        assert note.attrs["messaging.destination.name"] == "nova"
+        assert note.attrs["bootflow.hop"] == "notification"
+        assert not [s for s in spans.snapshot.spans.values() if s.parent_id == note.span_id]
+        msg = json.loads(note.attrs["bootflow.envelope"])
         assert {"message_id", "publisher_id", "event_type", "priority", "payload",
                 "timestamp"} <= set(msg)
         assert (msg["event_type"], msg["priority"], msg["publisher_id"]) == (
@@ -317,13 +320,13 @@ def test_boot_sends_versioned_and_unversioned_notifications(tmp_path: Path) -> N
         assert msg["payload"]["nova_object.name"] == "InstanceCreatePayload"
         assert msg["payload"]["nova_object.data"]["uuid"] == uuid
     for event in ("compute.instance.create.start", "compute.instance.create.end"):
-        msg = json.loads(by_event[(event, "notifications.info")]["attrs"]["bootflow.envelope"])
+        msg = json.loads(by_event[(event, "notifications.info")].attrs["bootflow.envelope"])
         assert msg["publisher_id"] == "compute.compute1" and msg["payload"]["instance_id"] == uuid
     # every Instance.save sends instance.update (notify_on_state_change =
     # vm_and_task_state, devstack's); the save runs in the conductor, so its host
-    updates = [json.loads(s["attrs"]["bootflow.envelope"]) for s in _by_start(notes)
-               if s["name"] == "instance.update"
-               and s["attrs"]["rpc.topic"] == "versioned_notifications"]
+    updates = [json.loads(s.attrs["bootflow.envelope"]) for s in _by_start(notes)
+               if s.name == "instance.update"
+               and s.attrs["rpc.topic"] == "versioned_notifications"]
     moves = [(m["publisher_id"], m["payload"]["nova_object.data"]["state_update"][
         "nova_object.data"]) for m in updates]
     assert moves[0] == ("nova-conductor:conductor", {
@@ -338,7 +341,7 @@ def test_narration_locations_name_stein_code() -> None:
     """The hop pane's "location" lines too (oslo.messaging's own are left aside)."""
     from tracer.narration import load
 
-    names = set(NAMES_FILE.read_text().split())
+    names = {n for f in NAMES_FILES for n in f.read_text().split()}
     shown = [part.strip() for entry in load().entries.values()
              for part in entry.location.split("->") if part.strip().startswith("nova/")]
     assert len(shown) > 20

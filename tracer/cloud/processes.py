@@ -77,6 +77,7 @@ class StatusRow:
     up: bool
     last_report: dt.datetime | None
     report_count: int | None
+    remote: bool = False   # a compute joined from another machine (no pid here)
 
     @property
     def state(self) -> str:
@@ -84,7 +85,9 @@ class StatusRow:
 
 
 def write_toml(path: Path, values: dict[str, Any]) -> None:
-    """Flat TOML of str/int/float/bool values (what Config holds), atomically."""
+    """Flat TOML of str/int/float/bool values (what Config holds), atomically, readable
+    by its owner only (mode 0600): it holds the broker and database URLs, passwords
+    included, as nova.conf does (packaged 0640 root:nova)."""
     lines = ["# written by bootflow up: the effective configuration of every process"]
     for key, value in values.items():
         if isinstance(value, bool):
@@ -93,8 +96,16 @@ def write_toml(path: Path, values: dict[str, Any]) -> None:
             lines.append(f"{key} = {value!r}")
         elif isinstance(value, str):
             lines.append(f"{key} = {json.dumps(value)}")
+    write_private(path, "\n".join(lines) + "\n")
+
+
+def write_private(path: Path, text: str) -> None:
+    """*text* into *path* atomically, mode 0600 whatever the umask or the old file's."""
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    tmp.unlink(missing_ok=True)  # a leftover could have other modes or another owner
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
     tmp.replace(path)
 
 
@@ -154,17 +165,51 @@ def check_guest(guest_dir: str) -> None:
 
 
 def db_connections(url: str) -> dict[str, str]:
-    """``--db URL``: the four database connections on that server. A URL ending in ``/``
-    names them nova_api, nova_cell0, nova_cell1, placement; a trailing name is a prefix
-    (``postgresql+psycopg://postgres@127.0.0.1:5432/bf_`` → bf_nova_api, …)."""
-    base = url if url.endswith("/") or urllib.parse.urlparse(url).path else url + "/"
-    return {key: base + name for key, name in DB_NAMES.items()}
+    """``--db URL``: the four database connections on that server.
+
+    A URL ending in ``/`` (no database name) names four databases: nova_api, nova_cell0,
+    nova_cell1 and placement, created when missing. A URL naming a database
+    (``postgresql+psycopg://postgres@127.0.0.1:5432/bootflow``) puts everything in that
+    one database, created when missing, as four PostgreSQL schemas of those names
+    (``search_path``); the cells' schemas are alike, so one database needs schemas, and
+    only PostgreSQL has them apart from databases (MySQL: end the URL with ``/``).
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy's ArgumentError and friends
+        raise DeployError(f"--db {url!r} is not a database URL ({exc})") from None
+    if parsed.get_backend_name() == "sqlite":
+        raise DeployError("--db names a database server; SQLite is the default already "
+                          "(files in the state folder)")
+    if not parsed.database:
+        base = url if url.endswith("/") else url + "/"
+        return {key: base + name for key, name in DB_NAMES.items()}
+    if parsed.get_backend_name() != "postgresql":
+        raise DeployError(f"--db with a database name ({parsed.database!r}) needs "
+                          "PostgreSQL (one schema per Nova database); for "
+                          f"{parsed.get_backend_name()} end the URL with / instead")
+    return {key: parsed.update_query_dict({"options": f"-csearch_path={name}"})
+            .render_as_string(hide_password=False) for key, name in DB_NAMES.items()}
+
+
+def _schema_of(url: Any) -> str | None:
+    """The schema a connection URL sets with ``options=-csearch_path=NAME``, if any."""
+    options = url.query.get("options")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    for part in str(options or "").split():
+        if part.startswith("-csearch_path="):
+            return part.split("=", 1)[1].split(",")[0] or None
+    return None
 
 
 def ensure_databases(config: Config) -> list[str]:
     """Create the server databases of *config* that do not exist yet (as an operator
-    does before ``nova-manage db sync``); SQLite files need nothing. Returns the names
-    created; a server that does not answer fails with the fix."""
+    does before ``nova-manage db sync``), and the schema a URL selects with
+    ``search_path`` (``db_connections``); SQLite files need nothing. Returns the
+    databases created; a server that does not answer fails with the fix."""
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
 
@@ -174,25 +219,37 @@ def ensure_databases(config: Config) -> list[str]:
         if url.get_backend_name() == "sqlite" or not url.database:
             continue
         admin_db = "postgres" if url.get_backend_name() == "postgresql" else None
-        engine = sa.create_engine(url.set(database=admin_db), isolation_level="AUTOCOMMIT")
+        schema = _schema_of(url) if url.get_backend_name() == "postgresql" else None
+        server = url.set(database=admin_db).difference_update_query(["options"])
         try:
-            with engine.connect() as conn:
-                if url.get_backend_name() == "postgresql":
-                    exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE "
-                                                  "datname = :n"), {"n": url.database}
-                                          ).first()
-                    if not exists:
-                        conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
-                        created.append(url.database)
-                else:
-                    conn.execute(sa.text(f"CREATE DATABASE IF NOT EXISTS `{url.database}`"))
+            engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as conn:
+                    if url.get_backend_name() == "postgresql":
+                        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE "
+                                                      "datname = :n"), {"n": url.database}
+                                              ).first()
+                        if not exists:
+                            conn.execute(sa.text(f'CREATE DATABASE "{url.database}"'))
+                            created.append(url.database)
+                    else:
+                        conn.execute(sa.text(
+                            f"CREATE DATABASE IF NOT EXISTS `{url.database}`"))
+            finally:
+                engine.dispose()
+            if schema:
+                engine = sa.create_engine(url.difference_update_query(["options"]),
+                                          isolation_level="AUTOCOMMIT")
+                try:
+                    with engine.connect() as conn:
+                        conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                finally:
+                    engine.dispose()
         except sa.exc.OperationalError as exc:
             fix = FIX_POSTGRES if url.get_backend_name() == "postgresql" else \
                 "start the database server"
             raise DeployError(f"database server of {url.render_as_string()} not reachable "
                               f"({str(exc.orig).strip()}); fix: {fix}") from None
-        finally:
-            engine.dispose()
     return created
 
 
@@ -221,6 +278,7 @@ class Deployment:
         self.meta_path = self.state_dir / "deploy.json"
         self.pid_dir = self.state_dir / "pids"
         self.log_dir = self.state_dir / "logs"
+        self.notes: list[str] = []   # what the last down() did besides stopping
 
     # ---- configuration -------------------------------------------------------------
     def make_config(self, **overrides: Any) -> Config:
@@ -325,7 +383,8 @@ class Deployment:
                  Proc("nova-conductor", "conductor"), Proc("nova-scheduler", "scheduler"),
                  *(Proc("nova-compute", f"compute{i}") for i in range(1, computes + 1)),
                  Proc("nova-api", "api")]
-        self.meta_path.write_text(json.dumps({
+        # host_options may hold a transport URL with its password: private too
+        write_private(self.meta_path, json.dumps({
             "procs": [dataclasses.asdict(p) for p in procs],
             "endpoint": f"http://{config.api_host}:{config.api_port}",
             "trace_exchange": trace_exchange, "virt_type": config.virt_type,
@@ -357,10 +416,30 @@ class Deployment:
         return child.pid
 
     def up(self, config: Config, computes: int = 1, trace_exchange: str | None = None,
-           timeout: float = 60.0, host_options: dict[str, dict[str, str]] | None = None
-           ) -> list[StatusRow]:
-        """prepare, start every process, wait until all report up, map the computes."""
-        self.prepare(config, computes, trace_exchange, host_options=host_options)
+           timeout: float = 60.0, host_options: dict[str, dict[str, str]] | None = None,
+           listen: str | None = None) -> list[StatusRow]:
+        """prepare, start every process, wait until all report up, map the computes.
+
+        *listen*: reachable from other machines on that address (``up --listen``): a
+        RabbitMQ user + vhost of its own and a broker listener there (classroom.py);
+        the caller sets api_host/placement_host to it.
+        """
+        opened: dict[str, Any] | None = None
+        if listen is not None:
+            if self.running():
+                raise DeployError(f"already running from {self.state_dir}; "
+                                  "run `bootflow down` first")
+            config, opened = self.open_to_network(config, listen)
+        try:
+            self.prepare(config, computes, trace_exchange, host_options=host_options)
+            if opened is not None:
+                self._keep_private()
+                self.meta_path.write_text(json.dumps({**self.meta(), "listen": opened},
+                                                     indent=1))
+        except BaseException:
+            if opened is not None:
+                _close_network(opened)
+            raise
         try:
             # placement and conductor first: a compute reports its inventory to placement
             # at start, and one pinging before the conductor's queue exists loses the ping
@@ -378,6 +457,127 @@ class Deployment:
             self.down()
             raise
         return rows
+
+    def open_to_network(self, config: Config, addr: str) -> tuple[Config, dict[str, Any]]:
+        """A RabbitMQ account of this deployment's own and a broker listener on *addr*;
+        returns the config on that account (local services reach the broker on
+        127.0.0.1 with it) and what ``down`` undoes (no password in it)."""
+        from tracer.cloud import classroom
+
+        if config.transport_url.split("@")[-1].split("/")[0] not in (
+                "127.0.0.1:5672", "localhost:5672"):
+            raise DeployError("--listen sets up this machine's RabbitMQ (127.0.0.1:5672); "
+                              f"drop --transport {config.masked()['transport_url']}")
+        try:
+            addr = classroom.listen_address(addr)
+            account = classroom.create_rabbit_account(
+                f"bootflow-{hashlib.sha1(os.urandom(8)).hexdigest()[:8]}")
+            try:
+                started = classroom.start_rabbit_listener(addr)
+            except BaseException:
+                classroom.delete_rabbit_account(account.user, account.vhost)
+                raise
+        except classroom.ClassroomError as exc:
+            raise DeployError(str(exc)) from None
+        opened = {"addr": addr, "rabbit_port": classroom.RABBIT_PORT, "user": account.user,
+                  "vhost": account.vhost, "listener_started": started}
+        return config.replace(transport_url=account.url("127.0.0.1")), opened
+
+    def join_command(self, host: str = "NAME") -> str | None:
+        """The line another machine runs to add a compute (None unless ``--listen``)."""
+        from tracer.cloud import classroom
+
+        opened = self.meta().get("listen")
+        if not opened:
+            return None
+        cfg = self.config()
+        url = urllib.parse.urlsplit(cfg.transport_url)
+        netloc = url.netloc.rpartition("@")[0] + f"@{opened['addr']}:{opened['rabbit_port']}"
+        return classroom.join_command(
+            urllib.parse.urlunsplit(url._replace(netloc=netloc)), cfg.placement_endpoint,
+            host, control_exchange=cfg.control_exchange,
+            trace_exchange=self.meta().get("trace_exchange"),
+            report_interval=cfg.report_interval)
+
+    def join(self, config: Config, host: str, trace_exchange: str | None = None,
+             timeout: float = 60.0) -> list[StatusRow]:
+        """``bootflow join``: one nova-compute on this machine with only the bus and
+        placement (no database); returns once placement has its resource provider."""
+        if self.running():
+            raise DeployError(f"already running from {self.state_dir}; "
+                              "run `bootflow down` first")
+        check_rabbit(config.transport_url)
+        if not _answers(config.placement_endpoint + "/"):
+            raise DeployError(f"placement not answering at {config.placement_endpoint}; fix: "
+                              "the --placement URL that `bootflow up --listen` printed")
+        if config.virt_type == "qemu":
+            check_libvirt(config.connection_uri)
+            check_guest(config.guest_dir)
+        for folder in (self.state_dir, self.pid_dir, self.log_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        write_toml(self.config_path, dataclasses.asdict(config))
+        self._keep_private()
+        proc = Proc("nova-compute", host)
+        self.meta_path.write_text(json.dumps({
+            "procs": [dataclasses.asdict(proc)], "joined": True, "endpoint": None,
+            "trace_exchange": trace_exchange, "virt_type": config.virt_type,
+            "host_options": {}, "created": dt.datetime.now(dt.UTC).isoformat()}, indent=1))
+        try:
+            self.start(proc)
+            deadline = time.monotonic() + timeout
+            while not (rows := self.status())[0].up:
+                if not rows[0].alive:
+                    raise DeployError(f"nova-compute on {host} exited during start-up; "
+                                      f"log tail:\n{self.log_tail(proc)}")
+                if time.monotonic() > deadline:
+                    raise DeployError(f"nova-compute on {host} not in placement after "
+                                      f"{timeout:.0f}s (log {self.log_dir})")
+                time.sleep(0.2)
+        except BaseException:
+            self.down()
+            raise
+        return rows
+
+    def _keep_private(self) -> None:
+        """The broker password is in bootflow.toml and, as in Nova's cell_mappings, in
+        the API database: only the owner reads the folder and those files."""
+        self.state_dir.chmod(0o700)
+        self.config_path.chmod(0o600)
+        for db_file in self.state_dir.glob("*.sqlite"):
+            db_file.chmod(0o600)
+
+    def _placement(self) -> Any:
+        from services.placement.client import PlacementClient
+
+        return PlacementClient(self.config().placement_endpoint)
+
+    def joined_status(self) -> list[StatusRow]:
+        """A joined compute: its process here, and up once placement has its provider
+        (what it reports through the conductor is the teacher's to see)."""
+        rows = []
+        for proc in self.procs():
+            pid = self.pid_of(proc)
+            alive = pid is not None and _pid_alive(pid)
+            up = alive and bool(self._placement().get_providers_by_name(proc.host))
+            rows.append(StatusRow(binary=proc.binary, host=proc.host, pid=pid, alive=alive,
+                                  up=up, last_report=None, report_count=None))
+        return rows
+
+    def leave(self) -> list[str]:
+        """After a joined compute stopped: delete its resource provider from placement
+        unless instances still hold allocations on it (placement answers 409 then, and
+        the provider stays for them); its service record stays, down after
+        service_down_time, as Nova keeps a stopped compute's."""
+        notes = []
+        client = self._placement()
+        for proc in self.procs():
+            for rp in client.get_providers_by_name(proc.host):
+                status = client.delete_resource_provider(rp["uuid"])
+                notes.append(f"resource provider {proc.host} ({rp['uuid']}): " + {
+                    204: "deleted", 404: "already gone",
+                    409: "kept: instances still have allocations on it"}.get(
+                        status, f"not deleted (placement answered {status or 'nothing'})"))
+        return notes
 
     def wait_up(self, procs: list[Proc] | None = None, timeout: float = 60.0,
                 poll: float = 0.2) -> list[StatusRow]:
@@ -556,6 +756,8 @@ class Deployment:
         from services.objects import Service as ServiceObj
         from services.service import ServiceGroupAPI
 
+        if self.meta().get("joined"):
+            return self.joined_status()
         cfg = self.config()
         db.configure(cfg)
         sg = ServiceGroupAPI(cfg)
@@ -575,6 +777,13 @@ class Deployment:
                 up=rec is not None and sg.is_up(rec),
                 last_report=(rec.updated_at or rec.created_at) if rec is not None else None,
                 report_count=rec.report_count if rec is not None else None))
+        local = {(RECORD_BINARY.get(p.binary, p.binary), p.host) for p in self.procs()}
+        for (binary, host), rec in sorted(records.items()):
+            if binary == "nova-compute" and (binary, host) not in local:  # joined
+                rows.append(StatusRow(
+                    binary=binary, host=host, pid=None, alive=True, up=sg.is_up(rec),
+                    last_report=rec.updated_at or rec.created_at,
+                    report_count=rec.report_count, remote=True))
         return rows
 
     # ---- down ----------------------------------------------------------------------
@@ -603,6 +812,11 @@ class Deployment:
         meta = self.meta()
         if meta.get("virt_type") == "qemu":
             self.cleanup_domains()
+        self.notes = self.leave() if meta.get("joined") else []
+        if meta.get("listen"):   # up --listen: the broker account and listener go too
+            _close_network(meta["listen"])
+            self.meta_path.write_text(json.dumps(
+                {k: v for k, v in meta.items() if k != "listen"}, indent=1))
         return stopped
 
     def domains(self) -> list[str]:
@@ -655,6 +869,27 @@ def _xml(dom: Any) -> str:
         return str(dom.XMLDesc(0))
     except libvirt.libvirtError:
         return ""
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            return bool(resp.status == 200)
+    except (OSError, ValueError):
+        return False
+
+
+def _close_network(opened: dict[str, Any]) -> None:
+    """Undo open_to_network: the listener (if ours) and the RabbitMQ user and vhost."""
+    from tracer.cloud import classroom
+    from tracer.cloud.vhost import VhostError
+
+    if opened.get("listener_started"):
+        try:
+            classroom.stop_rabbit_listener(opened["addr"], opened["rabbit_port"])
+        except VhostError:
+            pass
+    classroom.delete_rabbit_account(opened["user"], opened["vhost"])
 
 
 def _signal(pid: int, sig: int) -> None:

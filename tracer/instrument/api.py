@@ -75,7 +75,10 @@ def emit(event: Event) -> None:
     if emitter is None:
         return
     if event.get("attrs"):
-        event["attrs"] = redact(event["attrs"])
+        try:
+            event["attrs"] = redact(event["attrs"])
+        except RecursionError:  # nesting deeper than Python's stack: the traced code
+            event["attrs"] = {"bootflow.attrs_error": "nested too deeply to record"}
     emitter(event)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tracer.instrument.broker import kombu_url
-from tracer.instrument.events import Event, dumpb, dumps
+from tracer.instrument.events import Event, dumpb
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,13 @@ class _Marker:
 
 _STOP = object()
 _MAX_ROUTES = 100_000
+MAX_QUEUE = 100_000            # events waiting for the sender thread; beyond: dropped
+MAX_SPOOL_BYTES = 64 * 2**20   # spool file; beyond: new events dropped (counted)
+UNROUTABLE_GRACE = 30.0        # after a reconnect, unroutable events are retried this long
+DROPPED_ANNOTATION = "trace.dropped"
+# a broker that holds a publish this long (frozen, or a path to it paused) is given up
+# for the spool: a sender stuck waiting for a confirm would let the queue fill up
+CONFIRM_TIMEOUT = 10.0
 
 
 class BrokerEmitter:
@@ -143,12 +150,26 @@ class BrokerEmitter:
     resent in order once a connection succeeds; a spool left by a previous process on the
     same path is resent too. Delivery is at-least-once: a batch whose confirm was lost
     with the connection is sent again.
+
+    After a broker restart the collectors' queues are gone until they reconnect, and
+    RabbitMQ drops what no queue takes: events are published *mandatory*, and for
+    *unroutable_grace* seconds after a reconnect the ones that come back unroutable are
+    kept in the spool and sent again. (Unroutable otherwise means nobody records: they
+    go, as before.)
+
+    Nothing a caller emits can stop the thread (``events.dumpb`` encodes any value) and
+    memory stays bounded: beyond *max_queue* waiting events, or a spool file of
+    *max_spool_bytes*, new events are dropped and counted (``dropped``); the count is
+    logged and sent as a ``trace.dropped`` annotation (attrs ``dropped``: total so far,
+    ``queue_full``, ``spool_full``, ``failed``) once the broker takes events again.
     """
 
     def __init__(self, url: str, exchange: str = DEFAULT_EXCHANGE,
                  spool_path: str | os.PathLike[str] | None = None, *,
                  max_batch: int = 512, retry_interval: float = 0.5, linger: float = 0.1,
-                 options: dict[str, Any] | None = None) -> None:
+                 options: dict[str, Any] | None = None, max_queue: int = MAX_QUEUE,
+                 max_spool_bytes: int = MAX_SPOOL_BYTES,
+                 unroutable_grace: float = UNROUTABLE_GRACE) -> None:
         self.url = url
         self.exchange_name = exchange
         if spool_path is None:
@@ -160,8 +181,21 @@ class BrokerEmitter:
         self.retry_interval = retry_interval
         self.options = transport_options(url, options)
         self._sender_selected = kombu_url(url).startswith("pyamqp://")   # RabbitMQ: CC
+        self._mandatory = self._sender_selected  # RabbitMQ returns what no queue takes
+        self.max_queue = max_queue
+        self.max_spool_bytes = max_spool_bytes
+        self.unroutable_grace = unroutable_grace
         self.published = 0          # events confirmed by the broker (for tests, stats)
         self.spooled = 0            # events that went through the spool file
+        self.unroutable = 0         # events no queue took (nobody recording), gone
+        self.drops: dict[str, int] = {"queue_full": 0, "spool_full": 0, "failed": 0}
+        self._drop_lock = threading.Lock()
+        self._reported_drops = 0    # self.dropped when the last trace.dropped went out
+        self._identity: tuple[str, str] | None = None  # service, host seen in events
+        self._returned = False      # set by basic.return during a publish
+        self._grace_until = 0.0     # retry unroutable events until then (a reconnect)
+        self._had_failure = False
+        self._spool_bytes = 0
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._conn: Any = None
         self._producer: Any = None
@@ -171,6 +205,8 @@ class BrokerEmitter:
         self._closing = False
         self._closed = False
         self._has_spool = self._spool_on_disk()   # a previous process's leftovers count
+        if self._has_spool:
+            self._spool_bytes = self.spool_path.stat().st_size
         self._thread = threading.Thread(target=self._run, name=f"bootflow-emitter-{exchange}",
                                         daemon=True)
         self._thread.start()
@@ -182,7 +218,23 @@ class BrokerEmitter:
         if self._closed:  # late events of a closing process: keep them for the next one
             self._spool([event])
             return
+        if self._queue.qsize() >= self.max_queue:  # the sender cannot keep up (or is
+            self._drop("queue_full", 1)            # stuck): memory stays bounded
+            return
         self._queue.put(event)
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped so far (full queue, full spool, a failure in the sender)."""
+        return sum(self.drops.values())
+
+    def _drop(self, why: str, n: int) -> None:
+        with self._drop_lock:  # callers' threads and the sender count here
+            before = self.dropped
+            self.drops[why] += n
+        if before == 0 or before // 10_000 != self.dropped // 10_000:
+            log.warning("trace emitter dropped %d events so far (%s)", self.dropped,
+                        ", ".join(f"{k} {v}" for k, v in self.drops.items() if v))
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every event emitted so far is confirmed by the broker."""
@@ -199,6 +251,7 @@ class BrokerEmitter:
         if self._closing:
             return True
         self._closing = True
+        self._grace_until = 0.0  # closing: no collector coming back is worth waiting for
         ok = False
         if self._thread.is_alive():
             marker = _Marker()
@@ -255,8 +308,19 @@ class BrokerEmitter:
                     # publish + confirm here, a frame parse in the collector).
                     time.sleep(self.linger)
                     self._take(items)
-                if self._handle(items):
-                    break
+                try:
+                    if self._handle(items):
+                        break
+                except Exception:  # the sender must outlive any event
+                    log.exception("trace emitter: sending %d items failed; dropped",
+                                  len(items))
+                    self._drop("failed", sum(isinstance(i, dict) for i in items))
+                    for item in items:
+                        if isinstance(item, _Marker):
+                            item.settled.set()
+                            item.done.set()
+                        elif item is _STOP:
+                            return
         finally:
             self._disconnect()
 
@@ -286,11 +350,24 @@ class BrokerEmitter:
         self._deliver(events)
         if not events and self._spool_pending():
             self._drain_spool()
+        if self.dropped != self._reported_drops and self.connected \
+                and not self._spool_pending():
+            self._report_drops()
         if not self._spool_pending():
             for marker in self._waiting:
                 marker.done.set()
             self._waiting.clear()
         return False
+
+    def _report_drops(self) -> None:
+        """A ``trace.dropped`` annotation with the counts, so a viewer sees the gap."""
+        service, host = self._identity or ("unknown", "unknown")
+        event: Event = {"type": "annotate", "trace_id": None, "span_id": None,
+                        "name": DROPPED_ANNOTATION, "service": service, "host": host,
+                        "ts_ns": time.time_ns(),
+                        "attrs": {"dropped": self.dropped, **self.drops}}
+        if not self._publish([event]):
+            self._reported_drops = self.dropped
 
     def _deliver(self, events: list[Event]) -> None:
         """Publish *events* after the spool (order), or append them to it."""
@@ -323,15 +400,27 @@ class BrokerEmitter:
         if len(keys) > 1:
             headers = {"CC": keys[1:], ROUTES_HEADER: [[key, n] for key, n in runs]}
         body = dumpb(events[0]) if len(events) == 1 else dumpb(events)
+        self._returned = False
         try:
             self._producer.publish(body, routing_key=keys[0], headers=headers,
                                    content_type="application/json",
-                                   content_encoding="utf-8", retry=False)
+                                   content_encoding="utf-8", retry=False,
+                                   mandatory=self._mandatory,
+                                   confirm_timeout=CONFIRM_TIMEOUT)
         except Exception as exc:  # any broker failure means: spool
             self._broker_failed(exc)
             return False
+        if self._returned:  # confirmed, but no queue took it
+            if time.monotonic() < self._grace_until:
+                return False  # a collector's queue may not be back yet: spool, retry
+            self.unroutable += len(events)
+            return True
         self.published += len(events)
         return True
+
+    def _on_return(self, exc: Exception, exchange: str, routing_key: str,
+                   message: Any) -> None:
+        self._returned = True
 
     def _route(self, event: Event) -> str:
         """Routing key; ``span_end`` has no service/host, so remember them per span.
@@ -343,6 +432,8 @@ class BrokerEmitter:
         if event.get("type") == "span_end":
             return self._routes.get(span_id) or routing_key(None, None)
         key = routing_key(event.get("service"), event.get("host"))
+        if self._identity is None and event.get("service") and event.get("host"):
+            self._identity = (str(event["service"]), str(event["host"]))
         if event.get("type") == "span_start":
             self._routes[span_id] = key
             if len(self._routes) > _MAX_ROUTES:
@@ -363,11 +454,15 @@ class BrokerEmitter:
                                     interval_max=0.1)  # we retry ourselves, never sleep here
             channel = conn.channel()
             exchange = Exchange(self.exchange_name, type="topic", durable=False)
-            self._producer = Producer(channel, exchange=exchange, auto_declare=True)
+            self._producer = Producer(channel, exchange=exchange, auto_declare=True,
+                                      on_return=self._on_return if self._mandatory else None)
         except Exception as exc:
             _release(conn)
             self._broker_failed(exc)
             return False
+        if self._had_failure or self._has_spool:  # after an outage (or a restart)
+            self._grace_until = time.monotonic() + self.unroutable_grace
+        self._had_failure = False
         self._conn = conn
         log.info("trace emitter connected to %s", _safe(self.url))
         return True
@@ -376,13 +471,19 @@ class BrokerEmitter:
         if self._producer is not None or self._next_try == 0.0:
             log.warning("trace broker %s unreachable (%s); spooling to %s", _safe(self.url),
                         exc, self.spool_path)
-        self._disconnect()
+        self._disconnect(abandon=True)
+        self._had_failure = True
         self._next_try = time.monotonic() + self.retry_interval
 
-    def _disconnect(self) -> None:
+    def _disconnect(self, abandon: bool = False) -> None:
+        """Close the connection; a failed one is *abandoned*: its socket closed without
+        the AMQP close handshake, which a frozen broker would never answer."""
         self._producer = None
         if self._conn is not None:
-            _release(self._conn)
+            if abandon:
+                _abandon(self._conn)
+            else:
+                _release(self._conn)
             self._conn = None
 
     # -- spool -----------------------------------------------------------------------
@@ -396,40 +497,68 @@ class BrokerEmitter:
             return False
 
     def _spool(self, events: Iterable[Event]) -> None:
+        """Append to the spool file, up to ``max_spool_bytes``; the rest is dropped."""
         self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-        n = 0
-        with self.spool_path.open("a", encoding="utf-8") as fh:
-            for event in events:
-                fh.write(dumps(event) + "\n")
-                n += 1
-        self.spooled += n
-        self._has_spool = True
+        lines = []
+        size = self._spool_bytes
+        full = 0
+        for event in events:
+            line = dumpb(event) + b"\n"
+            if size + len(line) > self.max_spool_bytes:
+                full += 1
+                continue
+            size += len(line)
+            lines.append(line)
+        if lines:
+            with self.spool_path.open("ab") as fh:
+                fh.write(b"".join(lines))
+            self.spooled += len(lines)
+            self._has_spool = True
+        self._spool_bytes = size
+        if full:
+            self._drop("spool_full", full)
 
     def _drain_spool(self) -> bool:
-        """Resend the spool in order; True when it is empty afterwards."""
+        """Resend the spool in order, a batch at a time (a full spool is never all in
+        memory at once); True when it is empty afterwards."""
         if not self._ensure_connected():
             return False
-        events: list[Event] = []
-        with self.spool_path.open("r", encoding="utf-8") as fh:
-            for number, line in enumerate(fh, 1):
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    log.warning("dropping corrupt line %d of spool %s", number, self.spool_path)
-        for start in range(0, len(events), self.max_batch):
-            unsent = self._publish(events[start:start + self.max_batch])
-            if unsent:
-                self._rewrite_spool(unsent + events[start + self.max_batch:])
-                return False
+        sent = 0
+        number = 0
+        with self.spool_path.open("rb") as fh:
+            while True:
+                lines = list(itertools.islice(fh, self.max_batch))
+                if not lines:
+                    break
+                events: list[Event] = []
+                for line in lines:
+                    number += 1
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        event = None
+                    if isinstance(event, dict):
+                        events.append(event)
+                    else:
+                        log.warning("dropping corrupt line %d of spool %s", number,
+                                    self.spool_path)
+                unsent = self._publish(events) if events else []
+                if unsent:
+                    self._rewrite_spool(b"".join(dumpb(e) + b"\n" for e in unsent)
+                                        + fh.read())
+                    return False
+                sent += len(events)
         self.spool_path.unlink(missing_ok=True)
         self._has_spool = False
-        log.info("trace emitter resent %d spooled events", len(events))
+        self._spool_bytes = 0
+        log.info("trace emitter resent %d spooled events", sent)
         return True
 
-    def _rewrite_spool(self, events: list[Event]) -> None:
+    def _rewrite_spool(self, data: bytes) -> None:
         tmp = self.spool_path.with_suffix(".tmp")
-        tmp.write_text("".join(dumps(e) + "\n" for e in events), encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, self.spool_path)
+        self._spool_bytes = len(data)
 
 
 def _close_at_exit(ref: weakref.ref[BrokerEmitter]) -> None:
@@ -442,6 +571,13 @@ def _close_at_exit(ref: weakref.ref[BrokerEmitter]) -> None:
 def _release(conn: Any) -> None:
     try:
         conn.release()
+    except Exception:  # already broken
+        pass
+
+
+def _abandon(conn: Any) -> None:
+    try:
+        conn.collect()
     except Exception:  # already broken
         pass
 

@@ -46,8 +46,20 @@ def _string(event: Mapping[str, Any], key: str) -> None:
         raise EventError(f"{key} must be a non-empty string, got {value!r}")
 
 
+class Refused:
+    """An item of a batch that could not be taken (``parse_body``), with why: it stands
+    in the batch where the event was, so that the others are kept and it is counted."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
 def validate(event: Any) -> Event:
     """Return *event* unchanged if it is a valid event, else raise ``EventError``."""
+    if isinstance(event, Refused):
+        raise EventError(event.reason)
     if not isinstance(event, dict):
         raise EventError(f"an event must be a JSON object, got {type(event).__name__}")
     etype = event.get("type")
@@ -66,7 +78,11 @@ def validate(event: Any) -> Event:
     try:
         if etype == "span_start":
             _hex_id(event, "parent_id", 16, nullable=True)
-            for key in ("name", "service", "host"):
+            # a span's name is whatever the traced code called it: an RPC message with
+            # method "" gives a span named "", and it is evidence worth keeping
+            if not isinstance(event.get("name"), str):
+                raise EventError(f"name must be a string, got {event.get('name')!r}")
+            for key in ("service", "host"):
                 _string(event, key)
             if event.get("kind") not in KINDS:
                 raise EventError(f"kind must be one of {', '.join(KINDS)}, "
@@ -95,19 +111,60 @@ def validate(event: Any) -> Event:
     return event
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_MAX_DEPTH = 64
+
+
 def dumpb(event: Any, default: Callable[[Any], Any] = str) -> bytes:
     """Compact UTF-8 JSON of an event or a batch of them (AMQP bodies, JSON Lines, and
     the envelopes inside rpc spans); *default* turns what JSON lacks into something.
 
     orjson: tracing serializes every event on the traced services' own cores, and this
     is about six times cheaper than ``json.dumps`` there (BENCHMARKS.md, Scale). What
-    orjson refuses (an int beyond 64 bits) takes the standard library's path.
+    orjson refuses takes a path that cannot fail, so that no value a tenant can put in
+    an attribute stops a trace sender: an int beyond 64 bits and nesting deeper than
+    orjson's 254 levels go through the standard library; a lone surrogate (``"\ud800"``
+    from a JSON request, which UTF-8 cannot encode) becomes U+FFFD; keys that are not
+    strings, objects whose *default* raises and nesting deeper than 64 levels become
+    their (replaced) text.
     """
     try:
         return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:
-        return json.dumps(event, separators=(",", ":"), ensure_ascii=False,
-                          default=default).encode()
+        pass
+    try:
+        text = json.dumps(event, separators=(",", ":"), ensure_ascii=False,
+                          default=default)
+    except (TypeError, ValueError, RecursionError):
+        text = json.dumps(_plain(event, default, 0), separators=(",", ":"),
+                          ensure_ascii=False)
+    return _SURROGATE.sub("\ufffd", text).encode()
+
+
+def _plain(value: Any, default: Callable[[Any], Any], depth: int) -> Any:
+    """*value* as plain JSON data whatever it holds (the last resort of ``dumpb``)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if depth >= _MAX_DEPTH:
+        return "…"
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else _text(k): _plain(v, default, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, default, depth + 1) for v in value]
+    try:
+        return _plain(default(value), str, depth + 1)
+    except Exception:  # a default that raises: still say what it was
+        return _text(value)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 def dumps(event: Any, default: Callable[[Any], Any] = str) -> str:
@@ -129,14 +186,64 @@ def loads(text: str | bytes) -> Event:
 
 
 def parse_body(body: str | bytes) -> list[Any]:
-    """A broker message body: one event object or a batch array; items not yet validated."""
-    value = parse_json(body)
+    """A broker message body: one event object or a batch array; items not yet validated.
+
+    A batch is many events from many spans: one event holding what strict JSON parsing
+    refuses while the text is still JSON (a number beyond a double, ``1e400``; ``NaN``)
+    must not take the others with it. Such a body is parsed again leniently and each
+    item holding such a number comes back as a ``Refused`` (``validate`` raises for it).
+    """
+    try:
+        value = parse_json(body)
+    except EventError as strict:
+        value = _parse_lenient(body, strict)
     if isinstance(value, list):
         return value
-    if isinstance(value, dict):
+    if isinstance(value, dict | Refused):
         return [value]
     raise EventError(f"expected an event object or an array of events, "
                      f"got {type(value).__name__}")
+
+
+class _NonFinite(float):
+    """A number that is not a finite double (``1e400``, ``NaN``), marked while parsing."""
+
+
+def _non_finite(text: str) -> float:
+    value = float(text)
+    return value if value - value == 0 else _NonFinite(value)
+
+
+def _parse_lenient(body: str | bytes, strict: EventError) -> Any:
+    """The stdlib parse of a body orjson refused: non-finite numbers are marked and the
+    items holding one become ``Refused``; still not JSON: *strict* is raised."""
+    try:
+        value = json.loads(body, parse_float=_non_finite,
+                           parse_constant=lambda name: _NonFinite("nan"))
+    except (ValueError, RecursionError, UnicodeDecodeError):
+        raise strict from None
+    items = value if isinstance(value, list) else [value]
+    out = [Refused(bad) if (bad := _flaw(item)) is not None else item for item in items]
+    return out if isinstance(value, list) else out[0]
+
+
+def _flaw(value: Any, depth: int = 0) -> str | None:
+    """Why an item parsed leniently cannot be taken: a non-finite number, or a lone
+    surrogate escape (``"\\ud800"``: text no UTF-8 consumer can write out)."""
+    if isinstance(value, _NonFinite):
+        return f"holds a number that is not a finite double ({float(value)!r})"
+    if isinstance(value, str):
+        return "holds a lone surrogate" if _SURROGATE.search(value) else None
+    if depth > 1000:
+        return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    elif not isinstance(value, list):
+        return None
+    for item in value:
+        if (found := _flaw(item, depth + 1)) is not None:
+            return found
+    return None
 
 
 def header(source: str = "live", **fields: Any) -> dict[str, Any]:

@@ -188,20 +188,67 @@ class LibvirtDriver(driver.ComputeDriver):
 
     def _create_domain_and_network(self, context: Any, xml: str, instance: Any,
                                    network_info: Any) -> Any:
-        """Define + start; block until neutron says the VIFs are plugged (or time out)."""
-        events = [f"network-vif-plugged-{vif['id']}" for vif in (network_info or [])
-                  if not vif.get("active")]
+        """Stein: start the guest *paused* when neutron will say the VIFs are plugged,
+        wait for ``network-vif-plugged``, then resume it. No event within
+        ``vif_plugging_timeout``: with ``vif_plugging_is_fatal`` the guest is destroyed and
+        VirtualInterfaceCreateException raised (the build aborts, no reschedule);
+        otherwise the guest is resumed all the same."""
         timeout = self.config.vif_plugging_timeout
+        events = [f"network-vif-plugged-{vif['id']}" for vif in (network_info or [])
+                  if not vif.get("active")] if timeout else []
+        pause = bool(events)
         with trace.stein_step(STEIN_LOCATION, "_create_domain_and_network", events=events,
-                              vif_plugging_timeout=timeout):
-            with self.virtapi.wait_for_instance_event(instance, events, deadline=timeout):
-                self.virtapi.plug_vifs(instance, network_info or [])
-                with trace.stein_step(STEIN_LOCATION, "_create_domain", libvirt_uri=self.uri):
-                    self._undefine_stale(instance)
-                    dom = self.conn.defineXML(xml)
-                    self._domains.add(instance.uuid)
-                    dom.create()
+                              vif_plugging_timeout=timeout, pause=pause):
+            try:
+                with self.virtapi.wait_for_instance_event(instance, events, deadline=timeout):
+                    self.virtapi.plug_vifs(instance, network_info or [])
+                    dom = self._create_domain(xml, instance, pause)
+            except TimeoutError as exc:
+                trace.annotate("log", {"level": "WARNING", "message": (
+                    f"{exc}: vif_plugging_is_fatal={self.config.vif_plugging_is_fatal}")})
+                if self.config.vif_plugging_is_fatal:
+                    with trace.stein_step(STEIN_LOCATION, "_cleanup_failed_start"):
+                        self._destroy_domain(instance)
+                    raise exception.VirtualInterfaceCreateException() from exc
+            if pause:
+                with trace.span("resume", "INTERNAL", attrs={
+                        "code.location": "nova/virt/libvirt/guest.py:Guest.resume"}):
+                    dom.resume()
             return dom
+
+    def _create_domain(self, xml: str, instance: Any, pause: bool) -> Any:
+        """Define the domain and launch it (paused when *pause*: Guest.launch(pause))."""
+        libvirt = _libvirt()
+        with trace.stein_step(STEIN_LOCATION, "_create_domain", libvirt_uri=self.uri,
+                              pause=pause):
+            self._undefine_stale(instance)
+            dom = self.conn.defineXML(xml)
+            self._domains.add(instance.uuid)
+            with trace.span("launch", "INTERNAL", attrs={
+                    "code.location": "nova/virt/libvirt/guest.py:Guest.launch",
+                    "pause": pause}):
+                if not pause:
+                    dom.create()
+                elif self.virt_type == "test":
+                    # libvirt's test driver has no VIR_DOMAIN_START_PAUSED: start, then
+                    # suspend at once, which is the state a paused start leaves
+                    dom.create()
+                    dom.suspend()
+                else:
+                    dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+            return dom
+
+    def _destroy_domain(self, instance: Any) -> None:
+        """Destroy and undefine the instance's domain if it exists (a failed start)."""
+        libvirt = _libvirt()
+        try:
+            dom = self.conn.lookupByName(self._domain_name(instance))
+        except libvirt.libvirtError:
+            return
+        if dom.isActive():
+            dom.destroy()
+        dom.undefine()
+        self._domains.discard(instance.uuid)
 
     def _undefine_stale(self, instance: Any) -> None:
         """Drop an older same-named domain of ours (test:///default lives as long as the
