@@ -511,8 +511,7 @@ class RPCServer:
                  "failure": wire.serialize_failure(failure) if failure is not None else None,
                  "ending": ending, "_msg_id": inc.msg_id, "_unique_id": wire.new_id()}
         body = wire.pack(reply)
-        self.transport.publish("", inc.reply_q or "", body, declare=False, mandatory=True)
-        if span is not None:
+        if span is not None:   # recorded as it leaves: before the caller can wake on it
             span.annotate("rpc.reply" if ending else "rpc.heartbeat", {
                 "messaging.message.id": _attr(inc.msg_id),
                 "messaging.destination.name": "",
@@ -522,6 +521,7 @@ class RPCServer:
                 "rpc.reply.failure": (type(failure).__name__ if failure is not None
                                       else None),
                 "bootflow.envelope": redact_json(reply, default=repr)})
+        self.transport.publish("", inc.reply_q or "", body, declare=False, mandatory=True)
 
 
 def _attr(value: Any, limit: int = 255) -> Any:
