@@ -117,7 +117,7 @@ class BootflowApp(App[None]):
         self._source_error_shown = True
         first = str(error).strip().split("\n", 1)[0] or type(error).__name__
         self.notify(f"{first}\n(q quits)", title="the run failed", severity="error",
-                    timeout=600)
+                    timeout=600, markup=False)   # an error may quote a cloud string
 
     # -- app-wide keys (bound on every mode screen) ----------------------------------
 

@@ -121,7 +121,7 @@ class TraceScreen(Screen[None]):
         self.draw(self.snapshot)  # the newest picture, if one came before the layout
         if self.intro:
             self.notify(self.intro + "\n(? shows it again)", title="about this scenario",
-                        timeout=20)
+                        timeout=20, markup=False)
 
     # -- drawing ---------------------------------------------------------------------
 

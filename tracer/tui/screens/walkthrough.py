@@ -86,7 +86,7 @@ class WalkthroughScreen(TraceScreen):
         try:
             pending = list(self.gate.pending())
         except Exception as exc:  # a broker hiccup must not kill the UI
-            self.notify(f"gate: {exc}", severity="error")
+            self.notify(f"gate: {exc}", severity="error", markup=False)
             return
         if pending != self.pending:
             self.pending = pending
