@@ -28,11 +28,14 @@ overhead ratios. Replaces the "Scale" section of BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +43,7 @@ import time
 import tracemalloc
 import uuid as uuidlib
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,7 @@ from services.context import get_admin_context  # noqa: E402
 from services.db import api as db  # noqa: E402
 from services.db import models  # noqa: E402
 from tracer.cloud.embedded import EmbeddedCloud  # noqa: E402
+from tracer.cloud.processes import db_connections, ensure_databases, write_toml  # noqa: E402
 from tracer.cloud.vhost import own_vhost  # noqa: E402
 from tracer.collector import Collector  # noqa: E402
 from tracer.commands.record import RECORD_NICE  # noqa: E402
@@ -69,6 +74,7 @@ from tracer.session import is_request_root, request_trace_ids  # noqa: E402
 
 SECTION = "## Scale"
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 
 
 class CountingEmitter:
@@ -224,6 +230,137 @@ class RemoteCollector:
             return [json.loads(line) for line in fh]
 
 
+class ConductorWorkers:
+    """``bootflow-conductor --workers N`` as a child process (``bench.scale_conductor``:
+    the same entry point, its workers' tracing switched by the bench between batches)."""
+
+    def __init__(self, config: Config, workers: int, trace_exchange: str, tag: str) -> None:
+        import kombu
+
+        from tracer.instrument.broker import kombu_url
+
+        self.workers = workers
+        self.switch_exchange = f"bootflow.scale.{tag}.switch"
+        state = Path(config.state_dir)
+        self.config_path = state / "bootflow.toml"
+        write_toml(self.config_path, dataclasses.asdict(config))
+        self.log_path = state / "conductor.log"
+        self._log = open(self.log_path, "w")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.scale_conductor", "--switch", self.switch_exchange,
+             "--config-file", str(self.config_path), "--workers", str(workers),
+             "--trace-exchange", trace_exchange],
+            cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self._seq = itertools.count(1)
+        self._replies: list[dict[str, Any]] = []
+        self.conn = kombu.Connection(kombu_url(config.transport_url))
+        self.exchange = kombu.Exchange(self.switch_exchange, type="fanout", durable=False,
+                                       auto_delete=True)
+        self.reply_queue = kombu.Queue(f"bootflow.scale.{tag}.switch-reply", exclusive=True,
+                                       auto_delete=True)
+        self.reply_queue.maybe_bind(self.conn)
+        self.reply_queue.declare()
+        self.exchange.maybe_bind(self.conn)
+        self.exchange.declare()
+        self.consumer = self.conn.Consumer([self.reply_queue], callbacks=[self._on_reply],
+                                           accept=["json"])
+        self.consumer.consume()
+        self.producer = self.conn.Producer()
+        self.emitted = 0
+        self.pids: list[int] = []
+
+    def _on_reply(self, body: Any, message: Any) -> None:
+        self._replies.append(dict(body))
+        message.ack()
+
+    def switch(self, traced: bool, timeout: float = 60.0, need_ready: bool = True) -> int:
+        """Tracing on/off in every worker; waits for each to answer, returns the events
+        the workers handed to tracing so far (all of them)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"conductor exited with {self.proc.returncode}; "
+                                   f"see {self.log_path}")
+            seq = next(self._seq)
+            self.producer.publish({"seq": seq, "trace": traced,
+                                   "reply_to": self.reply_queue.name},
+                                  exchange=self.exchange, serializer="json", retry=True)
+            got: dict[int, dict[str, Any]] = {}
+            answer_by = min(deadline, time.monotonic() + 2.0)
+            while len(got) < self.workers and time.monotonic() < answer_by:
+                try:
+                    self.conn.drain_events(timeout=0.2)
+                except TimeoutError:
+                    pass
+                for r in self._replies:
+                    if r["seq"] == seq:
+                        got[int(r["worker"])] = r
+                self._replies.clear()
+            if len(got) == self.workers and (not need_ready
+                                             or all(r["ready"] for r in got.values())):
+                self.pids = sorted(int(r["pid"]) for r in got.values())
+                self.emitted = sum(int(r["emitted"]) for r in got.values())
+                return self.emitted
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{len(got)}/{self.workers} conductor workers answered "
+                                   f"the tracing switch; see {self.log_path}")
+            time.sleep(0.2)
+
+    def rss_mib(self) -> float:
+        """RSS of the launcher and its workers."""
+        total = 0.0
+        for pid in [self.proc.pid, *self.pids]:
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    for line in fh:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1]) / 1024
+            except OSError:
+                pass
+        return total
+
+    def stop(self) -> None:
+        try:
+            self.consumer.cancel()
+            self.conn.release()
+        except Exception:  # the broker's vhost may be gone; the process matters more
+            pass
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)   # ProcessLauncher stops its workers
+            try:
+                self.proc.wait(40)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@contextlib.contextmanager
+def scratch_postgres(tag: str) -> Iterator[dict[str, str]]:
+    """The four databases of a run on the local PostgreSQL, dropped after."""
+    import sqlalchemy as sa
+
+    conns = db_connections(f"{POSTGRES}bfscale_{tag}_")
+    ensure_databases(Config(**conns))
+    try:
+        yield conns
+    finally:
+        from services.db import api as dbapi
+
+        for eng in list(dbapi._engines.values()):
+            eng.dispose()
+        engine = sa.create_engine(POSTGRES + "postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                for url in conns.values():
+                    name = url.rpartition("/")[2]
+                    conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            engine.dispose()
+
+
 @dataclasses.dataclass
 class Batch:
     traced: bool
@@ -267,13 +404,13 @@ def wait_final(reservation_id: str, count: int, deadline: float, poll: float = 0
         time.sleep(poll)
 
 
-def wait_recorded(counter: CountingEmitter, emitter: BrokerEmitter, collector: Collector,
+def wait_recorded(emitted: Callable[[], int], emitter: BrokerEmitter, collector: Collector,
                   sink: Sink, deadline: float, settle: float = 0.1) -> None:
     """Until the collector holds all that was emitted and no request span is open."""
     while time.monotonic() < deadline:
         emitter.flush(max(0.1, deadline - time.monotonic()))
         quiet = (time.monotonic_ns() - sink.last_ns) / 1e9 >= settle
-        if collector.received >= counter.emitted and sink.open_request_spans() == 0 and quiet:
+        if collector.received >= emitted() and sink.open_request_spans() == 0 and quiet:
             return
         time.sleep(0.01)
     raise TimeoutError("trace not fully recorded at the time limit")
@@ -350,12 +487,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--collector-in-process", action="store_true",
                     help="run the collector as a thread of the services' process (as "
                          "before 2026-11-26: it then also competes for their GIL)")
+    ap.add_argument("--conductor-workers", type=int, default=0, metavar="N",
+                    help="run nova-conductor as `bootflow-conductor --workers N` (N forked "
+                         "processes on the one conductor queue) instead of as a thread of "
+                         "this process (0, the default)")
+    ap.add_argument("--db", choices=("sqlite", "postgresql"), default=None,
+                    help="sqlite: files in the run's state folder (default with the "
+                         "conductor in-process); postgresql: scratch databases on "
+                         f"{redact_url(POSTGRES)}, dropped after (default with "
+                         "--conductor-workers: SQLite shared by processes locks)")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = ap.parse_args(argv)
-    if args.transport is not None:
-        return run(args)
-    with own_vhost(RABBIT, "bootflow-scale") as url:
-        args.transport = url
+    if args.db is None:
+        args.db = "postgresql" if args.conductor_workers else "sqlite"
+    with contextlib.ExitStack() as stack:
+        args.db_connections = {}
+        if args.db == "postgresql":
+            args.db_connections = stack.enter_context(scratch_postgres(uuidlib.uuid4().hex[:8]))
+        if args.transport is None:
+            args.transport = stack.enter_context(own_vhost(RABBIT, "bootflow-scale"))
         return run(args)
 
 
@@ -374,7 +524,8 @@ def run(args: argparse.Namespace) -> int:
                          virt_type="fake", control_exchange=f"scale_{tag}",
                          extra={"fake_resources": {"vcpus": per_host,
                                                    "memory_mb": 1024 * per_host,
-                                                   "local_gb": 2 * per_host}})
+                                                   "local_gb": 2 * per_host}},
+                         **args.db_connections)
     exchange = f"bootflow.scale.{tag}.trace"
     if args.collector_in_process:
         sink: Any = Sink()
@@ -395,12 +546,29 @@ def run(args: argparse.Namespace) -> int:
             orig_init(self, *a, **kw)
 
         mtransport.Transport.__init__ = small_executor  # type: ignore[method-assign]
-    console.print(f"starting conductor, scheduler and {args.computes} computes "
-                  f"(fake driver) on {redact_url(args.transport)} …")
+    workers: ConductorWorkers | None = None
     t0 = time.monotonic()
-    cloud = EmbeddedCloud(config, computes=tuple(f"compute{i}" for i in
-                                                 range(1, args.computes + 1)),
-                          transport_url=args.transport)
+    if args.conductor_workers:
+        from services.placement.client import local_app
+
+        db.configure(config)   # the schema once, before N processes open it
+        local_app(config.placement_database_connection)
+        console.print(f"starting bootflow-conductor --workers {args.conductor_workers} …")
+        workers = ConductorWorkers(config, args.conductor_workers, exchange, tag)
+        workers.switch(False, timeout=120)
+    console.print(f"starting {'' if workers else 'conductor, '}scheduler and "
+                  f"{args.computes} computes (fake driver) on {redact_url(args.transport)} …")
+    try:
+        cloud = EmbeddedCloud(config, computes=tuple(f"compute{i}" for i in
+                                                     range(1, args.computes + 1)),
+                              transport_url=args.transport, conductor=workers is None)
+    except BaseException:
+        if workers is not None:
+            workers.stop()
+        raise
+
+    def emitted() -> int:
+        return counter.emitted + (workers.emitted if workers is not None else 0)
     startup_s = time.monotonic() - t0
     rss_started = rss_mib()
     console.print(f"  up in {startup_s:.1f}s, {threading.active_count()} threads, "
@@ -419,12 +587,17 @@ def run(args: argparse.Namespace) -> int:
                         f"{len(order)} batches")
                 break
             trace.set_emitter(counter if traced else None)
+            if workers is not None and traced:
+                workers.switch(True)
             t_b = time.monotonic()
             rid = boot_batch(cloud, f"b{i}", args.batch)
             ok = wait_final(rid, args.batch, deadline)
             flow_s = time.monotonic() - t_b
             if traced:
-                wait_recorded(counter, emitter, collector, sink, deadline)
+                wait_recorded(emitted, emitter, collector, sink, deadline)
+                if workers is not None:   # off, and their final counts: all collected?
+                    workers.switch(False)
+                    wait_recorded(emitted, emitter, collector, sink, deadline)
                 # when the batch's last event reached the collector, not when this
                 # loop noticed (it waits for a quiet spell first)
                 recorded_s = max(flow_s, sink.last_req_ns / 1e9 - t_b)
@@ -442,11 +615,18 @@ def run(args: argparse.Namespace) -> int:
     finally:
         trace.set_emitter(None)
         rss_end = rss_mib()
+        conductor_rss = 0.0
+        if workers is not None:
+            with contextlib.suppress(Exception):
+                workers.switch(False, timeout=30, need_ready=False)
+            conductor_rss = workers.rss_mib()
         cloud.stop()
+        if workers is not None:
+            workers.stop()
         mtransport.Transport.__init__ = orig_init  # type: ignore[method-assign]
     emitter.flush(30)
     wait_deadline = time.monotonic() + 30
-    while collector.received < counter.emitted and time.monotonic() < wait_deadline:
+    while collector.received < emitted() and time.monotonic() < wait_deadline:
         time.sleep(0.05)
     emitter.close()
     collector.stop()
@@ -482,7 +662,7 @@ def run(args: argparse.Namespace) -> int:
         ("instances/s, traced incl. recording", f"{inst_on / on_rec:.1f}" if on_rec else "-"),
         ("hops/s (rpc client spans, traced)", f"{n_hops / on_rec:.0f}" if on_rec else "-"),
         ("rpc hops per instance", f"{n_hops / max(1, inst_on):.1f}"),
-        ("events emitted / collected", f"{counter.emitted} / {collector.received}"),
+        ("events emitted / collected", f"{emitted()} / {collector.received}"),
         ("events dropped by collector", str(collector.dropped)),
         ("spans lost (start without end)", str(lost)),
         ("events per instance", f"{len(events) / max(1, inst_on):.0f}"),
@@ -537,7 +717,7 @@ def run(args: argparse.Namespace) -> int:
             md += ["", f"Note: {note}."]
         write_section(SECTION.removeprefix("## "), "\n".join(md) + "\n\n")
     state_dir.cleanup()
-    ok = lost == 0 and counter.emitted == collector.received and not note
+    ok = lost == 0 and emitted() == collector.received and not note
     return 0 if ok else 1
 
 
