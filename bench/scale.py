@@ -34,6 +34,7 @@ import datetime as dt
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -73,6 +74,18 @@ from tracer.model.constants import SENDING_KINDS  # noqa: E402
 from tracer.session import is_request_root, request_trace_ids  # noqa: E402
 
 SECTION = "## Scale"
+MODE_ONE = "### Conductor in the process (threads)"
+MODE_WORKERS = "### Conductor as worker processes"
+INTRO = """Traced and untraced multi-create batches alternate in one run (ABBA); a traced
+batch is timed to ACTIVE (flow) and until its last event reached the collector
+(recorded); the tracing overhead is traced per instance over untraced per instance, in
+the same run. Each mode below keeps the table of its latest run.
+
+Collector memory per event: the collected events re-parsed from their JSON and kept as a
+list of dicts (what the collector's sink holds), measured with tracemalloc; reducer: the
+same events fed to the TUI's TraceState. RSS covers the services in the bench's process,
+not the collector. CPU per instance: CPU seconds of each part over the timed batches
+(traced and untraced) divided by the instances booted in them."""
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 
@@ -343,8 +356,17 @@ def scratch_postgres(tag: str) -> Iterator[dict[str, str]]:
     import sqlalchemy as sa
 
     conns = db_connections(f"{POSTGRES}bfscale_{tag}_")
-    ensure_databases(Config(**conns))
+    ensure_databases(Config.load(env={}, **conns))
     try:
+        engine = sa.create_engine(POSTGRES + "postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:   # commits as SQLite's WAL + synchronous=NORMAL:
+                for url in conns.values():   # no fsync wait per commit (crash-safe still)
+                    name = url.rpartition("/")[2]
+                    conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit '
+                                         "= off"))
+        finally:
+            engine.dispose()
         yield conns
     finally:
         from services.db import api as dbapi
@@ -368,6 +390,66 @@ class Batch:
     flow_s: float
     recorded_s: float
     ok: int
+
+
+def cpu_s(pid: int | str = "self") -> float:
+    """User + system CPU seconds of a process (all its threads) so far; 0 when gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rabbitmq_cpu_s() -> float:
+    """CPU seconds of the RabbitMQ server (beam.smp: every vhost, others' tests too)."""
+    return sum(cpu_s(d) for d in os.listdir("/proc") if d.isdigit() and _comm(d) == "beam.smp")
+
+
+def _comm(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds of the whole PostgreSQL server: its live processes, and the backends
+    it has reaped (the postmaster's children times). Every database of the server counts
+    (a pool's overflow connections come and go, so the run's own are not separable)."""
+    total = 0.0
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        name = stat[stat.find("(") + 1:stat.rfind(")")]
+        if name != "postgres" and not name.startswith("postgres:"):
+            continue
+        fields = stat.rpartition(")")[2].split()
+        ppid_is_init = fields[1] == "1" or not _is_postgres(fields[1])
+        ticks = int(fields[11]) + int(fields[12])
+        if ppid_is_init:   # the postmaster: + its reaped children
+            ticks += int(fields[13]) + int(fields[14])
+        total += ticks / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _is_postgres(pid: str) -> bool:
+    return _comm(pid).startswith("postgres")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (every core; /proc/stat)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib() -> float:
@@ -452,6 +534,17 @@ def hop_stats(events: list[dict[str, Any]], traces: set[str]) -> dict[tuple[str,
     return out
 
 
+def worker_share(events: list[dict[str, Any]], traces: set[str]) -> dict[int, int]:
+    """Conductor server spans per worker (``bootflow.worker``) in the request traces."""
+    out: dict[int, int] = defaultdict(int)
+    for e in events:
+        if e["type"] == "span_start" and e.get("trace_id") in traces \
+                and e.get("service") == "nova-conductor" \
+                and "bootflow.worker" in e.get("attrs", {}):
+            out[int(e["attrs"]["bootflow.worker"])] += 1
+    return dict(out)
+
+
 def memory_per_event(events: list[dict[str, Any]]) -> tuple[float, float]:
     """Bytes per event: parsed and kept (the collector's sink), and in the reducer."""
     bodies = [json.dumps(e, separators=(",", ":")) for e in events]
@@ -470,6 +563,30 @@ def memory_per_event(events: list[dict[str, Any]]) -> tuple[float, float]:
     tracemalloc.stop()
     n = max(1, len(kept))
     return kept_bytes / n, reducer_bytes / n
+
+
+def write_scale_section(mode: str, body: str) -> None:
+    """Replace *mode*'s subsection of "## Scale" in BENCHMARKS.md, keep the other's.
+
+    A section without subsections (written before the worker mode existed) was a
+    one-process run: it is kept as that mode's table."""
+    from bench.benchmarks_md import PATH
+
+    old = PATH.read_text() if PATH.exists() else ""
+    m = re.search(r"^## Scale\n(.*?)(?=^## |\Z)", old, re.S | re.M)
+    subs: dict[str, str] = {}
+    if m:
+        parts = re.split(r"^(### .*)$", m.group(1), flags=re.M)
+        if len(parts) == 1:
+            subs[MODE_ONE] = parts[0].strip()
+        for head, text in zip(parts[1::2], parts[2::2], strict=True):
+            subs[head.strip()] = text.strip()
+    subs[mode] = body.strip()
+    text = [SECTION, "", INTRO, ""]
+    for head in (MODE_ONE, MODE_WORKERS):
+        if head in subs:
+            text += [head, "", subs[head], ""]
+    write_section(SECTION.removeprefix("## "), "\n".join(text) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -575,12 +692,33 @@ def run(args: argparse.Namespace) -> int:
                   f"RSS {rss_started:.0f} MiB")
     batches: list[Batch] = []
     threads_max = threading.active_count()
+    cpu0: dict[str, float] = {}
+    cpu1: dict[str, float] = {}
+    t_timed = time.monotonic()
+
+    def cpu_now() -> dict[str, float]:
+        """CPU seconds so far of each part of the run (the machine's other load apart)."""
+        out = {"this process: api, scheduler, computes"
+               + ("" if workers else ", conductor"): cpu_s(),
+               "collector process": 0.0 if args.collector_in_process else
+               cpu_s(collector.proc.pid)}
+        if workers is not None:
+            out["conductor workers"] = sum(cpu_s(p) for p in [workers.proc.pid,
+                                                                  *workers.pids])
+        if args.db_connections:
+            out["PostgreSQL server (all its databases)"] = postgres_cpu_s()
+        out["RabbitMQ server (all its vhosts)"] = rabbitmq_cpu_s()
+        out["the machine, all processes"] = machine_busy_s()
+        return out
+
     note = ""
     try:
         # warm-up (untimed, untraced): first hops pay imports, placement rows, queues
         warm = min(args.batch, args.computes)
         wait_final(boot_batch(cloud, "warm", warm), warm, deadline)
         time.sleep(0.5)
+        cpu0 = cpu_now()
+        t_timed = time.monotonic()
         for i, traced in enumerate(order):
             if time.monotonic() > deadline - 5:
                 note = (f"time limit {args.time_limit:.0f}s reached after {i} of "
@@ -614,6 +752,9 @@ def run(args: argparse.Namespace) -> int:
         note = f"stopped: {exc}"
     finally:
         trace.set_emitter(None)
+        with contextlib.suppress(Exception):
+            cpu1 = cpu_now()
+        wall_s = time.monotonic() - t_timed if cpu0 else 0.0
         rss_end = rss_mib()
         conductor_rss = 0.0
         if workers is not None:
@@ -675,6 +816,21 @@ def run(args: argparse.Namespace) -> int:
         ("service start-up", f"{startup_s:.1f} s"),
         ("threads while running (max)", str(threads_max)),
     ]
+    if workers is not None:
+        per_worker = worker_share(events, traces)
+        rows += [("conductor RSS at the end (launcher + workers)", f"{conductor_rss:.0f} MiB"),
+                 ("conductor messages handled per worker (traced)",
+                  " / ".join(f"#{w}: {n}" for w, n in sorted(per_worker.items())) or "-")]
+    booted = inst_on + inst_off
+    if cpu0 and cpu1 and booted:
+        for part in cpu1:
+            used = cpu1[part] - cpu0.get(part, 0.0)
+            rows.append((f"CPU per instance: {part}", f"{1000 * used / booted:.0f} ms"))
+        busy = cpu1["the machine, all processes"] - cpu0["the machine, all processes"]
+        rows.append(("machine busy while timed (all processes)",
+                     f"{busy / max(wall_s, 1e-9):.2f} of {os.cpu_count()} cores"))
+        rows.append(("load average at the end (1 / 5 / 15 min)",
+                     " / ".join(f"{x:.1f}" for x in os.getloadavg())))
     for r in rows:
         summary.add_row(*r)
     console.print(summary)
@@ -691,31 +847,38 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.no_write:
         when = dt.datetime.now().strftime("%Y-%m-%d")
-        md = [SECTION, "",
-              f"`bench/scale.py --instances {args.instances} --computes {args.computes} "
-              f"--batch {args.batch}` ({when}, {os.cpu_count()} cores, one process: "
-              f"conductor, scheduler and {args.computes} fake computes as threads, "
-              f"rpc executor {args.executor_size or 64} workers per service, RabbitMQ, "
+        cmd = (f"`bench/scale.py --instances {args.instances} --computes {args.computes} "
+               f"--batch {args.batch}"
+               + (f" --conductor-workers {args.conductor_workers}" if workers else "")
+               + (" --db postgresql" if args.db == "postgresql" and not workers else "")
+               + "`")
+        where = (f"nova-conductor as `bootflow-conductor --workers {args.conductor_workers}` "
+                 f"({args.conductor_workers} forked processes on the one conductor queue, "
+                 "tracing switched per batch over a fanout of the bench's own, see "
+                 "bench/scale_conductor.py); this process: nova-api in-process, scheduler "
+                 f"and {args.computes} fake computes as threads" if workers else
+                 f"one process: conductor, scheduler and {args.computes} fake computes as "
+                 "threads")
+        database = ("PostgreSQL 127.0.0.1:5432, scratch databases of the run's own with "
+                    "`synchronous_commit = off` (as SQLite's WAL + synchronous=NORMAL), "
+                    "dropped after" if args.db == "postgresql" else
+                    "SQLite files (WAL, synchronous=NORMAL)")
+        md = [f"{cmd} ({when}, {os.cpu_count()} cores shared with other work: see the load "
+              f"average; {where}; rpc executor {args.executor_size or 64} workers per "
+              f"service; {database}; RabbitMQ, "
               "every span through BrokerEmitter → RabbitMQ → Collector"
               + (" in the same process" if args.collector_in_process else
                  " in a process of its own at nice 10, as `bootflow record` runs: same "
                  "cores, not the services' GIL") + "; services emit with "
-              "`trace_linger` 0.1 s; a RabbitMQ vhost of the run's own). Traced and "
-              "untraced multi-create batches alternate (ABBA); a traced batch is timed to "
-              "ACTIVE (flow) and until its last event reached the collector (recorded).", "",
+              "`trace_linger` 0.1 s; a RabbitMQ vhost of the run's own).", "",
               "| measure | value |", "|---|---|"]
         md += [f"| {a} | {b} |" for a, b in rows]
         md += ["", "| rpc method | style | n | p50 ms | p99 ms |", "|---|---|---|---|---|"]
         md += [f"| {m} | {s} | {len(v)} | {pct(v, 50):.1f} | {pct(v, 99):.1f} |"
                for (m, s), v in hop_rows]
-        md += ["", "Collector memory per event: the collected events re-parsed from their "
-                   "JSON and kept as a list of dicts (what the collector's sink holds), "
-                   "measured with tracemalloc; reducer: the same events fed to the TUI's "
-                   "TraceState. RSS covers all services in the process, not the collector "
-                   "alone."]
         if note:
             md += ["", f"Note: {note}."]
-        write_section(SECTION.removeprefix("## "), "\n".join(md) + "\n\n")
+        write_scale_section(MODE_WORKERS if workers else MODE_ONE, "\n".join(md))
     state_dir.cleanup()
     ok = lost == 0 and emitted() == collector.received and not note
     return 0 if ok else 1
