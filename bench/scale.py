@@ -1,28 +1,49 @@
 """The boot flow at scale: many instances over many fake computes, every span recorded.
 
     .venv/bin/python bench/scale.py [--instances 1000] [--computes 50] [--batch 50]
+                                    [--conductor-workers N] [--db sqlite|postgresql]
                                     [--time-limit 900] [--transport URL] [--no-write]
 
-One process runs nova-conductor, nova-scheduler and N nova-compute services as threads
-(``virt_type`` fake: spawn is instant, so the flow itself is measured) over RabbitMQ with
-a control exchange of its own; nova-api is called in-process. Multi-create batches
-(``min_count = max_count = --batch``) alternate between tracing on and off, ABBA order,
-so that the database's growth weighs on both alike: ``--instances`` are booted traced and
-as many again untraced. Traced events take the real path: ``tracer.instrument.api`` → BrokerEmitter
-→ RabbitMQ → Collector; the Collector and its sink run in a process of their own (as
-``bootflow record`` would: its CPU competes for the same cores, not for the services'
-GIL), unless ``--collector-in-process`` (the setup of the runs before 2026-11-26).
+By default one process runs nova-conductor, nova-scheduler and N nova-compute services
+as threads (``virt_type`` fake: spawn is instant, so the flow itself is measured) over
+RabbitMQ with a control exchange of its own; nova-api is called in-process.
+
+``--conductor-workers N`` leaves the conductor out of that process: it runs as
+``bootflow-conductor --workers N`` (``services.cmd.conductor.main``: a ProcessLauncher
+forks N workers that all consume the one ``conductor`` topic queue), started through
+``bench/scale_conductor.py``, which only adds a tracing switch to each worker. The
+databases are then PostgreSQL (127.0.0.1:5432), scratch databases of the run's own,
+created before and dropped after, with ``synchronous_commit = off`` (the durability of
+the SQLite default's WAL + ``synchronous=NORMAL``; with SQLite every write of every
+process would queue for the one file lock);
+``--db`` chooses either store for either mode.
+
+Multi-create batches (``min_count = max_count = --batch``) alternate between tracing
+on and off, ABBA order, so that the database's growth weighs on both alike:
+``--instances`` are booted traced and as many again untraced. Tracing is switched only
+between batches, when nothing is in flight: in this process by installing or removing
+the emitter; in the conductor workers the same, on a message of the bench's own fanout
+exchange that every worker answers (so the bench knows all switched before it posts,
+and how many events each handed to tracing). The workers are started once and switched,
+not restarted per batch: traced and untraced batches see the same processes, warm
+caches and database. Traced events take the real path: ``tracer.instrument.api`` →
+BrokerEmitter → RabbitMQ → Collector; the Collector and its sink run in a process of
+their own (as ``bootflow record`` would: its CPU competes for the same cores, not for
+the services' GIL), unless ``--collector-in-process`` (the setup of the runs before
+2026-11-26).
 
 Each batch is timed from the POST to every instance ACTIVE ("flow"); a traced batch also
 until the collector holds every emitted event and every span of the batch has ended
 ("recorded": the arrival of the batch's last event at the collector). Between batches
-the flow settles untimed, so tracing is only switched when nothing is in flight. The run
-has a RabbitMQ vhost of its own unless ``--transport`` names one. Reported: instances/s,
-hops/s (rpc client spans), p50/p99 client span duration per rpc method and style, spans
-lost (span_start without span_end in the request traces; emitted vs collected),
-collector memory per event (tracemalloc, the collected events parsed and kept as the
-collector's sink keeps them, and fed to the TUI's reducer), RSS growth, and the tracing
-overhead ratios. Replaces the "Scale" section of BENCHMARKS.md.
+the flow settles untimed. The run has a RabbitMQ vhost of its own unless
+``--transport`` names one. Reported: instances/s, hops/s (rpc client spans), p50/p99
+client span duration per rpc method and style, spans lost (span_start without span_end
+in the request traces; emitted vs collected), collector memory per event (tracemalloc,
+the collected events parsed and kept as the collector's sink keeps them, and fed to the
+TUI's reducer), RSS growth, the tracing overhead ratios, CPU seconds per instance of
+each part (this process, conductor workers, collector, PostgreSQL, RabbitMQ, the whole
+machine) with the ceiling they imply on idle cores, and the load average: the machine
+may be shared. Replaces this mode's table in the "Scale" section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -604,7 +625,8 @@ def main(argv: list[str] | None = None) -> int:
                          "earlier run's fanout queues live on for 30 minutes, as oslo's "
                          "do, and would be sent a copy of every update_instance_info)")
     ap.add_argument("--executor-size", type=int, default=0,
-                    help="rpc server worker threads per service (0: the default, 64)")
+                    help="rpc server worker threads per service of this process (0: the "
+                         "default, 64; conductor workers keep 64)")
     ap.add_argument("--collector-in-process", action="store_true",
                     help="run the collector as a thread of the services' process (as "
                          "before 2026-11-26: it then also competes for their GIL)")
@@ -616,7 +638,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="sqlite: files in the run's state folder (default with the "
                          "conductor in-process); postgresql: scratch databases on "
                          f"{redact_url(POSTGRES)}, dropped after (default with "
-                         "--conductor-workers: SQLite shared by processes locks)")
+                         "--conductor-workers: with SQLite every process's writes queue for one "
+                         "file lock)")
     ap.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = ap.parse_args(argv)
     if args.db is None:
