@@ -333,7 +333,7 @@ class ConductorWorkers:
                     pass
                 for r in self._replies:
                     if r["seq"] == seq:
-                        got[int(r["worker"])] = r
+                        got[int(r["worker"] or 0)] = r
                 self._replies.clear()
             if len(got) == self.workers and (not need_ready
                                              or all(r["ready"] for r in got.values())):
