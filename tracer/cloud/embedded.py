@@ -47,7 +47,10 @@ class EmbeddedCloud:
     """conductor + scheduler + computes as threads, and nova-api called in-process."""
 
     def __init__(self, config: Config | None = None, computes: tuple[str, ...] = ("compute1",),
-                 transport_url: str | None = "memory://", log: Any = None) -> None:
+                 transport_url: str | None = "memory://", log: Any = None,
+                 conductor: bool = True) -> None:
+        """*conductor* False: the conductor runs elsewhere (bench/scale.py starts it as
+        ``bootflow-conductor --workers N`` processes on the same broker and databases)."""
         config = config or Config.load()
         if transport_url is not None:
             config = dataclasses.replace(config, transport_url=transport_url)
@@ -57,9 +60,10 @@ class EmbeddedCloud:
         self._transports: list[Any] = []
         db.configure(config)
         try:
-            for binary, host in (("nova-conductor", "conductor"),
-                                 ("nova-scheduler", "scheduler"),
-                                 *(("nova-compute", h) for h in computes)):
+            services = [("nova-conductor", "conductor")] if conductor else []
+            services += [("nova-scheduler", "scheduler"),
+                         *(("nova-compute", h) for h in computes)]
+            for binary, host in services:
                 self.start_service(binary, host)
             self.discover_hosts()
             api_transport = self._transport()
