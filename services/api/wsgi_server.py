@@ -60,7 +60,7 @@ class APIServer:
     def _serve(self) -> None:
         try:
             self.server.serve()
-        except Exception:  # noqa: BLE001 - say why the API stopped answering
+        except Exception:  # say why the API stopped answering
             log.exception("nova-api HTTP server stopped")
 
     def stop(self) -> None:

@@ -155,7 +155,7 @@ class RPCServer:
             try:
                 self._connect()
                 return
-            except Exception as exc:  # noqa: BLE001 - kombu/socket errors alike
+            except Exception as exc:  # kombu/socket errors alike
                 if time.monotonic() + delay > deadline:
                     self._started = False
                     raise MessagingException(
@@ -272,7 +272,7 @@ class RPCServer:
             try:
                 self._connect()
                 LOG.info("%s: reconnected", self.target.topic)
-            except Exception as e:  # noqa: BLE001 - broker still away
+            except Exception as e:  # broker still away
                 LOG.warning("%s: reconnect failed (%s)", self.target.topic, e)
                 self._next_connect = time.monotonic() + RECONNECT_DELAY
             return
@@ -280,7 +280,7 @@ class RPCServer:
             self._conn.drain_events(timeout=DRAIN_TIMEOUT)
         except TimeoutError:
             pass
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             if self._stopping.is_set():
                 return
             LOG.warning("%s: consumer connection lost (%s); reconnecting",
@@ -299,12 +299,12 @@ class RPCServer:
         self.stats["received"] += 1
         try:
             inc = self._take(message)
-        except Exception as e:  # noqa: BLE001 - whatever the body provokes
+        except Exception as e:  # whatever the body provokes
             self._refuse(message, e)
             return
         try:
             message.ack()
-        except Exception as e:  # noqa: BLE001 - connection lost: drain_events will say so
+        except Exception as e:  # connection lost: drain_events will say so
             LOG.warning("%s: cannot ack message %s, not processing it (%s)",
                         self.target.topic, inc.msg_id or inc.unique_id, e)
             return
@@ -327,7 +327,7 @@ class RPCServer:
         if g is not None:
             try:
                 g.hold(self._hop(inc))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 LOG.exception("%s: the walkthrough gate failed on message %s",
                               self.target.topic, inc.msg_id or inc.unique_id)
         return inc
@@ -338,7 +338,7 @@ class RPCServer:
             body = message.body
             ids = wire.ids_in(body)
             size = len(body)
-        except Exception:  # noqa: BLE001
+        except Exception:
             ids, size = "no message id", -1
         reason = str(error) if isinstance(error, wire.BadMessage) else (
             f"{type(error).__name__}: {error}")
@@ -348,7 +348,7 @@ class RPCServer:
             if not message.acknowledged:
                 message.reject(requeue=False)
                 self.stats["rejected"] += 1
-        except Exception as e:  # noqa: BLE001 - connection lost: drain_events will say so
+        except Exception as e:  # connection lost: drain_events will say so
             LOG.warning("%s: cannot reject a message (%s)", self.target.topic, e)
 
     def _hop(self, inc: _Incoming) -> dict[str, Any]:
@@ -372,7 +372,7 @@ class RPCServer:
                     self._dispatch(inc)
             else:
                 self._dispatch(inc)
-        except Exception:  # noqa: BLE001 - a worker must never die silently
+        except Exception:  # a worker must never die silently
             LOG.exception("%s: failed to process a message", self.target.topic)
 
     def _span(self, inc: _Incoming, method: Any, endpoint: Any) -> trace.Span | None:
@@ -419,11 +419,11 @@ class RPCServer:
         try:
             endpoint = self.dispatcher.find(method, msg.get("namespace"),
                                             msg.get("version", "1.0"))
-        except Exception as e:  # noqa: BLE001 - NoSuchMethod / UnsupportedVersion
+        except Exception as e:  # NoSuchMethod / UnsupportedVersion
             lookup_error = e
         try:
             span = self._span(inc, method, endpoint)
-        except Exception:  # noqa: BLE001 - tracing must not cost the caller its reply
+        except Exception:  # tracing must not cost the caller its reply
             LOG.exception("%s: cannot trace message %s", self.target.topic,
                           inc.msg_id or inc.unique_id)
             span = None
@@ -445,7 +445,7 @@ class RPCServer:
         except ExpectedException as e:
             failure = e.exc_info[1]
             LOG.debug("Expected exception during message handling (%s)", failure)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             failure = e
             if lookup_error is not None:
                 LOG.error("%s: refused %s: %s", self.target.topic, method, e)
@@ -483,9 +483,9 @@ class RPCServer:
                 while not done.wait(interval):
                     try:
                         self._send_reply(inc, None, None, ending=False, span=span)
-                    except Exception:  # noqa: BLE001
+                    except Exception:
                         LOG.exception("heartbeat for %s failed", inc.msg_id)
-            except Exception:  # noqa: BLE001 - never a dead thread
+            except Exception:  # never a dead thread
                 LOG.exception("heartbeat for %s stopped", inc.msg_id)
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{inc.msg_id}", daemon=True)
@@ -499,7 +499,7 @@ class RPCServer:
                 self._send_reply(inc, result, failure, span=span)
             except (TypeError, ValueError) as e:  # result not JSON-able: send that instead
                 self._send_reply(inc, None, e, span=span)
-        except Exception:  # noqa: BLE001
+        except Exception:
             LOG.exception("Can not send reply for message %s", inc.msg_id)
 
     def _send_reply(self, inc: _Incoming, result: Any, failure: BaseException | None,
@@ -583,7 +583,7 @@ class _StallWatch:
                 if inline is not None and now - inline[0] >= INLINE_STALL:
                     try:
                         server._promote()
-                    except Exception:  # noqa: BLE001 - the watch must not die
+                    except Exception:  # the watch must not die
                         LOG.exception("stall watch: promoting a follower failed")
 
 

@@ -217,7 +217,7 @@ class Transport:
                         if attempt > 1:
                             LOG.info("published to %r after %d attempts", exchange, attempt)
                         return
-                except Exception as e:  # noqa: BLE001
+                except Exception as e:
                     conn = self._pub_conn
                     recoverable = conn is None or isinstance(
                         e, conn.connection_errors + conn.channel_errors + (OSError,)) or \
@@ -303,7 +303,7 @@ def release(conn: kombu.Connection) -> None:
     """Release *conn*, ignoring the errors of one already broken."""
     try:
         conn.release()
-    except Exception:  # noqa: BLE001 - already broken
+    except Exception:  # already broken
         pass
 
 
@@ -312,7 +312,7 @@ def abandon_connection(conn: kombu.Connection) -> None:
     broker would never answer it)."""
     try:
         conn.collect()
-    except Exception:  # noqa: BLE001 - already broken
+    except Exception:  # already broken
         pass
 
 
@@ -366,7 +366,7 @@ class ConsumerThread(threading.Thread):
                 conn.drain_events(timeout=DRAIN_TIMEOUT)
             except TimeoutError:
                 continue
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if self._stop_flag.is_set():
                     break
                 LOG.warning("%s: consumer connection lost (%s); reconnecting", self.name, e)

@@ -144,7 +144,7 @@ class LibvirtDriver(driver.ComputeDriver):
             return True
         try:
             return str(Path(self.config.instances_path)) + "/" in dom.XMLDesc(0)
-        except Exception:  # noqa: BLE001 - gone meanwhile
+        except Exception:  # gone meanwhile
             return False
 
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any,
