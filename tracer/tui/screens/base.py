@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from tracer.model import EMPTY_SNAPSHOT, Snapshot
 from tracer.model.feed import Feed
-from tracer.tui.graph import ServiceGraph
+from tracer.tui.graph import ServiceGraph, needed_height
 from tracer.tui.help import HelpScreen
 from tracer.tui.layout import hop_for_span
 from tracer.tui.panes import (
@@ -92,9 +92,9 @@ class TraceScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="status")
+        yield ServiceGraph(id="graph")  # across the screen: room for boxes and labels
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield ServiceGraph(id="graph")
                 with TabbedContent(id="views"):
                     with TabPane("Timeline", id="tab-timeline"):
                         yield Timeline(id="timeline")
@@ -140,10 +140,25 @@ class TraceScreen(Screen[None]):
                        self.query_one(SequenceView)):
             widget.trace_id = self.trace_id
             widget.snapshot = snap
+        self._size_graph()
         self.query_one("#instances", Static).update(instances_table(snap))
         self.query_one("#services", Static).update(services_table(snap))
         self.show_detail()
         self.show_status()
+
+    def _size_graph(self) -> None:
+        """The graph as tall as the selected trace needs (2 rows are its border), at
+        most a third of the screen."""
+        graph = self.query_one(ServiceGraph)
+        width = max(0, self.app.size.width - 2)
+        rows = needed_height(self.snapshot, self.trace_id, width) + 2
+        rows = min(rows, max(6, self.app.size.height // 3 + 1))
+        if graph.styles.height is None or graph.styles.height.value != rows:
+            graph.styles.height = rows
+
+    def on_resize(self) -> None:
+        if self._laid_out:
+            self._size_graph()
 
     def _follow_hop(self, snap: Snapshot) -> None:
         hops = snap.trace_hops(self.trace_id)
