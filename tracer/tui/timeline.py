@@ -62,6 +62,8 @@ class Timeline(ScrollView, can_focus=True):
     selected: reactive[str | None] = reactive(None)
     ns_per_cell: reactive[float] = reactive(1e6)
     fit: reactive[bool] = reactive(True)
+    # (start, end) times cut out of the axis: the walkthrough's holds, drawn as ≈ marks
+    cuts: reactive[tuple[tuple[int, int], ...]] = reactive((), layout=False)
 
     class SpanClicked(Message):
         def __init__(self, span_id: str) -> None:
@@ -87,6 +89,27 @@ class Timeline(ScrollView, can_focus=True):
 
     def watch_selected(self) -> None:
         self.refresh()
+
+    def watch_cuts(self) -> None:
+        self._rebuild()
+
+    def _cut_before(self, ts: int) -> int:
+        """Cut time before *ts* (within the trace's range)."""
+        total = 0
+        for start, end in self.cuts:
+            a, b = max(start, self._t0), min(end, self._t1)
+            if b > a and ts > a:
+                total += min(ts, b) - a
+        return total
+
+    def cut_marks(self) -> list[tuple[int, int]]:
+        """Where each cut is on the axis (cell from the time origin) and how long."""
+        out = []
+        for start, end in self.cuts:
+            a, b = max(start, self._t0), min(end, self._t1)
+            if b > a:
+                out.append((self._x(a), b - a))
+        return out
 
     def watch_ns_per_cell(self) -> None:
         self._resize_virtual()
@@ -120,13 +143,14 @@ class Timeline(ScrollView, can_focus=True):
 
     def _fit(self) -> None:
         cells = max(10, self.size.width - GUTTER - 2)
-        span = max(1, self._t1 - self._t0)
+        span = max(1, self._t1 - self._t0 - self._cut_before(self._t1))
         self.set_reactive(Timeline.ns_per_cell, max(1.0, span / cells))
         self._resize_virtual()
         self.refresh()
 
     def _resize_virtual(self) -> None:
-        cells = int((self._t1 - self._t0) / max(1.0, self.ns_per_cell)) + 4
+        cells = int((self._t1 - self._t0 - self._cut_before(self._t1))
+                    / max(1.0, self.ns_per_cell)) + 4
         self.virtual_size = Size(GUTTER + cells, len(self._rows) + 1)
 
     # -- actions ---------------------------------------------------------------------
@@ -174,7 +198,8 @@ class Timeline(ScrollView, can_focus=True):
     # -- drawing ---------------------------------------------------------------------
 
     def _x(self, ts: int) -> int:
-        return int((ts - self._t0) / self.ns_per_cell)
+        cut = self._cut_before(ts) if self.cuts else 0
+        return int((ts - self._t0 - cut) / self.ns_per_cell)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -268,6 +293,12 @@ class Timeline(ScrollView, can_focus=True):
             for k, c in enumerate(label):
                 if x + k < w:
                     chars[x + k] = c
+        for cx, length in self.cut_marks():
+            mark = f"≈cut {fmt_ns(length)}≈"
+            for k, c in enumerate(mark):
+                x = cx - sx + k
+                if 0 <= x < w:
+                    chars[x] = c
         head = f"{fmt_ns(self.ns_per_cell)}/cell".ljust(GUTTER - 1)[: GUTTER - 1] + "│"
         return Strip([Segment(head, pal.fg("axis")), Segment("".join(chars), pal.fg("axis"))],
                      width)

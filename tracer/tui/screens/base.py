@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from tracer.model import EMPTY_SNAPSHOT, Snapshot
+from tracer.model import EMPTY_SNAPSHOT, ServiceView, Snapshot
 from tracer.model.feed import Feed
 from tracer.tui.graph import ServiceGraph, needed_height
 from tracer.tui.help import HelpScreen
@@ -142,9 +142,17 @@ class TraceScreen(Screen[None]):
             widget.snapshot = snap
         self._size_graph()
         self.query_one("#instances", Static).update(instances_table(snap))
-        self.query_one("#services", Static).update(services_table(snap))
+        self.query_one("#services", Static).update(services_table(snap, self.service_up))
         self.show_detail()
         self.show_status()
+
+    def service_up(self, svc: ServiceView, snap: Snapshot) -> bool:
+        """Whether the services pane shows a service up (the walkthrough overrides)."""
+        return svc.up
+
+    def cut_ns(self, start_ns: int, end_ns: int) -> int:
+        """Time cut out of the picture between two times (the walkthrough's holds)."""
+        return 0
 
     def _size_graph(self) -> None:
         """The graph as tall as the selected trace needs (2 rows are its border), at
@@ -211,8 +219,10 @@ class TraceScreen(Screen[None]):
         self.status_mode(text)
         self.status_position(text)
         if trace is not None:
+            cut = self.cut_ns(trace.start_ns, trace.end_ns)
             text.append(f"  {trace.root_name} ({trace.n_spans} spans, "
-                        f"{fmt_ns(trace.end_ns - trace.start_ns)})")
+                        f"{fmt_ns(trace.end_ns - trace.start_ns - cut)}"
+                        f"{f' + {fmt_ns(cut)} held, cut' if cut else ''})")
         if len(snap.traces) > 1:
             text.append(f"  trace {self._trace_index() + 1}/{len(snap.traces)} (< >)")
         if snap.malformed or snap.unknown:
