@@ -54,6 +54,15 @@ TAIL_KEYS: list[BindingType] = [
 ]
 
 
+def quiet(binding: BindingType) -> BindingType:
+    """The binding kept (and in help) but not in the footer: a narrow footer shows the
+    mode's own keys first."""
+    if isinstance(binding, Binding):
+        return Binding(binding.key, binding.action, binding.description, show=False,
+                       priority=binding.priority, id=binding.id)
+    return binding
+
+
 def mode_keys(*keys: BindingType) -> list[BindingType]:
     """A mode screen's BINDINGS: the common keys with the mode's own in between."""
     return [*HEAD_KEYS, *keys, *TAIL_KEYS]
@@ -131,7 +140,7 @@ class TraceScreen(Screen[None]):
         if not self._laid_out:
             return  # on_mount draws it
         if self.follow or self.trace_id not in snap.traces:
-            latest = snap.latest_trace()
+            latest = self.pick_trace(snap)
             if latest != self.trace_id:
                 self.trace_id = latest
         if self.follow:
@@ -145,6 +154,10 @@ class TraceScreen(Screen[None]):
         self.query_one("#services", Static).update(services_table(snap, self.service_up))
         self.show_detail()
         self.show_status()
+
+    def pick_trace(self, snap: Snapshot) -> str | None:
+        """The trace to show while following: the newest request (a boot)."""
+        return snap.latest_trace()
 
     def service_up(self, svc: ServiceView, snap: Snapshot) -> bool:
         """Whether the services pane shows a service up (the walkthrough overrides)."""
