@@ -20,11 +20,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
-from tracer.model import EMPTY_SNAPSHOT, ServiceView, Snapshot
+from tracer.model import EMPTY_SNAPSHOT, HopView, ServiceView, Snapshot
 from tracer.model.feed import Feed
 from tracer.tui.graph import ServiceGraph, needed_height
 from tracer.tui.help import HelpScreen
-from tracer.tui.layout import hop_for_span
+from tracer.tui.layout import hop_for_span, node_label, node_of
 from tracer.tui.panes import (
     DetailPane,
     describe_hop,
@@ -49,9 +49,43 @@ TAIL_KEYS: list[BindingType] = [
             show=False),
     Binding("a", "follow", "Follow", id="app.follow"),
     Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
+    Binding("p", "present", "Present", id="app.present"),
     Binding("l", "app.toggle_lang", "EN/中文", id="app.lang"),
     Binding("d", "app.toggle_dark", "Dark/light", id="app.dark"),
 ]
+
+
+def narrate(hop: HopView) -> str:
+    """``conductor WAITS for scheduler — select_destinations (call)`` and the like."""
+    src = node_label(node_of(hop.src_service, hop.src_host))
+    dst = node_label(node_of(hop.dst_service, hop.dst_host))
+    what = f"{hop.method} ({hop.style})"
+    if hop.state == "error":
+        return f"{src} → {dst} FAILED — {what}"
+    if hop.style in ("call", "http"):
+        if hop.state == "in_flight":
+            return f"{src} WAITS for {dst} — {what} is on its way"
+        if hop.state in ("waiting", "running"):
+            return f"{src} WAITS for {dst} — {what}"
+        return f"{dst} ANSWERED {src} — {what}"
+    if hop.state == "in_flight":
+        return f"{src} SENT {what} to {dst} and goes on — on its way"
+    if hop.state in ("waiting", "running"):
+        return f"{dst} WORKS on {what} — {src} did not wait"
+    return f"{dst} handled {what} from {src} — nobody waited"
+
+
+def instance_badge(snap: Snapshot) -> Text:
+    """The newest instance's state, large: ``vm1  BUILDING · spawning``."""
+    if not snap.instances:
+        return Text("no instance yet", style="bold")
+    inst = max(snap.instances.values(), key=lambda i: i.updated_ns)
+    vm = (inst.vm_state or "-").upper()
+    text = Text(f"{inst.display_name or inst.uuid[:8]}  ", style="bold")
+    text.append(vm, style="bold reverse")
+    if inst.task_state:
+        text.append(f" · {inst.task_state}", style="bold")
+    return text
 
 
 def quiet(binding: BindingType) -> BindingType:
@@ -113,6 +147,9 @@ class TraceScreen(Screen[None]):
                 yield DetailPane(id="detail")
                 yield Static(id="instances")
                 yield Static(id="services")
+        with Horizontal(id="present-bar"):  # presentation mode only (p, --present)
+            yield Static(id="narration")
+            yield Static(id="badge")
         yield from self.compose_bottom()
         yield Footer()
 
@@ -121,6 +158,8 @@ class TraceScreen(Screen[None]):
         return ()
 
     def on_mount(self) -> None:
+        if getattr(self.app, "present", False):
+            self.set_present(True)
         self.query_one("#detail").border_title = "hop"
         self.query_one("#instances").border_title = "instances"
         self.query_one("#services").border_title = "services"
@@ -152,6 +191,8 @@ class TraceScreen(Screen[None]):
         self._size_graph()
         self.query_one("#instances", Static).update(instances_table(snap))
         self.query_one("#services", Static).update(services_table(snap, self.service_up))
+        if self.presenting:
+            self.show_present()
         self.show_detail()
         self.show_status()
 
@@ -195,6 +236,8 @@ class TraceScreen(Screen[None]):
         for widget in self.query("ServiceGraph, Timeline, SequenceView"):
             widget.selected = hop_id  # type: ignore[attr-defined]
         self.show_detail()
+        if self.presenting:
+            self.show_present()
 
     def detail(self) -> tuple[RenderableType, str]:
         """What the detail pane shows, and its title: the selected hop or span."""
@@ -304,6 +347,36 @@ class TraceScreen(Screen[None]):
     def action_follow(self) -> None:
         self.follow = not self.follow
         self.draw(self.snapshot)
+
+    # -- presentation mode -----------------------------------------------------------
+
+    @property
+    def presenting(self) -> bool:
+        return self.has_class("-present")
+
+    def set_present(self, on: bool) -> None:
+        """The classroom layout: graph, sequence, one large narration line and the
+        instance's state as a badge; the panes and the timeline step aside."""
+        self.set_class(on, "-present")
+        if on:
+            self.query_one(TabbedContent).active = "tab-sequence"
+            self.show_present()
+
+    def action_present(self) -> None:
+        self.set_present(not self.presenting)
+
+    def narration_line(self) -> str:
+        """What is happening now, in one sentence a class can read from the back."""
+        hop = self.snapshot.hop(self.selected_hop)
+        if hop is None:
+            return "waiting for the first message…"
+        return narrate(hop)
+
+    def show_present(self) -> None:
+        if not self._laid_out:
+            return
+        self.query_one("#narration", Static).update(Text(self.narration_line()))
+        self.query_one("#badge", Static).update(instance_badge(self.snapshot))
 
     def action_switch_view(self) -> None:
         tabs = self.query_one(TabbedContent)

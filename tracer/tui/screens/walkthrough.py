@@ -129,6 +129,22 @@ class WalkthroughScreen(TraceScreen):
             blocks.append(body)
         return Group(*blocks), title
 
+    def narration_line(self) -> str:
+        """While the gate holds a message and the picture follows: what it is."""
+        if not self.pending or not self.follow:
+            return super().narration_line()
+        item = self.pending[0]
+        hop = item.get("hop") if isinstance(item.get("hop"), Mapping) else item
+        assert isinstance(hop, Mapping)
+        sender = self.snapshot.hop(str(hop.get("parent_span_id") or "")) or None
+        src = node_label(node_of(sender.src_service, sender.src_host)) if sender else \
+            "the caller"
+        dst = node_label(node_of(str(hop.get("service") or ""), str(hop.get("host") or "")))
+        style = str(hop.get("style") or "call")
+        verb = "WAITS for" if style == "call" else "SENDS to"
+        return (f"⏸ HELD: {src} {verb} {dst} — {hop.get('method')} ({style})"
+                "  ·  n lets it go")
+
     def _pending_method(self) -> str:
         hop = self.pending[0].get("hop") if self.pending else None
         return str(hop.get("method") or "?") if isinstance(hop, Mapping) else "?"
@@ -173,6 +189,11 @@ class WalkthroughScreen(TraceScreen):
         text.append(f" · {len(self.pending)} held")
 
     def _show_pending(self) -> None:
+        if self.presenting:
+            self.show_present()
+        self._show_pending_panes()
+
+    def _show_pending_panes(self) -> None:
         """Light the held message's edge (the gate's hop names its sender span)."""
         held = set()
         for item in self.pending:
