@@ -192,7 +192,13 @@ class ServiceGraph(Widget):
             keep = [e for e in items if e.live or any(h.hop_id in self.held
                                                        or h.hop_id == self.selected
                                                        for h in e.hops)]
-            items = [e for e in items if e in keep or len(keep) < rows][:rows]
+            chosen = [id(e) for e in keep[-rows:]]
+            for e in reversed(items):  # then the newest others
+                if len(chosen) >= rows:
+                    break
+                if id(e) not in chosen:
+                    chosen.append(id(e))
+            items = [e for e in items if id(e) in chosen]
         src_w = max((len(node_label(e.src)) for e in items), default=4)
         dst_w = max((len(node_label(e.dst)) for e in items), default=4)
         for y, edge in enumerate(items[:rows]):

@@ -214,9 +214,16 @@ class TraceScreen(Screen[None]):
         graph = self.query_one(ServiceGraph)
         width = max(0, self.app.size.width - 2)
         rows = needed_height(self.snapshot, self.trace_id, width) + 2
-        rows = min(rows, max(6, self.app.size.height // 3 + 1))
+        small = self.app.size.height < 30
+        # on a small screen the hop pane matters more than the whole list of edges
+        rows = min(rows, 6 if small else max(6, self.app.size.height // 3 + 1))
         if graph.styles.height is None or graph.styles.height.value != rows:
             graph.styles.height = rows
+        for wid, tall in (("#instances", 9), ("#services", 9)):
+            pane = self.query_one(wid)
+            limit = 5 if small else tall
+            if pane.styles.max_height is None or pane.styles.max_height.value != limit:
+                pane.styles.max_height = limit
 
     def on_resize(self) -> None:
         if self._laid_out:
