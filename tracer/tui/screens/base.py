@@ -16,9 +16,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, ServiceView, Snapshot
 from tracer.model.feed import Feed
@@ -50,6 +50,11 @@ TAIL_KEYS: list[BindingType] = [
     Binding("a", "follow", "Follow", id="app.follow"),
     Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
     Binding("p", "present", "Present", id="app.present"),
+    Binding("r", "rpc_only", "Timeline: messages only", id="app.rpc_only", show=False),
+    Binding("m", "all_spans", "Timeline: middleware and db too", id="app.all_spans",
+            show=False),
+    Binding("slash", "search", "Timeline: find a span by name", id="app.search",
+            show=False),
     Binding("l", "app.toggle_lang", "EN/中文", id="app.lang"),
     Binding("d", "app.toggle_dark", "Dark/light", id="app.dark"),
 ]
@@ -100,6 +105,26 @@ def quiet(binding: BindingType) -> BindingType:
 def mode_keys(*keys: BindingType) -> list[BindingType]:
     """A mode screen's BINDINGS: the common keys with the mode's own in between."""
     return [*HEAD_KEYS, *keys, *TAIL_KEYS]
+
+
+class SearchScreen(ModalScreen[str | None]):
+    """``/``: a name to find in the timeline (empty: clear); escape cancels."""
+
+    DEFAULT_CSS = """
+    SearchScreen { align: center bottom; background: $background 30%; }
+    SearchScreen > Input { width: 60; max-width: 90%; margin-bottom: 2; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Input(value=self.text, placeholder="find a span by name (enter; empty clears)")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
 
 
 class _Lang(Protocol):
@@ -214,9 +239,10 @@ class TraceScreen(Screen[None]):
         graph = self.query_one(ServiceGraph)
         width = max(0, self.app.size.width - 2)
         rows = needed_height(self.snapshot, self.trace_id, width) + 2
-        small = self.app.size.height < 30
+        height = self.app.size.height
+        small = height <= 34
         # on a small screen the hop pane matters more than the whole list of edges
-        rows = min(rows, 6 if small else max(6, self.app.size.height // 3 + 1))
+        rows = min(rows, 6 if height < 28 else 9 if small else max(6, height // 3 + 1))
         if graph.styles.height is None or graph.styles.height.value != rows:
             graph.styles.height = rows
         for wid, tall in (("#instances", 9), ("#services", 9)):
@@ -384,6 +410,21 @@ class TraceScreen(Screen[None]):
             return
         self.query_one("#narration", Static).update(Text(self.narration_line()))
         self.query_one("#badge", Static).update(instance_badge(self.snapshot))
+
+    def action_rpc_only(self) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.rpc_only = not timeline.rpc_only
+
+    def action_all_spans(self) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.show_all = not timeline.show_all
+
+    def action_search(self) -> None:
+        def found(text: str | None) -> None:
+            self.query_one(TabbedContent).active = "tab-timeline"
+            self.query_one(Timeline).search = text or ""
+
+        self.app.push_screen(SearchScreen(self.query_one(Timeline).search), found)
 
     def action_switch_view(self) -> None:
         tabs = self.query_one(TabbedContent)
