@@ -376,8 +376,8 @@ class Timeline(ScrollView, can_focus=True):
             st = pal.fg("error" if error else "call", bold=True)
             if selected:
                 st += Style(reverse=True)
-            wait = "⏳" if span.end_ns is None else ""
-            fill(x0, x1, "░", st, f"{wait}{span.name} (call, waiting)"[: max(0, x1 - x0)])
+            # no ⏳: it is two cells wide and shifts what follows
+            fill(x0, x1, "░", st, f"{span.name} (call, waiting)"[: max(0, x1 - x0)])
             if x1 - 1 >= 0 and x1 - 1 < w and span.end_ns is not None:
                 chars[x1 - 1] = "┫"
         elif span.kind == "PRODUCER" and hop is not None:
@@ -421,9 +421,12 @@ class Timeline(ScrollView, can_focus=True):
             for k, c in enumerate(label):
                 if x + k < w:
                     chars[x + k] = c
-        for cx, length in self.cut_marks():
-            mark = f"≈cut {fmt_ns(length)}≈"
-            for k, c in enumerate(mark):
+        marks = self.cut_marks()
+        for i, (cx, length) in enumerate(marks):
+            # "≈" where time was cut; its length too when the next mark leaves room
+            room = (marks[i + 1][0] - cx) if i + 1 < len(marks) else w
+            label = f"≈cut {fmt_ns(length)}" if room > 12 else "≈"
+            for k, c in enumerate(label):
                 x = cx - sx + k
                 if 0 <= x < w:
                     chars[x] = c
