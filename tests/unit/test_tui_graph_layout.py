@@ -117,3 +117,27 @@ def test_crowded_graph_layout(width: int, height: int) -> None:
     if not layout.compact:
         check_layout(layout)
         assert len(layout.edges) == len(edges)
+
+
+@sync
+async def test_other_traffic_behind_a_toggle() -> None:
+    """o adds the start-up and periodic traces' edges, dimmed and unlabelled; the
+    layout keeps its facts."""
+    app = BootflowApp(ListSource(load("boot_real.jsonl")), mode="live", clock=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        graph = app.query_one(ServiceGraph)
+        before = graph.layout_model
+        assert before is not None and not before.compact
+        assert not any(e.key[2].startswith("other:") for e in before.edges)
+        await pilot.press("o")
+        await pilot.pause()
+        after = graph.layout_model
+        assert after is not None
+        if not after.compact:
+            check_layout(after)
+            assert any(e.key[2].startswith("other:") for e in after.edges)
+        await pilot.press("o")
+        await pilot.pause()
+        assert graph.layout_model == before

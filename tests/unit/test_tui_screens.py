@@ -21,7 +21,8 @@ from tracer.tui.sequence import SequenceView
 from tracer.tui.timeline import Timeline
 
 COMMON = ["q", "question_mark", "left_square_bracket", "right_square_bracket",
-          "less_than_sign", "greater_than_sign", "a", "v", "p", "r", "m", "slash", "l", "d"]
+          "less_than_sign", "greater_than_sign", "a", "v", "p", "o", "r", "m",
+          "slash", "l", "d"]
 WALK = ["n", "space", "g"]
 REPLAY = ["space", "full_stop", "comma", "e", "E", "shift+right", "shift+left", "end", "home",
           "s", "f"]

@@ -89,6 +89,7 @@ class ServiceGraph(Widget):
     selected: reactive[str | None] = reactive(None)
     trace_id: reactive[str | None] = reactive(None)
     held: reactive[frozenset[str]] = reactive(frozenset())
+    others: reactive[bool] = reactive(False)  # o: other traces' traffic too, dimmed
 
     class HopClicked(Message):
         def __init__(self, hop_id: str) -> None:
@@ -103,7 +104,7 @@ class ServiceGraph(Widget):
 
     def graph_layout(self, width: int, height: int) -> GraphLayout:
         """The layout for the selected trace at this size (cached per edge set)."""
-        edges = trace_edges(self.snapshot, self.trace_id)
+        edges = self._edge_hops()
         nodes = _nodes(edges)
         key = (tuple(nodes), tuple(edges), width, height)
         found = self._layouts.get(key)
@@ -118,8 +119,7 @@ class ServiceGraph(Widget):
         width, height = self.size.width, self.size.height
         pal = Palette(self)
         canvas = Canvas(width, height)
-        edges = {k: _Edge(k[0], k[1], k[2], v)
-                 for k, v in trace_edges(self.snapshot, self.trace_id).items()}
+        edges = {k: _Edge(k[0], k[1], k[2], v) for k, v in self._edge_hops().items()}
         layout = self.graph_layout(width, height - 1)
         self.layout_model = layout
         if layout.compact:
@@ -130,10 +130,25 @@ class ServiceGraph(Widget):
         self._tags = canvas.tags
         return canvas.to_text()
 
+    def _edge_hops(self) -> dict[EdgeKey, list[HopView]]:
+        """The selected trace's edges; with ``others`` also the edges only other traces
+        (start-up, periodic tasks) used, drawn dimmed."""
+        edges = trace_edges(self.snapshot, self.trace_id)
+        if self.others:
+            for trace in self.snapshot.traces:
+                if trace == self.trace_id:
+                    continue
+                for key, hops in trace_edges(self.snapshot, trace).items():
+                    if key not in edges:
+                        edges.setdefault((key[0], key[1], f"other:{key[2]}"), []).extend(hops)
+        return edges
+
     def _pick(self, e: _Edge) -> tuple[HopView, str, Style]:
         """The hop an edge stands for (held, selected, live, else latest), its label and
         its line style."""
         pal = Palette(self)
+        if e.style.startswith("other:"):  # another trace's traffic: quiet, no label
+            return e.hops[-1], "", pal.fg("idle", dim=True)
         style_name = pal.style_for(e.style)
         if e.error:
             st = pal.fg("error", bold=True)
@@ -159,7 +174,7 @@ class ServiceGraph(Widget):
 
     def _draw(self, cv: Canvas, pal: Palette, layout: GraphLayout,
               edges: dict[EdgeKey, _Edge]) -> None:
-        hops = [h for e in edges.values() for h in e.hops]
+        hops = [h for e in edges.values() if not e.style.startswith("other:") for h in e.hops]
         waiting = {node_of(h.src_service, h.src_host) for h in hops
                    if h.style in ("call", "http") and h.state in LIVE_STATES}
         busy = {node_of(h.dst_service, h.dst_host) for h in hops
@@ -187,7 +202,7 @@ class ServiceGraph(Widget):
     def _list(self, cv: Canvas, pal: Palette, edges: dict[EdgeKey, _Edge],
               rows: int) -> None:
         """Too narrow to draw: one line per edge, the live and selected ones kept."""
-        items = list(edges.values())
+        items = [e for e in edges.values() if not e.style.startswith("other:")]
         if len(items) > rows:
             keep = [e for e in items if e.live or any(h.hop_id in self.held
                                                        or h.hop_id == self.selected

@@ -50,6 +50,8 @@ TAIL_KEYS: list[BindingType] = [
     Binding("a", "follow", "Follow", id="app.follow"),
     Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
     Binding("p", "present", "Present", id="app.present"),
+    Binding("o", "other_traffic", "Graph: other traces' traffic, dimmed", id="app.others",
+            show=False),
     Binding("r", "rpc_only", "Timeline: messages only", id="app.rpc_only", show=False),
     Binding("m", "all_spans", "Timeline: middleware and db too", id="app.all_spans",
             show=False),
@@ -410,6 +412,11 @@ class TraceScreen(Screen[None]):
             return
         self.query_one("#narration", Static).update(Text(self.narration_line()))
         self.query_one("#badge", Static).update(instance_badge(self.snapshot))
+
+    def action_other_traffic(self) -> None:
+        graph = self.query_one(ServiceGraph)
+        graph.others = not graph.others
+        self._size_graph()
 
     def action_rpc_only(self) -> None:
         timeline = self.query_one(Timeline)
