@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -28,12 +29,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+PIPE_WIDTH = 400  # piped to a file or less: wide enough that no name is split
+
+
+def out_console() -> Console:
+    """On a terminal its width; piped (not a terminal, no $COLUMNS) wide, so the
+    headless tree keeps ``schedule_and_build_instances`` on one line."""
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return Console()
+    return Console(width=PIPE_WIDTH)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return int(args.func(args, Console()))
+        return int(args.func(args, out_console()))
     except UserError as exc:
         # one line however long (a path, a command to run): no wrapping, no markup from exc
         Console(stderr=True).print(f"[red]bootflow {args.command}:[/] {escape(str(exc))}",

@@ -210,7 +210,7 @@ def test_replay_steps_seeks_and_matches_live(boot: list[dict[str, Any]]) -> None
     assert replay.faster() == 2.0 and replay.slower() == 1.0
     for _ in range(10):
         replay.slower()
-    assert replay.speed == 0.25
+    assert replay.speed == 0.1
     for _ in range(10):
         replay.faster()
     assert replay.speed == 16.0

@@ -1,4 +1,7 @@
-"""SVG snapshots of the main screens at 120x40 and 100x30 (pytest-textual-snapshot).
+"""SVG snapshots of the main screens at 80x24, 100x30, 120x40 and 160x45
+(pytest-textual-snapshot). The facts behind them are checked by the Pilot tests
+(test_tui_graph_layout, test_tui_walkthrough_steps, test_tui_replay_hops,
+test_tui_present); these catch what no fact test names.
 
 Update after an intended visual change: ``pytest tests/unit/test_tui_snapshots.py
 --snapshot-update`` and look at the report before committing.
@@ -14,10 +17,12 @@ from typing import Any
 import pytest
 from support.tui import GATE_HOPS, FakeGate
 
+from tracer.model import snapshot_of
 from tracer.tui import BootflowApp, ListSource, ReplaySource
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SIZES = [(120, 40), (100, 30)]
+SIZES = [(80, 24), (100, 30), (120, 40), (160, 45)]
+TWO_SIZES = [(120, 40), (100, 30)]
 
 
 def load(name: str = "boot_one.jsonl") -> list[dict[str, Any]]:
@@ -43,7 +48,7 @@ def test_live_final(snap_compare: Any, size: tuple[int, int]) -> None:
     assert snap_compare(app, terminal_size=size, run_before=settle())
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", TWO_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_live_mid_boot_call_waiting(snap_compare: Any, size: tuple[int, int]) -> None:
     """Cut while select_destinations runs: the conductor is drawn blocked."""
     events = load()
@@ -52,11 +57,37 @@ def test_live_mid_boot_call_waiting(snap_compare: Any, size: tuple[int, int]) ->
     assert snap_compare(app, terminal_size=size, run_before=settle())
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", TWO_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_walkthrough_pending(snap_compare: Any, size: tuple[int, int]) -> None:
     app = BootflowApp(ListSource(load()[:20]), mode="walkthrough", gate=FakeGate(GATE_HOPS),
                       clock=None)
     assert snap_compare(app, terminal_size=size, run_before=settle())
+
+
+def real_gate(events: list[dict[str, Any]]) -> FakeGate:
+    """A gate holding the boot's rpc messages, named as the real gate names them."""
+    snap = snapshot_of(events)
+    hops = [h for h in snap.trace_hops(snap.latest_trace()) if h.is_rpc]
+    return FakeGate([{"method": h.method, "style": h.style, "version": h.version,
+                      "exchange": h.exchange, "routing_key": h.routing_key,
+                      "service": h.dst_service, "host": h.dst_host,
+                      "parent_span_id": h.hop_id} for h in hops[:5]])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_walkthrough_mid_flow(snap_compare: Any, size: tuple[int, int]) -> None:
+    """Three hops released, the fourth held: the just-happened block and the held hop."""
+    events = load()
+    app = BootflowApp(ListSource(events), mode="walkthrough", gate=real_gate(events),
+                      clock=None)
+    assert snap_compare(app, terminal_size=size, run_before=settle("n", "n", "n"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_present(snap_compare: Any, size: tuple[int, int]) -> None:
+    """Presentation mode on a replay two hops into the boot."""
+    app = BootflowApp(ReplaySource(load()), mode="replay", present=True)
+    assert snap_compare(app, terminal_size=size, run_before=settle("full_stop", "full_stop"))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

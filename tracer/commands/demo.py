@@ -46,6 +46,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "(default 0.25 in the TUI, 0 headless; RPC timeouts stand still meanwhile)")
     p.add_argument("--walkthrough", action="store_true",
                    help="TUI: the services pause at each hop until you release it (n/space)")
+    p.add_argument("--present", action="store_true",
+                   help="TUI: presentation mode for a classroom (graph, sequence, one large "
+                   "narration line, the instance state; p toggles it)")
     p.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("replay", help="open a recording (TUI, or --headless to print it)")
@@ -56,6 +59,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    f"final picture, or the start for recordings over {BIG_RECORDING:,} "
                    "events so the first screen comes at once; End/Home jump)")
     r.add_argument("--all", action="store_true", help="also print the start-up traces")
+    r.add_argument("--present", action="store_true",
+                   help="TUI: presentation mode for a classroom (graph, sequence, one large "
+                   "narration line, the instance state; p toggles it)")
     r.set_defaults(func=cmd_replay)
 
 
@@ -122,7 +128,8 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
 
         at_end = args.at == "end" or (args.at is None and len(events) <= BIG_RECORDING)
         source = ReplaySource(events, start_at_end=at_end, name=str(args.file))
-        BootflowApp(source, mode="replay", title=f"bootflow replay — {args.file.name}").run()
+        BootflowApp(source, mode="replay", title=f"bootflow replay — {args.file.name}",
+                    present=bool(getattr(args, "present", False))).run()
         return 0
     _print(console, events, show_all=args.all)
     return 0
@@ -141,7 +148,8 @@ def _scenario_tui(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     source = ScenarioSource(args.scenario, transport_url(args.transport))
     BootflowApp(source, mode="live", title=f"bootflow — {scenario.title}",
-                intro=scenario.explanation).run()
+                intro=scenario.explanation,
+                present=bool(getattr(args, "present", False))).run()
     if source.error is not None:
         raise UserError(f"scenario {args.scenario}: {source.error}")
     return 0
@@ -166,7 +174,8 @@ def _demo_tui(run: DemoRun, args: argparse.Namespace) -> int:
         source.before_stop = gated.close  # release held hops so the services can stop
     try:
         BootflowApp(source, mode="walkthrough" if gated else "live",
-                    gate=gated.controller if gated else None).run()
+                    gate=gated.controller if gated else None,
+                    present=bool(getattr(args, "present", False))).run()
     finally:
         source.before_stop = None
         if gated is not None:

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_attach_args(p)
     p.add_argument("--walkthrough", action="store_true",
                    help="hold every hop in the services until you release it (n/space)")
+    p.add_argument("--present", action="store_true",
+                   help="presentation mode for a classroom (graph, sequence, one large "
+                   "narration line, the instance state; p toggles it)")
     p.set_defaults(func=cmd_tui)
 
 
@@ -50,7 +53,8 @@ def cmd_tui(args: argparse.Namespace, console: Console) -> int:
     try:
         BootflowApp(source, mode="walkthrough" if controller else "live", gate=controller,
                     title=f"bootflow — {deployment.state_dir}",
-                    service_down_time_s=float(config.service_down_time)).run()
+                    service_down_time_s=float(config.service_down_time),
+                    present=args.present).run()
     finally:
         if controller is not None:
             controller.set_enabled(False)  # the services must not stay held

@@ -181,8 +181,10 @@ class ReplayFeed:
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._count_lock = threading.Lock()
         self._outstanding = 0
-        # the first picture: the final one (what live showed last) or the empty start
-        self.submit((lambda r: r.seek(len(r))) if start_at_end else (lambda r: r.position))
+        # the first picture: the final one (what live showed last) or the boot's request
+        # arriving (start-up chatter before it is there to step back into)
+        self.submit((lambda r: r.seek(len(r))) if start_at_end
+                    else (lambda r: r.seek(r.boot_start)))
 
     # -- what is shown ---------------------------------------------------------------
 
@@ -210,6 +212,10 @@ class ReplayFeed:
     def step(self, n: int) -> None:
         self.playing = False
         self.submit(lambda r: r.step(n))
+
+    def step_hop(self, n: int, trace_id: str | None = None) -> None:
+        self.playing = False
+        self.submit(lambda r: r.step_hop(n, trace_id))
 
     def seek_end(self, end: bool) -> None:
         """To the last event (``end``) or back to the first."""

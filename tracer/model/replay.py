@@ -37,7 +37,7 @@ class Replay:
     _state: TraceState = field(default_factory=TraceState)
     _checkpoints: dict[int, TraceState] = field(default_factory=dict)
 
-    SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    SPEEDS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 
     def __post_init__(self) -> None:
         self.events = [e for e in self.events
@@ -50,6 +50,34 @@ class Replay:
         # about 25 checkpoints whatever the length: a step back replays <= 4% of the file
         self.checkpoint_every = max(self.checkpoint_every, len(self.events) // 25 or 1)
         self._checkpoints[0] = self._state.fork()
+        self.hop_marks, self.hop_traces, self.boot_start = _marks(self.events)
+
+    # -- hops --------------------------------------------------------------------------
+
+    def _marks_of(self, trace_id: str | None) -> list[int]:
+        if trace_id is None:
+            return self.hop_marks
+        mine = [m for m, t in zip(self.hop_marks, self.hop_traces, strict=True)
+                if t == trace_id]
+        return mine or self.hop_marks
+
+    def hop_count(self, trace_id: str | None = None) -> int:
+        return len(self._marks_of(trace_id))
+
+    def hop_index(self, trace_id: str | None = None) -> int:
+        """How many hops (of ``trace_id``, when given) the picture has sent so far."""
+        return bisect.bisect_right(self._marks_of(trace_id), self.position)
+
+    def step_hop(self, n: int, trace_id: str | None = None) -> int:
+        """To just after the next (``n`` > 0) or previous message a service sent (of
+        ``trace_id`` only, when given and it has hops): each press shows one more hop on
+        its way, not one more event."""
+        marks = self._marks_of(trace_id)
+        if not marks:
+            return self.step(n)
+        sent = bisect.bisect_right(marks, self.position)  # hops whose send is shown
+        target = max(0, min(len(marks), sent + n))
+        return self.seek(marks[target - 1] if target else 0)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -118,3 +146,29 @@ class Replay:
 
     def _speed_index(self) -> int:
         return min(range(len(self.SPEEDS)), key=lambda i: abs(self.SPEEDS[i] - self.speed))
+
+
+def _marks(events: Sequence[Mapping[str, Any]]) -> tuple[list[int], list[str], int]:
+    """Positions just after each sending span's start (a hop on its way), and where the
+    first request that sent rpc messages (a boot) starts: replay opens there."""
+    marks: list[int] = []
+    traces: list[str] = []
+    roots: dict[str, int] = {}  # trace → position of its root span's start
+    boot = None
+    for i, ev in enumerate(events):
+        if not isinstance(ev, Mapping) or ev.get("type") != "span_start":
+            continue
+        trace = ev.get("trace_id")
+        if ev.get("parent_id") is None and isinstance(trace, str) and trace not in roots \
+                and ev.get("kind") in ("SERVER", "HTTP"):
+            roots[trace] = i
+        # a hop: a message sent, or a request from outside (a root HTTP span)
+        if ev.get("kind") in ("CLIENT", "PRODUCER") or (
+                ev.get("kind") == "HTTP" and ev.get("parent_id") is None):
+            marks.append(i + 1)
+            traces.append(trace if isinstance(trace, str) else "")
+            attrs = ev.get("attrs")
+            if boot is None and isinstance(attrs, Mapping) and attrs.get("rpc.style") \
+                    and trace in roots:
+                boot = roots[trace]
+    return marks, traces, (boot + 1 if boot is not None else 0)

@@ -53,9 +53,11 @@ class BootflowApp(App[None]):
     def __init__(self, source: EventSource | Any, *, mode: Mode = "live", gate: Any = None,
                  title: str | None = None, service_down_time_s: float = 60.0,
                  clock: Callable[[], int] | None = time.time_ns,
-                 intro: str | None = None) -> None:
-        """``clock`` None: judge heartbeats by the last event's time (tests)."""
+                 intro: str | None = None, present: bool = False) -> None:
+        """``clock`` None: judge heartbeats by the last event's time (tests);
+        ``present``: open in presentation mode (``p`` toggles it)."""
         super().__init__()
+        self.present = present
         if mode not in MODE_SCREENS:
             raise ValueError(f"mode must be live, replay or walkthrough, not {mode!r}")
         self.mode = mode

@@ -1,7 +1,7 @@
 """The service graph: who talks to whom, which edge carries a message right now.
 
 An edge lights while a hop on it is in flight or being handled; calls are heavy solid
-lines and their caller's box shows ``⏳ waiting`` until the reply; casts are dashed and
+lines and their caller's box shows ``WAIT`` until the reply; casts are dashed and
 the sender is released at once; fanout dotted. Click an edge to select its latest hop.
 """
 
@@ -18,10 +18,19 @@ from textual.widget import Widget
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.tui.canvas import Canvas
-from tracer.tui.layout import build_graph, graph_positions, node_label, node_of
+from tracer.tui.graphlayout import (
+    BOX_H,
+    MIN_DRAW_WIDTH,
+    Box,
+    EdgeKey,
+    GraphLayout,
+    layout_graph,
+    node_layer,
+    trace_edges,
+)
+from tracer.tui.layout import node_label, node_of
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
-BOX_W = 16
 LIVE_STATES = ("in_flight", "waiting", "running")
 LEGEND = (("call", "━▶", "call (caller blocked)"), ("cast", "╌▷", "cast (returns at once)"),
           ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
@@ -29,14 +38,6 @@ SHORT_LEGEND = (("call", "━▶", "call blocks"), ("cast", "╌▷", "cast retu
                 ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
 
 
-
-# what an edge label may be written over: blank or a horizontal line, never a box,
-# a corner, an arrow head or a vertical line
-_LABEL_OVER = frozenset(" ━╌┅─")
-
-
-def _free(cv: Canvas, x: int, y: int) -> bool:
-    return 0 <= y < cv.height and 0 <= x < cv.width and cv.chars[y][x] in _LABEL_OVER
 
 
 @dataclass
@@ -55,8 +56,30 @@ class _Edge:
         return any(h.state == "error" for h in self.hops)
 
 
+def needed_height(snap: Snapshot, trace_id: str | None, width: int) -> int:
+    """Rows the graph's content wants at this width: one per edge in the list, or the
+    tallest column of boxes with a row between them; plus the legend."""
+    edges = trace_edges(snap, trace_id)
+    if width < MIN_DRAW_WIDTH:
+        return max(2, min(len(edges), 8)) + 1
+    per_col: dict[int, int] = {}
+    for node in _nodes(edges):
+        layer = node_layer(node)
+        per_col[layer] = per_col.get(layer, 0) + 1
+    tallest = max(per_col.values(), default=1)
+    return max(8, tallest * (BOX_H + 1) + 1) + 1
+
+
+def _nodes(edges: dict[EdgeKey, list[HopView]]) -> list[str]:
+    nodes = {"nova-api", "nova-conductor", "nova-scheduler"}
+    for src, dst, _style in edges:
+        nodes.update((src, dst))
+    return sorted(nodes)
+
+
 class ServiceGraph(Widget):
-    """Nodes laid out by networkx (layered), edges routed orthogonally on a canvas."""
+    """The selected trace's services as boxes and its edges routed apart
+    (``graphlayout``); a list of edges when too narrow to draw."""
 
     COMPONENT_CLASSES = set(HOP_COMPONENTS)  # hop colours: app.tcss
 
@@ -66,6 +89,7 @@ class ServiceGraph(Widget):
     selected: reactive[str | None] = reactive(None)
     trace_id: reactive[str | None] = reactive(None)
     held: reactive[frozenset[str]] = reactive(frozenset())
+    others: reactive[bool] = reactive(False)  # o: other traces' traffic too, dimmed
 
     class HopClicked(Message):
         def __init__(self, hop_id: str) -> None:
@@ -75,136 +99,146 @@ class ServiceGraph(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._tags: dict[tuple[int, int], str] = {}
-        self._box_w = BOX_W
+        self._layouts: dict[tuple[object, ...], GraphLayout] = {}
+        self.layout_model: GraphLayout | None = None  # the last one drawn (tests)
+
+    def graph_layout(self, width: int, height: int) -> GraphLayout:
+        """The layout for the selected trace at this size (cached per edge set)."""
+        edges = self._edge_hops()
+        nodes = _nodes(edges)
+        key = (tuple(nodes), tuple(edges), width, height)
+        found = self._layouts.get(key)
+        if found is None:
+            if len(self._layouts) > 32:
+                self._layouts.clear()
+            found = layout_graph(nodes, list(edges), width, height)
+            self._layouts[key] = found
+        return found
 
     def render(self) -> Text:
         width, height = self.size.width, self.size.height
         pal = Palette(self)
         canvas = Canvas(width, height)
-        self._draw(canvas, pal, self.snapshot, height - 1)
+        edges = {k: _Edge(k[0], k[1], k[2], v) for k, v in self._edge_hops().items()}
+        layout = self.graph_layout(width, height - 1)
+        self.layout_model = layout
+        if layout.compact:
+            self._list(canvas, pal, edges, height - 1)
+        else:
+            self._draw(canvas, pal, layout, edges)
         self._legend(canvas, pal, height - 1)
         self._tags = canvas.tags
         return canvas.to_text()
 
-    def _draw(self, cv: Canvas, pal: Palette, snap: Snapshot, height: int) -> None:
-        g = build_graph(snap)
-        layers = len({g.nodes[n]["layer"] for n in g.nodes}) or 1
-        self._box_w = max(11, min(BOX_W, (cv.width - 2) // layers - 4))
-        pos = graph_positions(g, cv.width - 2, height, self._box_w)
-        pos = {n: (x + 1, y) for n, (x, y) in pos.items()}
-        edges: dict[tuple[str, str, str], _Edge] = {}
-        for hop in snap.hops:
-            if hop.src_service == "client":
-                continue
-            src, dst = node_of(hop.src_service, hop.src_host), node_of(hop.dst_service,
-                                                                          hop.dst_host)
-            if src not in pos or dst not in pos:
-                continue
-            key = (src, dst, hop.style)
-            edges.setdefault(key, _Edge(src, dst, hop.style, [])).hops.append(hop)
-        waiting = {node_of(h.src_service, h.src_host) for h in snap.hops
-                   if h.style in ("call", "http") and h.state in LIVE_STATES
-                   and h.src_service != "client"}
-        busy = {node_of(h.dst_service, h.dst_host) for h in snap.hops
-                if h.state in ("running", "waiting")}
-        # idle edges first, lit ones on top
-        order = sorted(edges.values(), key=lambda e: (e.live, e.error))
-        lanes: dict[tuple[int, int], int] = {}
-        labels: list[tuple[int, int, int, str, Style, str]] = []
-        for edge in order:
-            self._edge(cv, pal, edge, pos, lanes, labels)
-        heads = [item for item in labels if item[2] == 0]
-        labels = [item for item in labels if item[2] != 0]
-        for hx, hy, _, head, st, tag in heads:
-            cv.put(hx, hy, head, st, tag)
-        for node, (x, y) in pos.items():
-            self._box(cv, pal, node, x, y, node in waiting, node in busy)
-        # labels last, lit edges' first, each only over plain horizontal line or blank:
-        # a label cut by a box, a vertical line or another label showed fragments
-        # ("exte", "PO") that read as garbage
-        taken: set[tuple[int, int]] = set()
-        for lx, ly, span, label, st, tag in reversed(labels):
-            room = 0
-            while room < span and _free(cv, lx + room, ly) and (lx + room, ly) not in taken:
-                room += 1
-            shown = label if len(label) <= room else label[:room - 1] + "…"
-            if room < 6 or len(shown) < 6:
-                continue
-            cv.text(lx, ly, shown, st, tag)
-            taken.update((lx + i, ly) for i in range(-1, len(shown) + 1))
+    def _edge_hops(self) -> dict[EdgeKey, list[HopView]]:
+        """The selected trace's edges; with ``others`` also the edges only other traces
+        (start-up, periodic tasks) used, drawn dimmed."""
+        edges = trace_edges(self.snapshot, self.trace_id)
+        if self.others:
+            for trace in self.snapshot.traces:
+                if trace == self.trace_id:
+                    continue
+                for key, hops in trace_edges(self.snapshot, trace).items():
+                    if key not in edges:
+                        edges.setdefault((key[0], key[1], f"other:{key[2]}"), []).extend(hops)
+        return edges
 
-    def _edge(self, cv: Canvas, pal: Palette, e: _Edge, pos: dict[str, tuple[int, int]],
-              lanes: dict[tuple[int, int], int],
-              labels: list[tuple[int, int, int, str, Style, str]]) -> None:
+    def _pick(self, e: _Edge) -> tuple[HopView, str, Style]:
+        """The hop an edge stands for (held, selected, live, else latest), its label and
+        its line style."""
+        pal = Palette(self)
+        if e.style.startswith("other:"):  # another trace's traffic: quiet, no label
+            return e.hops[-1], "", pal.fg("idle", dim=True)
         style_name = pal.style_for(e.style)
-        gl = GLYPHS[style_name]
         if e.error:
             st = pal.fg("error", bold=True)
         elif e.live:
             st = pal.fg(style_name, bold=True)
         else:
-            st = pal.fg(style_name, dim=True)
+            st = pal.fg(style_name)
         latest = e.hops[-1]
+        live = [h for h in e.hops if h.state in LIVE_STATES]
+        label = latest.method if len(e.hops) == 1 else f"{latest.method} ×{len(e.hops)}"
+        if live:  # the in-flight method on the active edge
+            latest = live[-1]
+            label = latest.method
         held = next((h for h in e.hops if h.hop_id in self.held), None)
         if held is not None:  # walkthrough: the gate holds this message on the broker
             latest = held
-            st = pal.fg(style_name, bold=True) + Style(blink=False, reverse=True)
+            label = f"⏸ {held.method}"
+            st = pal.fg(style_name, bold=True) + Style(reverse=True)
         elif any(h.hop_id == self.selected for h in e.hops):
             latest = next(h for h in e.hops if h.hop_id == self.selected)
             st = st + (pal.fg("select", bold=True) if not e.live else Style(underline=True))
-        tag = latest.hop_id
-        (sx, sy), (dx, dy) = pos[e.src], pos[e.dst]
-        forward = dx > sx or (dx == sx and dy > sy)
-        row_off = 1 if forward else 2
-        if dx > sx:
-            x0, x1 = sx + self._box_w, dx - 1
-        elif dx < sx:
-            x0, x1 = sx - 1, dx + self._box_w
-        else:  # same column: go round the right side
-            x0 = x1 = sx + self._box_w
-        y0, y1 = sy + row_off, dy + (1 if forward else 2)
-        if x0 == x1:
-            mid = x0 + 2 + lanes.get((x0, 0), 0)
-            lanes[(x0, 0)] = lanes.get((x0, 0), 0) + 1
-        else:
-            mid = (x0 + x1) // 2 + (-1 if forward else 1)
-        cv.hline(x0, mid, y0, gl.h, st, tag)
-        cv.vline(mid, y0, y1, gl.v, st, tag)
-        cv.hline(mid, x1, y1, gl.h, st, tag)
-        corner_a = "┐" if y1 > y0 else "┘" if y1 < y0 else gl.h
-        corner_b = "└" if y1 > y0 else "┌" if y1 < y0 else gl.h
-        if mid > x0 and mid > x1 or mid < x0 and mid < x1:
-            pass
-        elif y0 != y1:
-            cv.put(mid, y0, corner_a if x1 >= x0 else ("┌" if y1 > y0 else "└"), st, tag)
-            cv.put(mid, y1, corner_b if x1 >= x0 else ("┘" if y1 > y0 else "┐"), st, tag)
-        head = gl.right if x1 > mid or (x1 == mid and x0 < x1) else gl.left
-        if x0 == x1:
-            head = gl.left
-        labels.append((x1, y1, 0, head, st, tag))  # drawn after every line: never lost
-        label = latest.method if len(e.hops) == 1 else f"{latest.method} ×{len(e.hops)}"
-        if held is not None:
-            label = f"⏸ {latest.method}"
-        span = abs(mid - x0) - 1
-        lx = min(x0, mid) + 1
-        ly = y0
-        if span < 6:
-            span, lx, ly = abs(x1 - mid) - 1, min(mid, x1) + 1, y1
-        if span >= 6:
-            labels.append((lx, ly, span, label, st, tag))
+        return latest, label, st
 
-    def _box(self, cv: Canvas, pal: Palette, node: str, x: int, y: int, waiting: bool,
-             busy: bool) -> None:
+    def _draw(self, cv: Canvas, pal: Palette, layout: GraphLayout,
+              edges: dict[EdgeKey, _Edge]) -> None:
+        hops = [h for e in edges.values() if not e.style.startswith("other:") for h in e.hops]
+        waiting = {node_of(h.src_service, h.src_host) for h in hops
+                   if h.style in ("call", "http") and h.state in LIVE_STATES}
+        busy = {node_of(h.dst_service, h.dst_host) for h in hops
+                if h.state in ("running", "waiting")}
+        for route in layout.edges:
+            edge = edges.get(route.key)
+            if edge is None:
+                continue
+            hop, label, st = self._pick(edge)
+            gl = GLYPHS[pal.style_for(edge.style)]
+            for cell, kind in zip(route.cells, route.kinds, strict=True):
+                ch = gl.h if kind == "h" else gl.v if kind == "v" else kind
+                if cv.chars[cell[1]][cell[0]] not in (" ",) and kind in ("h", "v"):
+                    ch = "┼" if kind in ("h", "v") else ch  # a crossing
+                cv.put(cell[0], cell[1], ch, st, hop.hop_id)
+            hx, hy = route.cells[-1]
+            cv.put(hx, hy, gl.left if route.head_dir == "left" else gl.right, st, hop.hop_id)
+            if route.label_room >= 3:
+                shown = label if len(label) <= route.label_room else \
+                    label[:route.label_room - 1] + "…"
+                cv.text(route.label_x, route.label_y, shown, st, hop.hop_id)
+        for box in layout.boxes:
+            self._box(cv, pal, box, box.node in waiting, box.node in busy)
+
+    def _list(self, cv: Canvas, pal: Palette, edges: dict[EdgeKey, _Edge],
+              rows: int) -> None:
+        """Too narrow to draw: one line per edge, the live and selected ones kept."""
+        items = [e for e in edges.values() if not e.style.startswith("other:")]
+        if len(items) > rows:
+            keep = [e for e in items if e.live or any(h.hop_id in self.held
+                                                       or h.hop_id == self.selected
+                                                       for h in e.hops)]
+            chosen = [id(e) for e in keep[-rows:]]
+            for e in reversed(items):  # then the newest others
+                if len(chosen) >= rows:
+                    break
+                if id(e) not in chosen:
+                    chosen.append(id(e))
+            items = [e for e in items if id(e) in chosen]
+        src_w = max((len(node_label(e.src)) for e in items), default=4)
+        dst_w = max((len(node_label(e.dst)) for e in items), default=4)
+        for y, edge in enumerate(items[:rows]):
+            hop, label, st = self._pick(edge)
+            gl = GLYPHS[pal.style_for(edge.style)]
+            arrow = gl.h * 2 + gl.right
+            state = "⏸ held" if any(h.hop_id in self.held for h in edge.hops) else (
+                "waiting" if edge.live and edge.style in ("call", "http") else
+                hop.state.replace("_", " "))
+            text = (f"{node_label(edge.src):>{src_w}} {arrow} {node_label(edge.dst):<{dst_w}}"
+                    f"  {edge.style:<6} {state:<8} {label}")
+            cv.text(1, y, text, st, hop.hop_id)
+
+    def _box(self, cv: Canvas, pal: Palette, box: Box, waiting: bool, busy: bool) -> None:
         st = pal.fg("waiting", bold=True) if waiting else (
-            pal.fg("running", bold=True) if busy else pal.fg("node"))
-        inner = self._box_w - 2
+            pal.fg("running", bold=True) if busy else pal.fg("node", bold=True))
+        inner = box.w - 2
         top = "─" * inner
         if waiting:
-            top = ("⏳waiting" + "─" * inner)[:inner]
+            top = ("WAIT" + "─" * inner)[:inner]
         elif busy:
-            top = ("⚙ busy" + "─" * inner)[:inner]
+            top = ("BUSY" + "─" * inner)[:inner]
+        x, y = box.x, box.y
         cv.text(x, y, "┌" + top + "┐", st)
-        cv.text(x, y + 1, "│" + node_label(node)[:inner].center(inner) + "│", st)
+        cv.text(x, y + 1, "│" + node_label(box.node)[:inner].center(inner) + "│", st)
         cv.text(x, y + 2, "└" + "─" * inner + "┘", st)
 
     def _legend(self, cv: Canvas, pal: Palette, y: int) -> None:
@@ -214,7 +248,8 @@ class ServiceGraph(Widget):
             cv.text(x, y, glyph, pal.fg(style, bold=True))
             cv.text(x + 3, y, text, pal.fg("label"))
             x += len(text) + (5 if legend is LEGEND else 4)
-        cv.text(x, y, "⏳ waiting" if cv.width >= 100 else "⏳wait", pal.fg("waiting"))
+        cv.text(x, y, "WAIT caller blocked" if cv.width >= 100 else "WAIT blocked",
+                pal.fg("waiting", bold=True))
 
     def on_click(self, event: Click) -> None:
         offset = event.get_content_offset(self)

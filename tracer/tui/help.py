@@ -20,7 +20,12 @@ READING = """\
 ░░░  timeline: a caller waiting in a call; its bar spans the server's work
 ┃╌╌▷ timeline: a cast — a tick where it was sent, an arrow to where
             the consumer starts
-⏳   graph: this service is waiting for a reply
+◆    timeline: on the critical path (what the trace's end waited for);
+            +3 after a name: spans folded into it (m shows all, r only
+            messages, / finds a name, a click on a name folds it)
+≈    timeline: time the walkthrough's gate held the flow, cut out
+WAIT graph: this service is waiting for a reply; BUSY: it is working
+┃    sequence: the caller is blocked in a call (activation bar)
 seen services: no heartbeat (nova-api sends none); the time is since
             its last hop"""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -21,7 +21,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tracer import narration
-from tracer.model import HopView, Snapshot, SpanView, hop_key
+from tracer.model import HopView, ServiceView, Snapshot, SpanView, hop_key
 from tracer.tui.timeline import fmt_ns
 
 MAX_INSTANCES = 4  # the most recently changed ones; the pane is small
@@ -151,6 +151,48 @@ def describe_pending(item: Mapping[str, Any], lang: str) -> RenderableType:
     return Group(text, narration_block(hop_key(style, method), lang))
 
 
+def reply_summary(envelope: str, failure: str | None = None) -> str:
+    """A reply in one line: ``→ [compute1] (1 host chosen of 3)`` for the scheduler's
+    Selections, ``→ Instance`` for an object, ``✗ NoValidHost`` for a failure."""
+    if failure:
+        return f"✗ {failure}"
+    try:
+        reply = json.loads(envelope) if envelope else {}
+    except ValueError:
+        return f"→ {envelope[:60]}"
+    result = reply.get("result") if isinstance(reply, dict) else reply
+    if isinstance(reply, dict) and reply.get("failure"):
+        fail = reply["failure"]
+        name = fail.get("class") if isinstance(fail, dict) else None
+        return f"✗ {name or str(fail)[:60]}"
+    if isinstance(result, list) and result and all(isinstance(r, list) for r in result):
+        chosen, total = [], 0
+        for alternatives in result:
+            hosts = [h for h in (_obj_field(sel, "service_host") for sel in alternatives)
+                     if h]
+            if hosts:
+                chosen.append(hosts[0])
+                total += len(hosts)
+        if chosen:
+            n = len(chosen)
+            return (f"→ [{', '.join(chosen)}] ({n} host{'s' if n != 1 else ''} chosen "
+                    f"of {total})")
+    if isinstance(result, dict) and "nova_object.name" in result:
+        return f"→ {result['nova_object.name']} object"
+    if result is None:
+        return "→ None (nothing to return: done)"
+    text = json.dumps(result, ensure_ascii=False)
+    return f"→ {text[:60]}{'…' if len(text) > 60 else ''}"
+
+
+def _obj_field(value: Any, name: str) -> str | None:
+    if isinstance(value, dict):
+        data = value.get("nova_object.data", value)
+        if isinstance(data, dict) and isinstance(data.get(name), str):
+            return str(data[name])
+    return None
+
+
 class DetailPane(VerticalScroll):
     """The selected hop in full: the message on the wire, timings, code, explanation."""
 
@@ -198,7 +240,11 @@ def instances_table(snap: Snapshot) -> RenderableType:
     return Group(table, *trails)
 
 
-def services_table(snap: Snapshot) -> RenderableType:
+def services_table(snap: Snapshot,
+                   judge: Callable[[ServiceView, Snapshot], bool] | None = None
+                   ) -> RenderableType:
+    """Heartbeats per service; ``judge`` may overrule ``up`` (the walkthrough does not
+    count the time its gate held the flow against a service)."""
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False,
                   collapse_padding=True)
     # service and host whole even at 100 columns ("conductor", "compute1"), no ratio:
@@ -211,7 +257,8 @@ def services_table(snap: Snapshot) -> RenderableType:
         svc = snap.services[key]
         ago = (f"{fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns))} ago"
                if svc.last_report_ns is not None else "never")
-        state = Text("up", style="bold green") if svc.up else Text("down", style="bold red")
+        up = judge(svc, snap) if judge is not None else svc.up
+        state = Text("up", style="bold green") if up else Text("down", style="bold red")
         table.add_row(Text(svc.binary.removeprefix("nova-")), Text(svc.host), state,
                       Text(ago))
     # services that talk but have sent no heartbeat (yet): listed from the hops they made

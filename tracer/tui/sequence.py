@@ -1,10 +1,15 @@
 """Sequence view: lifelines per service, one arrow per hop, as people draw Nova by hand.
 
-Arrows read ``method (call|cast, version)``; a call gets a dashed reply arrow back once
-the reply arrived, a cast has none. Line API like the timeline.
+Arrows read ``method (call|cast, version)`` (``Instance.save`` for an
+``object_action``, with the instance state it caused); a call gets a dashed reply arrow
+back where the reply came, after the work it answers; a cast has none. A caller blocked
+in a call has a UML activation bar (``┃``) on its lifeline until the reply. The view
+scrolls to the selected hop. Line API like the timeline.
 """
 
 from __future__ import annotations
+
+import json
 
 from rich.segment import Segment
 from rich.style import Style
@@ -16,14 +21,58 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
+from tracer.model.views import state_name
 from tracer.tui.layout import participants
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
 MIN_GAP = 13
+_OBJECT_METHODS = ("object_action", "object_class_action_versions")
+
+
+def hop_title(snap: Snapshot, hop: HopView) -> str:
+    """What a hop did, in a few words: ``Instance.save (object_action, call 3.0)``."""
+    if hop.style == "http":
+        return hop.method
+    name = hop.method
+    if hop.method in _OBJECT_METHODS:
+        client = snap.spans.get(hop.client_span_id)
+        raw = client.attrs.get("bootflow.envelope") if client else None
+        try:
+            env = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            env = None
+        args = env.get("args") if isinstance(env, dict) else None
+        if isinstance(args, dict) and args.get("objname") and args.get("objmethod"):
+            name = f"{args['objname']}.{args['objmethod']}"
+            return f"{name} ({hop.method}, {hop.style} {hop.version or '?'})"
+    return f"{name} ({hop.style}, {hop.version or '?'})"
+
+
+def _caused(snap: Snapshot, hops: list[HopView]) -> dict[str, str]:
+    """hop id → the instance state an ``Instance.save`` wrote: the state change the
+    saving service reported next after sending it (``building/spawning``)."""
+    saves = [h for h in hops if h.method in _OBJECT_METHODS]
+    out: dict[str, str] = {}
+    if not saves:
+        return out
+    for ann in snap.annotations:
+        if ann.name != "instance.state":
+            continue
+        before = [h for h in saves if h.sent_ns <= ann.ts_ns
+                  and (h.src_service, h.src_host) == (ann.service, ann.host)]
+        if before and before[-1].hop_id not in out:
+            out[before[-1].hop_id] = state_name(ann.attrs.get("vm_state"),
+                                                ann.attrs.get("task_state"))
+    return out
 
 
 def _who(service: str, host: str) -> tuple[str, str]:
     return (service, host if service == "nova-compute" else "")
+
+
+def _name(part: tuple[str, str]) -> str:
+    svc, host = part
+    return host or svc.removeprefix("nova-")
 
 
 class SequenceView(ScrollView, can_focus=True):
@@ -44,6 +93,8 @@ class SequenceView(ScrollView, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._rows: list[tuple[HopView, str]] = []  # (hop, label|arrow|reply)
         self._parts: list[tuple[str, str]] = []
+        self._active: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        self._caused: dict[str, str] = {}
 
     def watch_snapshot(self) -> None:
         self._rebuild()
@@ -52,30 +103,65 @@ class SequenceView(ScrollView, can_focus=True):
         self._rebuild()
 
     def watch_selected(self) -> None:
+        self.scroll_to_selected()
         self.refresh()
 
     def on_resize(self) -> None:
         self._rebuild()
 
+    def scroll_to_selected(self) -> None:
+        """Keep the selected hop's rows in view (the walkthrough's held hop is often
+        below the fold)."""
+        rows = [i for i, (h, _) in enumerate(self._rows) if h.hop_id == self.selected]
+        if not rows:
+            return
+        top = int(self.scroll_offset.y)
+        visible = max(1, self.size.height - 1)
+        first, last = rows[0], rows[-1]
+        if first < top or last >= top + visible:
+            self.scroll_to(y=max(0, first - visible // 3), animate=False)
+
     def _rebuild(self) -> None:
-        hops = self.snapshot.trace_hops(self.trace_id) if self.trace_id else []
+        snap = self.snapshot
+        hops = snap.trace_hops(self.trace_id) if self.trace_id else []
         self._parts = participants(hops)
-        rows: list[tuple[HopView, str]] = []
-        for hop in hops:
-            rows.append((hop, "label"))
-            rows.append((hop, "arrow"))
+        self._caused = _caused(snap, hops)
+        # rows in time order: a hop's label and arrow when sent, its reply when it came
+        timed: list[tuple[int, int, int, HopView, str]] = []
+        for i, hop in enumerate(hops):
+            timed.append((hop.sent_ns, i, 0, hop, "label"))
+            timed.append((hop.sent_ns, i, 1, hop, "arrow"))
             if hop.style in ("call", "http") and hop.done_ns is not None:
-                rows.append((hop, "reply"))
+                timed.append((hop.done_ns, i, 2, hop, "reply"))
+        timed.sort(key=lambda t: (t[0], t[1], t[2]))
+        rows = [(hop, part) for _, _, _, hop, part in timed]
         self._rows = rows
+        # activation bars: a call's caller is blocked from its arrow to its reply
+        active: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        where = {(h.hop_id, part): i for i, (h, part) in enumerate(rows)}
+        for hop in hops:
+            if hop.style not in ("call", "http") or hop.src_service == "client":
+                continue
+            start = where[(hop.hop_id, "arrow")]
+            end = where.get((hop.hop_id, "reply"), len(rows) + 10**6)
+            active.setdefault(_who(hop.src_service, hop.src_host), []).append((start, end))
+        self._active = active
         width = max(self.size.width, len(self._parts) * MIN_GAP + 4)
         self.virtual_size = Size(width, len(rows) + 1)
+        self.scroll_to_selected()
         self.refresh()
 
     def _columns(self) -> dict[tuple[str, str], int]:
         n = max(1, len(self._parts))
         width = max(self.size.width, n * MIN_GAP + 4)
-        gap = (width - 4) / n
-        return {p: int(2 + gap * i + gap / 2) for i, p in enumerate(self._parts)}
+        # the first and last names whole: the lifelines keep half a name from the edges
+        names = [_name(p) for p in self._parts] or [""]
+        left = max(2, len(names[0]) // 2 + 1)
+        right = max(2, len(names[-1]) - len(names[-1]) // 2 + 1)
+        if n == 1:
+            return {self._parts[0]: width // 2} if self._parts else {}
+        gap = (width - left - right) / (n - 1)
+        return {p: int(left + gap * i) for i, p in enumerate(self._parts)}
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -88,16 +174,18 @@ class SequenceView(ScrollView, can_focus=True):
         life = pal.fg("idle")
         if y == 0:
             for (svc, host), x in cols.items():
-                name = host or svc.removeprefix("nova-")
-                a = max(0, x - len(name) // 2)
+                name = _name((svc, host))
+                a = max(0, min(x - len(name) // 2, vw - len(name)))
                 for k, c in enumerate(name):
                     if a + k < vw:
                         chars[a + k], styles[a + k] = c, pal.fg("node", bold=True)
         else:
             idx = y - 1 + int(self.scroll_offset.y)
-            for x in cols.values():
+            bar = pal.fg("call", bold=True)
+            for who, x in cols.items():
                 if x < vw:
-                    chars[x], styles[x] = "│", life
+                    blocked = any(a <= idx <= b for a, b in self._active.get(who, ()))
+                    chars[x], styles[x] = ("┃", bar) if blocked else ("│", life)
             if idx < len(self._rows):
                 hop, part = self._rows[idx]
                 self._arrow(hop, part, cols, chars, styles, pal)
@@ -129,10 +217,10 @@ class SequenceView(ScrollView, can_focus=True):
         if lo == hi:
             hi = lo + 4
         if part == "label":
-            if hop.style == "http":
-                label = hop.method
-            else:
-                label = f"{hop.method} ({hop.style}, {hop.version or '?'})"
+            label = hop_title(self.snapshot, hop)
+            caused = self._caused.get(hop.hop_id)
+            if caused:
+                label += f" → {caused}"
             if hop.state in ("in_flight", "waiting", "running"):
                 label += " … " + hop.state.replace("_", " ")
             # long labels may run over other lifelines: readable beats tidy

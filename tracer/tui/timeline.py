@@ -1,15 +1,18 @@
-"""The waterfall of one trace: a lane per service/host, spans as bars on a time axis.
+"""The waterfall of one trace, as Jaeger and otel-tui draw it: a name column (the span
+tree, indented, service coloured) and one bar per row on the time axis.
 
-A caller blocked in a call is drawn as a hatched waiting bar (``░``) that spans the
-server's work in another lane; a cast is a tick plus a dashed arrow to where its consumer
-starts. Line API (``render_line`` -> ``Strip``) so thousands of spans cost only the
-visible rows. Zoom with ``+``/``-`` or ctrl+wheel, scroll with arrows/wheel (shift:
-sideways), ``0`` fits the trace to the width again.
+WSGI middleware spans are left out (their children take their place) and ``db`` spans
+are folded into their parent (``+3``) until ``m`` shows everything; ``r`` keeps only the
+messages (rpc/http hops and their handlers); ``/`` searches by name; a click on a name
+folds or unfolds its subtree. The critical path (what the trace's end waited for) is
+marked ``◆``. A caller blocked in a call is drawn as a hatched waiting bar (``░``); a
+cast is a tick plus a dashed arrow to where its consumer starts. The selected hop's row
+is kept in view. Line API (``render_line`` -> ``Strip``) so thousands of spans cost
+only the visible rows. Zoom with ``+``/``-`` or ctrl+wheel, ``0`` fits again.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -23,18 +26,90 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
-from tracer.tui.layout import pack_lanes
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
-GUTTER = 18
+GUTTER = 18  # the narrowest name column
+SERVICE_COLOURS = {"nova-api": "dodger_blue2", "nova-conductor": "dark_orange3",
+                   "nova-scheduler": "medium_purple3", "nova-compute": "green4",
+                   "placement": "deep_pink3", "glance": "dark_cyan", "client": "grey50"}
 
 
 @dataclass(frozen=True)
 class _Row:
-    label: str
-    spans: tuple[SpanView, ...]
-    starts: tuple[int, ...]
-    first: bool
+    """One span's row: its depth in the tree, the descendants folded into it, whether it
+    is on the critical path."""
+
+    span: SpanView
+    depth: int
+    folded: int = 0
+    critical: bool = False
+
+    @property
+    def spans(self) -> tuple[SpanView, ...]:  # one span per row (older callers)
+        return (self.span,)
+
+
+def is_middleware(span: SpanView) -> bool:
+    """A WSGI middleware layer (FaultWrapper, NoAuthMiddleware, …): plumbing, not flow."""
+    loc = str(span.attrs.get("code.location", ""))
+    return span.kind == "INTERNAL" and (
+        span.name.endswith(("Middleware", "Wrapper")) or "middleware" in loc.lower())
+
+
+def is_db(span: SpanView) -> bool:
+    return span.kind == "INTERNAL" and ("db.operation" in span.attrs
+                                        or span.name.startswith("db "))
+
+
+def waterfall(spans: list[SpanView], hop_spans: set[str], *, show_all: bool = False,
+              rpc_only: bool = False, folded: frozenset[str] = frozenset(),
+              now_ns: int = 0) -> list[_Row]:
+    """The rows of the waterfall, depth first, children by start time."""
+    ids = {s.span_id for s in spans}
+    children: dict[str | None, list[SpanView]] = {}
+    for span in spans:
+        parent = span.parent_id if span.parent_id in ids else next(
+            (lk.span_id for lk in span.links if lk.span_id in ids), None)
+        children.setdefault(parent, []).append(span)
+    for kids in children.values():
+        kids.sort(key=lambda s: (s.start_ns, s.seq))
+    critical = _critical_path(children, now_ns)
+    rows: list[_Row] = []
+
+    def count(span: SpanView) -> int:
+        return sum(1 + count(k) for k in children.get(span.span_id, ()))
+
+    def walk(parent: str | None, depth: int) -> None:
+        for span in children.get(parent, ()):
+            hidden = not show_all and (is_middleware(span) or (
+                rpc_only and span.span_id not in hop_spans and depth > 0))
+            if hidden:  # left out: its children take its place
+                walk(span.span_id, depth)
+                continue
+            if not show_all and is_db(span):
+                continue  # counted in its parent
+            kids = children.get(span.span_id, ())
+            if span.span_id in folded:
+                rows.append(_Row(span, depth, count(span), span.span_id in critical))
+                continue
+            n_db = 0 if show_all else sum(1 for k in kids if is_db(k))
+            rows.append(_Row(span, depth, n_db, span.span_id in critical))
+            walk(span.span_id, depth + 1)
+
+    walk(None, 0)
+    return rows
+
+
+def _critical_path(children: dict[str | None, list[SpanView]], now_ns: int) -> set[str]:
+    """From the root, the child that ended last, and so on down: what the end waited
+    for."""
+    out: set[str] = set()
+    level = children.get(None, [])
+    while level:
+        last = max(level, key=lambda s: s.end_ns if s.end_ns is not None else now_ns)
+        out.add(last.span_id)
+        level = children.get(last.span_id, [])
+    return out
 
 
 def fmt_ns(ns: float) -> str:
@@ -62,6 +137,11 @@ class Timeline(ScrollView, can_focus=True):
     selected: reactive[str | None] = reactive(None)
     ns_per_cell: reactive[float] = reactive(1e6)
     fit: reactive[bool] = reactive(True)
+    # (start, end) times cut out of the axis: the walkthrough's holds, drawn as ≈ marks
+    cuts: reactive[tuple[tuple[int, int], ...]] = reactive((), layout=False)
+    show_all: reactive[bool] = reactive(False)  # m: middleware and db spans too
+    rpc_only: reactive[bool] = reactive(False)  # r: only the messages and handlers
+    search: reactive[str] = reactive("")  # /: rows whose name has it are marked
 
     class SpanClicked(Message):
         def __init__(self, span_id: str) -> None:
@@ -71,6 +151,8 @@ class Timeline(ScrollView, can_focus=True):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._rows: list[_Row] = []
+        self._folded: set[str] = set()
+        self._gutter = GUTTER
         self._t0 = 0
         self._t1 = 0
         self._hops: dict[str, HopView] = {}
@@ -86,15 +168,71 @@ class Timeline(ScrollView, can_focus=True):
         self._rebuild()
 
     def watch_selected(self) -> None:
+        self.scroll_to_selected()
         self.refresh()
+
+    def watch_cuts(self) -> None:
+        self._rebuild()
+
+    def watch_show_all(self) -> None:
+        self._rebuild()
+
+    def watch_rpc_only(self) -> None:
+        self._rebuild()
+
+    def watch_search(self, text: str) -> None:
+        """Scroll to the first row whose name has *text*."""
+        self.refresh()
+        if not text:
+            return
+        for i, row in enumerate(self._rows):
+            if text.lower() in row.span.name.lower():
+                self._keep_in_view(i)
+                return
+
+    def row_of_selected(self) -> int | None:
+        hop = self._hops.get(self.selected) if self.selected else None
+        if hop is None:
+            return None
+        ids = {hop.client_span_id, *hop.server_span_ids}
+        return next((i for i, r in enumerate(self._rows) if r.span.span_id in ids), None)
+
+    def scroll_to_selected(self) -> None:
+        """The selected hop's row stays in view (the rows of a boot outgrow any screen)."""
+        row = self.row_of_selected()
+        if row is not None:
+            self._keep_in_view(row)
+
+    def _keep_in_view(self, row: int) -> None:
+        top = int(self.scroll_offset.y)
+        visible = max(1, self.size.height - 2)
+        if row < top or row >= top + visible:
+            self.scroll_to(y=max(0, row - visible // 3), animate=False)
+
+    def _cut_before(self, ts: int) -> int:
+        """Cut time before *ts* (within the trace's range)."""
+        total = 0
+        for start, end in self.cuts:
+            a, b = max(start, self._t0), min(end, self._t1)
+            if b > a and ts > a:
+                total += min(ts, b) - a
+        return total
+
+    def cut_marks(self) -> list[tuple[int, int]]:
+        """Where each cut is on the axis (cell from the time origin) and how long."""
+        out = []
+        for start, end in self.cuts:
+            a, b = max(start, self._t0), min(end, self._t1)
+            if b > a:
+                out.append((self._x(a), b - a))
+        return out
 
     def watch_ns_per_cell(self) -> None:
         self._resize_virtual()
         self.refresh()
 
     def on_resize(self) -> None:
-        if self.fit:
-            self._fit()
+        self._rebuild()  # the name column's width follows the widget's
 
     def _rebuild(self) -> None:
         snap = self.snapshot
@@ -102,11 +240,14 @@ class Timeline(ScrollView, can_focus=True):
         now = snap.t_last_ns
         self._hops = {h.hop_id: h for h in snap.trace_hops(self.trace_id)}
         self._hop_of_server = {s: h for h in self._hops.values() for s in h.server_span_ids}
-        rows: list[_Row] = []
-        for lane in pack_lanes(spans, now):
-            for i, row in enumerate(lane.rows):
-                rows.append(_Row(lane.label, row, tuple(s.start_ns for s in row), i == 0))
-        self._rows = rows
+        hop_spans = set(self._hops) | set(self._hop_of_server) | {
+            s.span_id for s in spans if s.kind in ("HTTP", "SERVER", "CONSUMER")}
+        self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
+                               rpc_only=self.rpc_only, folded=frozenset(self._folded),
+                               now_ns=now)
+        widest = max((min(r.depth, 8) + len(r.span.name) + 5 for r in self._rows),
+                     default=GUTTER)
+        self._gutter = max(GUTTER, min(widest, 42, max(GUTTER, self.size.width // 2)))
         if spans:
             self._t0 = min(s.start_ns for s in spans)
             self._t1 = max([s.end_ns or now for s in spans] + [now if any(
@@ -116,18 +257,20 @@ class Timeline(ScrollView, can_focus=True):
         if self.fit:
             self._fit()
         self._resize_virtual()
+        self.scroll_to_selected()
         self.refresh()
 
     def _fit(self) -> None:
-        cells = max(10, self.size.width - GUTTER - 2)
-        span = max(1, self._t1 - self._t0)
+        cells = max(10, self.size.width - self._gutter - 2)
+        span = max(1, self._t1 - self._t0 - self._cut_before(self._t1))
         self.set_reactive(Timeline.ns_per_cell, max(1.0, span / cells))
         self._resize_virtual()
         self.refresh()
 
     def _resize_virtual(self) -> None:
-        cells = int((self._t1 - self._t0) / max(1.0, self.ns_per_cell)) + 4
-        self.virtual_size = Size(GUTTER + cells, len(self._rows) + 1)
+        cells = int((self._t1 - self._t0 - self._cut_before(self._t1))
+                    / max(1.0, self.ns_per_cell)) + 4
+        self.virtual_size = Size(self._gutter + cells, len(self._rows) + 1)
 
     # -- actions ---------------------------------------------------------------------
 
@@ -152,53 +295,57 @@ class Timeline(ScrollView, can_focus=True):
             self.action_zoom(2)
 
     def on_click(self, event: Click) -> None:
+        """On a name: fold or unfold that subtree; on a bar: select its span."""
         y = event.y + int(self.scroll_offset.y) - 1
-        if not 0 <= y < len(self._rows) or event.x < GUTTER:
+        if not 0 <= y < len(self._rows):
             return
-        t = self._t0 + (event.x - GUTTER + self.scroll_offset.x) * self.ns_per_cell
-        row = self._rows[y]
-        best = None
-        for span in row.spans:
-            end = span.end_ns if span.end_ns is not None else self._t1
-            x0 = self._x(span.start_ns)
-            x1 = max(x0 + 1, self._x(end))
-            cx = event.x - GUTTER + int(self.scroll_offset.x)
-            if x0 <= cx < max(x1, x0 + len(span.name) // 3 + 1):
-                best = span
-                break
-            if best is None and span.start_ns <= t <= end:
-                best = span
-        if best is not None:
-            self.post_message(self.SpanClicked(best.span_id))
+        span = self._rows[y].span
+        if event.x < self._gutter:
+            if span.span_id in self._folded:
+                self._folded.discard(span.span_id)
+            else:
+                self._folded.add(span.span_id)
+            self._rebuild()
+            return
+        self.post_message(self.SpanClicked(span.span_id))
 
     # -- drawing ---------------------------------------------------------------------
 
     def _x(self, ts: int) -> int:
-        return int((ts - self._t0) / self.ns_per_cell)
+        cut = self._cut_before(ts) if self.cuts else 0
+        return int((ts - self._t0 - cut) / self.ns_per_cell)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         pal = Palette(self)
         sx = int(self.scroll_offset.x)
+        gutter = self._gutter
         if y == 0:
             return self._axis(width, sx, pal)
         row_index = y - 1 + int(self.scroll_offset.y)
         if row_index >= len(self._rows):
             return Strip.blank(width)
         row = self._rows[row_index]
-        w = max(0, width - GUTTER)
+        span = row.span
+        w = max(0, width - gutter)
         chars = [" "] * w
         styles: list[Style | None] = [None] * w
-        label = (row.label if row.first else "").ljust(GUTTER - 1)[: GUTTER - 1]
-        # spans are non-overlapping and sorted: start from the first that can be visible
-        lo_t = self._t0 + sx * self.ns_per_cell
-        i = max(0, bisect.bisect_left(row.starts, int(lo_t)) - 1)
-        for span in row.spans[i:]:
-            x0 = self._x(span.start_ns) - sx
-            if x0 >= w:
-                break
-            self._span(span, x0, sx, chars, styles, pal)
-        segs = [Segment(label + "│", pal.fg("label", bold=row.first))]
+        self._span(span, self._x(span.start_ns) - sx, sx, chars, styles, pal)
+        mark = "◆" if row.critical else " "
+        fold = "▸" if row.folded and (span.span_id in self._folded) else ""
+        name = f"{' ' * min(row.depth, 8)}{fold}{span.name}"
+        extra = f" +{row.folded}" if row.folded else ""
+        room = gutter - 2 - len(extra)
+        if len(name) > room:
+            name = name[:max(1, room - 1)] + "…"
+        colour = SERVICE_COLOURS.get(span.service, "grey50")
+        hop = self._hops.get(span.span_id) or self._hop_of_server.get(span.span_id)
+        selected = hop is not None and hop.hop_id == self.selected
+        hit = bool(self.search) and self.search.lower() in span.name.lower()
+        st = Style(color=colour, bold=row.critical or selected, reverse=selected or hit)
+        segs = [Segment(mark, pal.fg("call", bold=True)), Segment(name, st),
+                Segment(extra.ljust(gutter - 2 - len(name)), pal.fg("axis")),
+                Segment("│", pal.fg("axis"))]
         start = 0
         for x in range(1, w + 1):
             if x == w or styles[x] != styles[start]:
@@ -229,8 +376,8 @@ class Timeline(ScrollView, can_focus=True):
             st = pal.fg("error" if error else "call", bold=True)
             if selected:
                 st += Style(reverse=True)
-            wait = "⏳" if span.end_ns is None else ""
-            fill(x0, x1, "░", st, f"{wait}{span.name} (call, waiting)"[: max(0, x1 - x0)])
+            # no ⏳: it is two cells wide and shifts what follows
+            fill(x0, x1, "░", st, f"{span.name} (call, waiting)"[: max(0, x1 - x0)])
             if x1 - 1 >= 0 and x1 - 1 < w and span.end_ns is not None:
                 chars[x1 - 1] = "┫"
         elif span.kind == "PRODUCER" and hop is not None:
@@ -253,12 +400,18 @@ class Timeline(ScrollView, can_focus=True):
             st = pal.bar("error" if error else name)
             if selected:
                 st += Style(bold=True, underline=True, reverse=True)
-            fill(x0, x1, " ", st, span.name[: max(0, x1 - x0)])
+            dur = fmt_ns(span.duration_ns(self._t1))
+            fill(x0, x1, " ", st)
+            if x1 + 1 + len(dur) <= w:  # the duration after the bar, as Jaeger does
+                for k, c in enumerate(dur):
+                    if 0 <= x1 + 1 + k < w:
+                        chars[x1 + 1 + k], styles[x1 + 1 + k] = c, pal.fg("axis")
             if span.end_ns is None and 0 <= x1 - 1 < w:
                 chars[x1 - 1] = "…"
 
     def _axis(self, width: int, sx: int, pal: Palette) -> Strip:
-        w = max(0, width - GUTTER)
+        gutter = self._gutter
+        w = max(0, width - gutter)
         chars = ["─"] * w
         step = 16
         for x in range(0, w, step):
@@ -268,6 +421,16 @@ class Timeline(ScrollView, can_focus=True):
             for k, c in enumerate(label):
                 if x + k < w:
                     chars[x + k] = c
-        head = f"{fmt_ns(self.ns_per_cell)}/cell".ljust(GUTTER - 1)[: GUTTER - 1] + "│"
+        marks = self.cut_marks()
+        for i, (cx, length) in enumerate(marks):
+            # "≈" where time was cut; its length too when the next mark leaves room
+            room = (marks[i + 1][0] - cx) if i + 1 < len(marks) else w
+            label = f"≈cut {fmt_ns(length)}" if room > 12 else "≈"
+            for k, c in enumerate(label):
+                x = cx - sx + k
+                if 0 <= x < w:
+                    chars[x] = c
+        flags = ("all" if self.show_all else "") + (" rpc" if self.rpc_only else "")
+        head = f"{fmt_ns(self.ns_per_cell)}/cell {flags}".ljust(gutter - 1)[: gutter - 1] + "│"
         return Strip([Segment(head, pal.fg("axis")), Segment("".join(chars), pal.fg("axis"))],
                      width)

@@ -16,15 +16,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
-from tracer.model import EMPTY_SNAPSHOT, Snapshot
+from tracer.model import EMPTY_SNAPSHOT, HopView, ServiceView, Snapshot
 from tracer.model.feed import Feed
-from tracer.tui.graph import ServiceGraph
+from tracer.tui.graph import ServiceGraph, needed_height
 from tracer.tui.help import HelpScreen
-from tracer.tui.layout import hop_for_span
+from tracer.tui.layout import hop_for_span, node_label, node_of
 from tracer.tui.panes import (
     DetailPane,
     describe_hop,
@@ -49,14 +49,84 @@ TAIL_KEYS: list[BindingType] = [
             show=False),
     Binding("a", "follow", "Follow", id="app.follow"),
     Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
+    Binding("p", "present", "Present", id="app.present"),
+    Binding("o", "other_traffic", "Graph: other traces' traffic, dimmed", id="app.others",
+            show=False),
+    Binding("r", "rpc_only", "Timeline: messages only", id="app.rpc_only", show=False),
+    Binding("m", "all_spans", "Timeline: middleware and db too", id="app.all_spans",
+            show=False),
+    Binding("slash", "search", "Timeline: find a span by name", id="app.search",
+            show=False),
     Binding("l", "app.toggle_lang", "EN/中文", id="app.lang"),
     Binding("d", "app.toggle_dark", "Dark/light", id="app.dark"),
 ]
 
 
+def narrate(hop: HopView) -> str:
+    """``conductor WAITS for scheduler — select_destinations (call)`` and the like."""
+    src = node_label(node_of(hop.src_service, hop.src_host))
+    dst = node_label(node_of(hop.dst_service, hop.dst_host))
+    what = f"{hop.method} ({hop.style})"
+    if hop.state == "error":
+        return f"{src} → {dst} FAILED — {what}"
+    if hop.style in ("call", "http"):
+        if hop.state == "in_flight":
+            return f"{src} WAITS for {dst} — {what} is on its way"
+        if hop.state in ("waiting", "running"):
+            return f"{src} WAITS for {dst} — {what}"
+        return f"{dst} ANSWERED {src} — {what}"
+    if hop.state == "in_flight":
+        return f"{src} SENT {what} to {dst} and goes on — on its way"
+    if hop.state in ("waiting", "running"):
+        return f"{dst} WORKS on {what} — {src} did not wait"
+    return f"{dst} handled {what} from {src} — nobody waited"
+
+
+def instance_badge(snap: Snapshot) -> Text:
+    """The newest instance's state, large: ``vm1  BUILDING · spawning``."""
+    if not snap.instances:
+        return Text("no instance yet", style="bold")
+    inst = max(snap.instances.values(), key=lambda i: i.updated_ns)
+    vm = (inst.vm_state or "-").upper()
+    text = Text(f"{inst.display_name or inst.uuid[:8]}  ", style="bold")
+    text.append(vm, style="bold reverse")
+    if inst.task_state:
+        text.append(f" · {inst.task_state}", style="bold")
+    return text
+
+
+def quiet(binding: BindingType) -> BindingType:
+    """The binding kept (and in help) but not in the footer: a narrow footer shows the
+    mode's own keys first."""
+    if isinstance(binding, Binding):
+        return Binding(binding.key, binding.action, binding.description, show=False,
+                       priority=binding.priority, id=binding.id)
+    return binding
+
+
 def mode_keys(*keys: BindingType) -> list[BindingType]:
     """A mode screen's BINDINGS: the common keys with the mode's own in between."""
     return [*HEAD_KEYS, *keys, *TAIL_KEYS]
+
+
+class SearchScreen(ModalScreen[str | None]):
+    """``/``: a name to find in the timeline (empty: clear); escape cancels."""
+
+    DEFAULT_CSS = """
+    SearchScreen { align: center bottom; background: $background 30%; }
+    SearchScreen > Input { width: 60; max-width: 90%; margin-bottom: 2; }
+    """
+    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
+
+    def __init__(self, text: str = "") -> None:
+        super().__init__()
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        yield Input(value=self.text, placeholder="find a span by name (enter; empty clears)")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip())
 
 
 class _Lang(Protocol):
@@ -92,9 +162,9 @@ class TraceScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="status")
+        yield ServiceGraph(id="graph")  # across the screen: room for boxes and labels
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield ServiceGraph(id="graph")
                 with TabbedContent(id="views"):
                     with TabPane("Timeline", id="tab-timeline"):
                         yield Timeline(id="timeline")
@@ -104,6 +174,9 @@ class TraceScreen(Screen[None]):
                 yield DetailPane(id="detail")
                 yield Static(id="instances")
                 yield Static(id="services")
+        with Horizontal(id="present-bar"):  # presentation mode only (p, --present)
+            yield Static(id="narration")
+            yield Static(id="badge")
         yield from self.compose_bottom()
         yield Footer()
 
@@ -112,6 +185,8 @@ class TraceScreen(Screen[None]):
         return ()
 
     def on_mount(self) -> None:
+        if getattr(self.app, "present", False):
+            self.set_present(True)
         self.query_one("#detail").border_title = "hop"
         self.query_one("#instances").border_title = "instances"
         self.query_one("#services").border_title = "services"
@@ -131,7 +206,7 @@ class TraceScreen(Screen[None]):
         if not self._laid_out:
             return  # on_mount draws it
         if self.follow or self.trace_id not in snap.traces:
-            latest = snap.latest_trace()
+            latest = self.pick_trace(snap)
             if latest != self.trace_id:
                 self.trace_id = latest
         if self.follow:
@@ -140,10 +215,47 @@ class TraceScreen(Screen[None]):
                        self.query_one(SequenceView)):
             widget.trace_id = self.trace_id
             widget.snapshot = snap
+        self._size_graph()
         self.query_one("#instances", Static).update(instances_table(snap))
-        self.query_one("#services", Static).update(services_table(snap))
+        self.query_one("#services", Static).update(services_table(snap, self.service_up))
+        if self.presenting:
+            self.show_present()
         self.show_detail()
         self.show_status()
+
+    def pick_trace(self, snap: Snapshot) -> str | None:
+        """The trace to show while following: the newest request (a boot)."""
+        return snap.latest_trace()
+
+    def service_up(self, svc: ServiceView, snap: Snapshot) -> bool:
+        """Whether the services pane shows a service up (the walkthrough overrides)."""
+        return svc.up
+
+    def cut_ns(self, start_ns: int, end_ns: int) -> int:
+        """Time cut out of the picture between two times (the walkthrough's holds)."""
+        return 0
+
+    def _size_graph(self) -> None:
+        """The graph as tall as the selected trace needs (2 rows are its border), at
+        most a third of the screen."""
+        graph = self.query_one(ServiceGraph)
+        width = max(0, self.app.size.width - 2)
+        rows = needed_height(self.snapshot, self.trace_id, width) + 2
+        height = self.app.size.height
+        small = height <= 34
+        # on a small screen the hop pane matters more than the whole list of edges
+        rows = min(rows, 6 if height < 28 else 9 if small else max(6, height // 3 + 1))
+        if graph.styles.height is None or graph.styles.height.value != rows:
+            graph.styles.height = rows
+        for wid, tall in (("#instances", 9), ("#services", 9)):
+            pane = self.query_one(wid)
+            limit = 5 if small else tall
+            if pane.styles.max_height is None or pane.styles.max_height.value != limit:
+                pane.styles.max_height = limit
+
+    def on_resize(self) -> None:
+        if self._laid_out:
+            self._size_graph()
 
     def _follow_hop(self, snap: Snapshot) -> None:
         hops = snap.trace_hops(self.trace_id)
@@ -159,6 +271,8 @@ class TraceScreen(Screen[None]):
         for widget in self.query("ServiceGraph, Timeline, SequenceView"):
             widget.selected = hop_id  # type: ignore[attr-defined]
         self.show_detail()
+        if self.presenting:
+            self.show_present()
 
     def detail(self) -> tuple[RenderableType, str]:
         """What the detail pane shows, and its title: the selected hop or span."""
@@ -196,8 +310,10 @@ class TraceScreen(Screen[None]):
         self.status_mode(text)
         self.status_position(text)
         if trace is not None:
+            cut = self.cut_ns(trace.start_ns, trace.end_ns)
             text.append(f"  {trace.root_name} ({trace.n_spans} spans, "
-                        f"{fmt_ns(trace.end_ns - trace.start_ns)})")
+                        f"{fmt_ns(trace.end_ns - trace.start_ns - cut)}"
+                        f"{f' + {fmt_ns(cut)} held, cut' if cut else ''})")
         if len(snap.traces) > 1:
             text.append(f"  trace {self._trace_index() + 1}/{len(snap.traces)} (< >)")
         if snap.malformed or snap.unknown:
@@ -266,6 +382,56 @@ class TraceScreen(Screen[None]):
     def action_follow(self) -> None:
         self.follow = not self.follow
         self.draw(self.snapshot)
+
+    # -- presentation mode -----------------------------------------------------------
+
+    @property
+    def presenting(self) -> bool:
+        return self.has_class("-present")
+
+    def set_present(self, on: bool) -> None:
+        """The classroom layout: graph, sequence, one large narration line and the
+        instance's state as a badge; the panes and the timeline step aside."""
+        self.set_class(on, "-present")
+        if on:
+            self.query_one(TabbedContent).active = "tab-sequence"
+            self.show_present()
+
+    def action_present(self) -> None:
+        self.set_present(not self.presenting)
+
+    def narration_line(self) -> str:
+        """What is happening now, in one sentence a class can read from the back."""
+        hop = self.snapshot.hop(self.selected_hop)
+        if hop is None:
+            return "waiting for the first message…"
+        return narrate(hop)
+
+    def show_present(self) -> None:
+        if not self._laid_out:
+            return
+        self.query_one("#narration", Static).update(Text(self.narration_line()))
+        self.query_one("#badge", Static).update(instance_badge(self.snapshot))
+
+    def action_other_traffic(self) -> None:
+        graph = self.query_one(ServiceGraph)
+        graph.others = not graph.others
+        self._size_graph()
+
+    def action_rpc_only(self) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.rpc_only = not timeline.rpc_only
+
+    def action_all_spans(self) -> None:
+        timeline = self.query_one(Timeline)
+        timeline.show_all = not timeline.show_all
+
+    def action_search(self) -> None:
+        def found(text: str | None) -> None:
+            self.query_one(TabbedContent).active = "tab-timeline"
+            self.query_one(Timeline).search = text or ""
+
+        self.app.push_screen(SearchScreen(self.query_one(Timeline).search), found)
 
     def action_switch_view(self) -> None:
         tabs = self.query_one(TabbedContent)

@@ -13,8 +13,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Static
 
+from tracer.model import Snapshot
 from tracer.model.feed import FRAME_S, ReplayFeed
-from tracer.tui.screens.base import TraceScreen, mode_keys
+from tracer.tui.screens.base import HEAD_KEYS, TAIL_KEYS, TraceScreen, quiet
 from tracer.tui.timeline import fmt_ns
 
 
@@ -46,10 +47,18 @@ class ReplayScreen(TraceScreen):
     """The recording's pictures at any position; the keys move the cursor."""
 
     MODE = "replay"
-    BINDINGS = mode_keys(
-        Binding("space", "play_pause", "Play/pause", id="replay.play", priority=True),
-        Binding("full_stop", "step(1)", "Step ▶", id="replay.step_fwd", priority=True),
-        Binding("comma", "step(-1)", "◀ Step", id="replay.step_back", priority=True),
+    # the footer: what a replay is driven by first, the rest in ? (help)
+    BINDINGS = [
+        Binding("space", "play_pause", "Play", id="replay.play", priority=True),
+        Binding("full_stop", "step_hop(1)", "Hop▶", id="replay.step_fwd", priority=True),
+        Binding("comma", "step_hop(-1)", "◀Hop", id="replay.step_back", priority=True),
+        Binding("e", "step(1)", "Event ▶", id="replay.event_fwd", priority=True,
+                show=False),
+        Binding("E", "step(-1)", "◀ Event", id="replay.event_back", priority=True,
+                show=False),
+        Binding("s", "speed(-1)", "Slower", id="replay.slower", priority=True),
+        Binding("f", "speed(1)", "Faster", id="replay.faster", priority=True),
+        *HEAD_KEYS,
         Binding("shift+right", "scrub(0.05)", "Scrub +5%", id="replay.scrub_fwd",
                 priority=True, show=False),
         Binding("shift+left", "scrub(-0.05)", "Scrub -5%", id="replay.scrub_back",
@@ -57,9 +66,8 @@ class ReplayScreen(TraceScreen):
         Binding("end", "seek_end(1)", "End", id="replay.end", priority=True, show=False),
         Binding("home", "seek_end(0)", "Start", id="replay.start", priority=True,
                 show=False),
-        Binding("s", "speed(-1)", "Slower", id="replay.slower", priority=True),
-        Binding("f", "speed(1)", "Faster", id="replay.faster", priority=True),
-    )
+        *[quiet(b) for b in TAIL_KEYS],
+    ]
 
     feed: ReplayFeed
 
@@ -67,6 +75,9 @@ class ReplayScreen(TraceScreen):
                  intro: str | None = None) -> None:
         super().__init__(feed, intro=intro)
         self.sub_title = name
+        r = feed.replay
+        first = r.events[r.boot_start - 1] if r.boot_start else None
+        self.boot_trace = first.get("trace_id") if first is not None else None
 
     @classmethod
     def create(cls, source: Any, *, gate: Any = None, service_down_time_s: float = 60.0,
@@ -91,6 +102,16 @@ class ReplayScreen(TraceScreen):
 
     # -- drawing ---------------------------------------------------------------------
 
+    def pick_trace(self, snap: Snapshot) -> str | None:
+        """The boot from its first event on, even before it sent a message (start-up
+        traffic is bigger then)."""
+        latest = snap.latest_trace()
+        tv = snap.traces.get(latest) if latest else None
+        if (tv is None or not (tv.root_kind == "HTTP" and tv.rpc_hops)) \
+                and self.boot_trace in snap.traces:
+            return self.boot_trace
+        return latest
+
     def status_mode(self, text: Text) -> None:
         r = self.feed.replay
         text.append(f"  {'▶ playing' if self.feed.playing else '⏸ paused'} ×{r.speed:g}",
@@ -99,7 +120,9 @@ class ReplayScreen(TraceScreen):
     def status_position(self, text: Text) -> None:
         r = self.feed.replay
         t = r.time_of(r.position - 1) - r.time_of(0) if r.position else 0
-        text.append(f"  {r.position:,}/{len(r):,} +{fmt_ns(t)}")
+        text.append(f"  hop {r.hop_index(self.trace_id)}/{r.hop_count(self.trace_id)}",
+                    style="bold")
+        text.append(f"  event {r.position:,}/{len(r):,} +{fmt_ns(t)}")
         self.query_one(ScrubBar).fraction = r.position / len(r) if len(r) else 0.0
 
     # -- keys ------------------------------------------------------------------------
@@ -116,6 +139,11 @@ class ReplayScreen(TraceScreen):
 
     def action_step(self, n: int) -> None:
         self.feed.step(n)
+
+    def action_step_hop(self, n: int) -> None:
+        """One hop of the shown trace on (or back): its message on its way."""
+        self.follow = True
+        self.feed.step_hop(n, self.trace_id)
 
     def action_scrub(self, fraction: float) -> None:
         self.feed.scrub(fraction)

@@ -1,0 +1,143 @@
+"""The service graph's layout, checked as facts a reader relies on, at five sizes.
+
+From the layout model the widget drew: boxes never overlap, no edge runs through a box,
+two edges only ever cross (never share a run of line), a label lies on cells of its own
+edge only, only the selected trace's hops are drawn, and below ~100 columns the graph
+is a list of edges. Then, on screen, the method names are there to read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from support.tui import load, sync
+
+from tracer.tui import BootflowApp, ListSource
+from tracer.tui.graph import ServiceGraph
+from tracer.tui.graphlayout import GraphLayout, layout_graph, trace_edges
+
+SIZES = [(80, 24), (100, 30), (120, 40), (160, 45), (200, 55)]
+
+
+def check_layout(layout: GraphLayout) -> None:
+    boxes = list(layout.boxes)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a.cells & b.cells), f"boxes {a.node} and {b.node} overlap"
+    walls = set().union(*(b.cells for b in boxes)) if boxes else set()
+    owners: dict[tuple[int, int], list[tuple[str, str]]] = {}
+    for edge in layout.edges:
+        assert not (set(edge.cells) & walls), f"{edge.key} runs through a box"
+        for cell, kind in zip(edge.cells, edge.kinds, strict=True):
+            owners.setdefault(cell, []).append((str(edge.key), kind))
+    for cell, who in owners.items():
+        if len(who) > 1:  # a crossing: exactly two straight pieces at right angles
+            assert sorted(k for _, k in who) == ["h", "v"], f"edges share {cell}: {who}"
+    for edge in layout.edges:
+        others = set().union(*(set(e.cells) for e in layout.edges if e is not edge)) \
+            if len(layout.edges) > 1 else set()
+        own = {c for c, k in zip(edge.cells, edge.kinds, strict=True) if k == "h"}
+        assert edge.label_cells <= own, f"{edge.key}: label off its own line"
+        assert not (edge.label_cells & others), f"{edge.key}: label on another edge"
+
+
+def screen_text(app: Any) -> str:
+    return "\n".join("".join(seg.text for seg in line)
+                     for line in app.screen._compositor.render_strips())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("fixture", ["boot_one.jsonl", "boot_three.jsonl"])
+@sync
+async def test_graph_facts(size: tuple[int, int], fixture: str) -> None:
+    events = load(fixture)
+    app = BootflowApp(ListSource(events), mode="live", clock=None)
+    async with app.run_test(size=size) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        graph = app.query_one(ServiceGraph)
+        layout = graph.layout_model
+        assert layout is not None
+        snap, trace = app.snapshot, graph.trace_id
+        assert trace == snap.latest_trace()
+        edges = trace_edges(snap, trace)
+        # only the selected trace: every hop behind an edge is of that trace
+        assert all(h.trace_id == trace for hops in edges.values() for h in hops)
+        text = screen_text(app)
+        if size[0] < 100:
+            assert layout.compact
+            # a list of edges: every row names a real edge of the trace and its method
+            # whole (the newest edges when not all fit)
+            rows = graph.render().plain.splitlines()[:-1]
+            listed = [r for r in rows if r.strip()]
+            assert listed
+            methods = {h.method for hops in edges.values() for h in hops}
+            for row in listed:
+                assert any(m in row for m in methods), row
+            assert "update_instance_info" in text or "build_and_run_instance" in text
+            return
+        assert not layout.compact, layout.reason
+        check_layout(layout)
+        assert {e.key for e in layout.edges} == set(edges)
+        # the names can be read on their edges at 120 columns and wider
+        if size[0] >= 120:
+            for name in ("select_destinations", "build_and_run_instance"):
+                assert name in text, f"{name} not readable at {size}"
+
+
+def test_startup_trace_not_drawn() -> None:
+    """The boot's graph has no edge of the start-up trace (its 404 and
+    ComputeHostNotFound would paint compute1's edges red from the start)."""
+    from tracer.model import snapshot_of
+
+    snap = snapshot_of(load("boot_three.jsonl"))
+    boot = snap.latest_trace()
+    others = [t for t in snap.traces if t != boot]
+    assert others
+    boot_edges = trace_edges(snap, boot)
+    other_hops = {h.hop_id for t in others for h in snap.trace_hops(t)}
+    assert other_hops
+    assert not other_hops & {h.hop_id for hops in boot_edges.values() for h in hops}
+
+
+@pytest.mark.parametrize("width,height", [(118, 11), (158, 11), (198, 15)])
+def test_crowded_graph_layout(width: int, height: int) -> None:
+    """More edges than a boot has, both ways between the same boxes: still no label on
+    another edge, no overlap (or a list, never a broken drawing)."""
+    nodes = ["nova-api", "nova-conductor", "nova-scheduler", "compute:c1", "compute:c2",
+             "placement"]
+    edges = [("nova-api", "nova-conductor", "cast"), ("nova-conductor", "nova-scheduler", "call"),
+             ("nova-conductor", "compute:c1", "cast"), ("compute:c1", "nova-conductor", "call"),
+             ("compute:c2", "nova-conductor", "call"), ("nova-scheduler", "placement", "http"),
+             ("compute:c1", "placement", "http"), ("compute:c2", "placement", "http"),
+             ("compute:c1", "nova-scheduler", "fanout"), ("nova-api", "placement", "http"),
+             ("compute:c1", "compute:c2", "call")]
+    layout = layout_graph(nodes, edges, width, height)
+    if not layout.compact:
+        check_layout(layout)
+        assert len(layout.edges) == len(edges)
+
+
+@sync
+async def test_other_traffic_behind_a_toggle() -> None:
+    """o adds the start-up and periodic traces' edges, dimmed and unlabelled; the
+    layout keeps its facts."""
+    app = BootflowApp(ListSource(load("boot_real.jsonl")), mode="live", clock=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        graph = app.query_one(ServiceGraph)
+        before = graph.layout_model
+        assert before is not None and not before.compact
+        assert not any(e.key[2].startswith("other:") for e in before.edges)
+        await pilot.press("o")
+        await pilot.pause()
+        after = graph.layout_model
+        assert after is not None
+        if not after.compact:
+            check_layout(after)
+            assert any(e.key[2].startswith("other:") for e in after.edges)
+        await pilot.press("o")
+        await pilot.pause()
+        assert graph.layout_model == before

@@ -1,0 +1,89 @@
+"""The timeline is a waterfall: one row per span under its parent, names readable,
+middleware and db folded away until asked for, a messages-only filter, search by name,
+the critical path marked, the selected hop's row in view."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from support.tui import load, sync
+
+from tracer.tui import BootflowApp, ReplaySource
+from tracer.tui.timeline import Timeline, is_db, is_middleware
+
+
+def row_text(view: Timeline, row: int) -> str:
+    return "".join(seg.text for seg in view.render_line(row + 1 - int(view.scroll_offset.y)))
+
+
+def names(view: Timeline) -> list[str]:
+    return [r.span.name for r in view._rows]
+
+
+async def final(pilot: Any, app: BootflowApp) -> Timeline:
+    await app.wait_for_idle_snapshot()
+    await pilot.pause()
+    return app.screen.query_one(Timeline)
+
+
+@sync
+async def test_waterfall_rows_names_and_filters() -> None:
+    app = BootflowApp(ReplaySource(load("boot_real.jsonl"), start_at_end=True), mode="replay")
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await final(pilot, app)
+        spans = app.snapshot.trace_spans(app.screen.trace_id)
+        assert any(is_middleware(s) for s in spans) and any(is_db(s) for s in spans)
+        shown = names(view)
+        # middleware and db spans folded away; the db ones counted on their parent
+        assert not any(n in ("FaultWrapper", "NoAuthMiddleware") for n in shown)
+        assert not any(n.startswith("db ") for n in shown)
+        assert any(r.folded for r in view._rows)
+        # select_destinations readable whole in its row at 100x30
+        row = next(i for i, r in enumerate(view._rows)
+                   if r.span.name == "select_destinations" and r.span.kind == "SERVER")
+        assert "select_destinations" in row_text(view, row)
+        # one row per span, children right under their parent, indented deeper
+        parent = view._rows[row]
+        child = view._rows[row + 1]
+        assert child.span.parent_id == parent.span.span_id and child.depth == parent.depth + 1
+        # the root is on the critical path
+        assert view._rows[0].critical and row_text(view, 0).startswith("◆")
+        # m: everything; r: only the messages and their handlers
+        await pilot.press("m")
+        await pilot.pause()
+        assert "FaultWrapper" in names(view) and any(n.startswith("db ") for n in names(view))
+        await pilot.press("m", "r")
+        await pilot.pause()
+        rpc = names(view)
+        assert "select_destinations" in rpc and "FilterScheduler._schedule" not in rpc
+        assert all(r.span.kind != "INTERNAL" for r in view._rows[1:])
+
+
+@sync
+async def test_search_and_selected_row_kept_in_view() -> None:
+    app = BootflowApp(ReplaySource(load("boot_real.jsonl"), start_at_end=True), mode="replay")
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await final(pilot, app)
+        # the followed (last) hop's row is in view, though the boot has more rows
+        assert len(view._rows) > view.size.height
+        row = view.row_of_selected()
+        assert row is not None
+        top = int(view.scroll_offset.y)
+        assert top <= row < top + view.size.height - 1
+        # / finds a span by name and scrolls to it
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"claim_resources", "enter")
+        await pilot.pause()
+        hit = names(view).index("claim_resources")
+        top = int(view.scroll_offset.y)
+        assert top <= hit < top + view.size.height - 1
+        assert view.search == "claim_resources"
+        # a click on a name folds its subtree
+        root = view._rows[0].span.span_id
+        view.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        await pilot.click(Timeline, offset=(3, 1))
+        await pilot.pause()
+        assert len(view._rows) == 1 and view._rows[0].span.span_id == root
+        assert view._rows[0].folded > 10
