@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from tracer.model import HopView, Snapshot, SpanView
 from tracer.model.constants import SERVICE_ORDER
 
+
 def node_of(service: str, host: str) -> str:
     """Graph node for an endpoint: one node per compute host, one per other service."""
     if service == "nova-compute":
