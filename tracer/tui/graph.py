@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
+from tracer.model.constants import LIVE_HOP_STATES
 from tracer.tui.canvas import Canvas
 from tracer.tui.graphlayout import (
     BOX_H,
@@ -31,7 +32,7 @@ from tracer.tui.graphlayout import (
 from tracer.tui.layout import node_label, node_of
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
-LIVE_STATES = ("in_flight", "waiting", "running")
+LIVE_STATES = LIVE_HOP_STATES
 LEGEND = (("call", "━▶", "call (caller blocked)"), ("cast", "╌▷", "cast (returns at once)"),
           ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
 SHORT_LEGEND = (("call", "━▶", "call blocks"), ("cast", "╌▷", "cast returns"),

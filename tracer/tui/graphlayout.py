@@ -18,13 +18,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from tracer.model import HopView, Snapshot
+from tracer.model.constants import SERVICE_ORDER
 from tracer.tui.layout import node_label, node_of, node_service
 
 MIN_DRAW_WIDTH = 96  # the graph spans the screen: ~100 terminal columns
 BOX_H = 3
 _LAYER = {"client": 0, "nova-api": 0, "nova-conductor": 1, "nova-scheduler": 2,
           "nova-compute": 2, "placement": 3, "database": 3}
-_ORDER = ("nova-api", "nova-conductor", "nova-scheduler", "nova-compute", "placement")
 _BEND = 6  # a bend costs as much as six cells of line: few bends, readable routes
 _CROSS = 3  # crossing another line is allowed, but a detour of 3 cells is preferred
 _E, _W, _S, _N = 0, 1, 2, 3
@@ -100,7 +100,7 @@ def node_layer(node: str) -> int:
 
 def _node_key(node: str) -> tuple[int, str]:
     svc = node_service(node)
-    return (_ORDER.index(svc) if svc in _ORDER else len(_ORDER), node)
+    return (SERVICE_ORDER.index(svc) if svc in SERVICE_ORDER else len(SERVICE_ORDER), node)
 
 
 def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,

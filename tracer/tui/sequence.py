@@ -21,6 +21,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
+from tracer.model.constants import LIVE_HOP_STATES
 from tracer.model.views import state_name
 from tracer.tui.layout import participants
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
@@ -221,7 +222,7 @@ class SequenceView(ScrollView, can_focus=True):
             caused = self._caused.get(hop.hop_id)
             if caused:
                 label += f" → {caused}"
-            if hop.state in ("in_flight", "waiting", "running"):
+            if hop.state in LIVE_HOP_STATES:
                 label += " … " + hop.state.replace("_", " ")
             # long labels may run over other lifelines: readable beats tidy
             start = lo + 2 if len(label) <= len(chars) - lo - 2 else max(0, hi - 2 - len(label))

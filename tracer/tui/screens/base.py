@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Static, TabbedContent, TabPane
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, ServiceView, Snapshot
+from tracer.model.constants import LIVE_HOP_STATES
 from tracer.model.feed import Feed
 from tracer.tui.graph import ServiceGraph, needed_height
 from tracer.tui.help import HelpScreen
@@ -259,7 +260,7 @@ class TraceScreen(Screen[None]):
 
     def _follow_hop(self, snap: Snapshot) -> None:
         hops = snap.trace_hops(self.trace_id)
-        live = [h for h in hops if h.state in ("in_flight", "waiting", "running")]
+        live = [h for h in hops if h.state in LIVE_HOP_STATES]
         pick = (live or hops)[-1] if hops else None
         if pick is not None and pick.hop_id != self.selected_hop:
             self.selected_hop = pick.hop_id
