@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support.endpoints import EchoManager
 from support.rabbit import HOST, PORT, RABBIT_URL
 
 from services.messaging import (
@@ -29,19 +30,6 @@ from services.messaging import (
     wire,
 )
 from tracer.cloud.netfault import Forwarder
-
-
-class Manager:
-    target = Target(version="1.0")
-
-    def __init__(self) -> None:
-        self.casts: queue.Queue[Any] = queue.Queue()
-
-    def echo(self, ctxt: Any, value: Any) -> Any:
-        return value
-
-    def record(self, ctxt: Any, value: Any) -> None:
-        self.casts.put(value)
 
 
 @pytest.fixture
@@ -76,7 +64,7 @@ def test_broker_connections_cut_and_restored(proxy: Forwarder,
                                              transports: tuple[Transport, Transport]) -> None:
     server_tr, client_tr = transports
     topic = f"rc_{wire.new_id()[:8]}"
-    m = Manager()
+    m = EchoManager()
     srv = get_rpc_server(server_tr, Target(topic=topic, server="h1"), [m])
     srv.start()
     try:
@@ -161,7 +149,7 @@ def test_server_started_while_the_broker_is_away_comes_up_when_it_returns(
     dying, and serves once the path is back."""
     server_tr, client_tr = transports
     topic = f"rc_{wire.new_id()[:8]}"
-    srv = get_rpc_server(server_tr, Target(topic=topic, server="h1"), [Manager()])
+    srv = get_rpc_server(server_tr, Target(topic=topic, server="h1"), [EchoManager()])
     proxy.cut()
     starter = threading.Thread(target=srv.start)
     starter.start()

@@ -17,6 +17,7 @@ from typing import Any
 
 import kombu
 import pytest
+from support.endpoints import EchoManager
 
 from services.messaging import (
     MessagingException,
@@ -28,19 +29,6 @@ from services.messaging import (
     wire,
 )
 from tracer.instrument.broker import kombu_url
-
-
-class Manager:
-    target = Target(version="1.0")
-
-    def __init__(self) -> None:
-        self.casts: queue.Queue[Any] = queue.Queue()
-
-    def echo(self, ctxt: Any, value: Any) -> Any:
-        return value
-
-    def record(self, ctxt: Any, value: Any) -> None:
-        self.casts.put(value)
 
 
 @pytest.fixture
@@ -63,7 +51,7 @@ def test_a_cast_sent_before_its_server_redeclares_its_queue_is_delivered(
     the conductor had redeclared its queue, and the instance stayed BUILD for good."""
     topic = f"rs_{wire.new_id()[:8]}"
     server_tr = get_transport(rabbit_url, control_exchange=control_exchange)
-    m = Manager()
+    m = EchoManager()
     srv = get_rpc_server(server_tr, Target(topic=topic, server="h1"), [m])
     srv.start()
     client = RPCClient(transport, Target(topic=topic, version="1.0"))

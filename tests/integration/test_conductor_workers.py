@@ -8,13 +8,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from support.deployment import wait_for
 from support.rabbit import own_vhost, rabbitmqctl_lines
 
 from tracer.cloud.api_client import APIClient
@@ -29,15 +28,6 @@ def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
                          text=True, check=False).stdout
     return [int(x) for x in out.split()]
-
-
-def _wait(pred: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := pred()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
-        time.sleep(0.2)
-    return value
 
 
 @pytest.fixture
@@ -62,7 +52,7 @@ def test_workers_share_the_conductor_queue_and_the_trace_names_them(
         deployment: tuple[Deployment, str, str], tmp_path: Path) -> None:
     d, transport, _exchange = deployment
     parent = next(pid for proc, pid in d.running() if proc.binary == "nova-conductor")
-    workers = _wait(lambda: len(_children(parent)) == WORKERS and _children(parent), 30,
+    workers = wait_for(lambda: len(_children(parent)) == WORKERS and _children(parent), 30,
                     f"{WORKERS} conductor workers")
     vhost = transport.rsplit("/", 1)[1]
     consumers = {name: int(n) for name, n in (
@@ -77,7 +67,7 @@ def test_workers_share_the_conductor_queue_and_the_trace_names_them(
          str(d.state_dir), "--until-quiet", "3"], cwd=REPO, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
-        _wait(lambda: record.is_file(), 10, "the recorder to start")
+        wait_for(lambda: record.is_file(), 10, "the recorder to start")
         api = APIClient(d.endpoint())
         code, body = api.request("POST", "/v2.1/servers", {"server": {
             "name": "w", "flavorRef": "m1.tiny", "imageRef": "bootflow-guest",
@@ -102,7 +92,7 @@ def test_workers_share_the_conductor_queue_and_the_trace_names_them(
 
     # a worker that dies is forked again, as oslo.service's ProcessLauncher does
     os.kill(workers[0], signal.SIGKILL)
-    _wait(lambda: len(set(_children(parent)) - {workers[0]}) == WORKERS, 30,
+    wait_for(lambda: len(set(_children(parent)) - {workers[0]}) == WORKERS, 30,
           "the killed worker to be forked again")
 
     # down stops the parent and with it every worker

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.deployment import cli, require_parts, wait_for
 from support.rabbit import own_vhost
 
 from services.conf import Config
@@ -30,32 +31,6 @@ from tracer.cloud.processes import DeployError, Deployment, free_port
 REPO = Path(__file__).resolve().parents[2]
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 BOOT_LINE = "bootflow-guest: booted"
-
-
-def _require(virt: str) -> None:
-    try:
-        deploy.check_rabbit(RABBIT)
-        if virt == "qemu":
-            deploy.check_libvirt("qemu:///system")
-            deploy.check_guest("build/guest")
-    except DeployError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracer.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def _wait(pred: Any, timeout: float, what: str, poll: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
-        time.sleep(poll)
 
 
 def _domains_with(name_part: str) -> list[str]:
@@ -94,17 +69,17 @@ def test_missing_parts_name_their_fix(tmp_path: Path) -> None:
     with pytest.raises(DeployError, match=r"fix: pg_ctlcluster --skip-systemctl-redirect"):
         deploy.ensure_databases(Config(state_dir=str(tmp_path), database_connection=(
             "postgresql+psycopg://postgres@127.0.0.1:1/nova_cell1")))
-    r = _cli("status", "--state-dir", str(tmp_path / "none"))
+    r = cli("status", "--state-dir", str(tmp_path / "none"))
     assert r.returncode == 2 and "bootflow up" in r.stderr
 
 
 def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     """up (2 computes, qemu) → 5 up → boot via REST → ACTIVE + console line → errors →
     delete (no domain) → SIGKILL a compute → down after service_down_time → down."""
-    _require("qemu")
+    require_parts("qemu")
     state = names["state"]
     t0 = time.monotonic()
-    r = _cli("up", "--state-dir", state, "--computes", "2", "--virt", "qemu",
+    r = cli("up", "--state-dir", state, "--computes", "2", "--virt", "qemu",
              "--transport", names["transport"], "--api-port", names["port"],
              "--placement-port", names["placement_port"],
              "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
@@ -122,7 +97,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     pids = {x.host: x.pid for x in rows}
     assert len(set(pids.values())) == 6 and os.getpid() not in pids.values()
 
-    cfg = _cli("config", "--state-dir", state)
+    cfg = cli("config", "--state-dir", state)
     assert f"api_endpoint = http://127.0.0.1:{names['port']}" in cfg.stdout
     assert "guest:***@" in cfg.stdout and "guest:guest@" not in cfg.stdout
 
@@ -148,7 +123,7 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
 
     # a real guest through the REST API (the CLI client, --wait)
     t1 = time.monotonic()
-    r = _cli("boot", "vm1", "--state-dir", state, "--wait", "--timeout", "90")
+    r = cli("boot", "vm1", "--state-dir", state, "--wait", "--timeout", "90")
     boot_s = time.monotonic() - t1
     assert r.returncode == 0 and "ACTIVE" in r.stdout, r.stdout + r.stderr
     (server,) = api.request("GET", "/v2.1/servers/detail")[1]["servers"]
@@ -169,30 +144,30 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
 
     # delete destroys + undefines the domain
     assert api.request("DELETE", f"/v2.1/servers/{sid}")[0] == 204
-    _wait(lambda: api.request("GET", f"/v2.1/servers/{sid}")[0] == 404, 30, "server gone")
-    _wait(lambda: not _domains_with(str(Path(state) / "instances")), 10, "no domain")
+    wait_for(lambda: api.request("GET", f"/v2.1/servers/{sid}")[0] == 404, 30, "server gone")
+    wait_for(lambda: not _domains_with(str(Path(state) / "instances")), 10, "no domain")
     _multi_create_follows_weighers(api, admin, state)
 
     # SIGKILL a compute: its heartbeat stops, down after service_down_time
     os.kill(pids["compute2"], signal.SIGKILL)
     t2 = time.monotonic()
-    _wait(lambda: {x.host: x.state for x in d.status()}["compute2"] == "down", 15,
+    wait_for(lambda: {x.host: x.state for x in d.status()}["compute2"] == "down", 15,
           "compute2 down")
     rows = d.status()
     assert {x.host: x.state for x in rows} == {"placement": "up", "conductor": "up",
                                                "scheduler": "up", "compute1": "up",
                                                "compute2": "down", "api": "up"}
-    st = _cli("status", "--state-dir", state, "--json")
+    st = cli("status", "--state-dir", state, "--json")
     assert st.returncode == 1
     assert {x["host"]: x["state"] for x in json.loads(st.stdout)}["compute2"] == "down"
-    _wait(lambda: {s["host"]: s["state"] for s in admin.request(
+    wait_for(lambda: {s["host"]: s["state"] for s in admin.request(
         "GET", "/v2.1/os-services")[1]["services"]}["compute2"] == "down", 10,
         "os-services compute2 down")
     print(f"up {up_s:.1f}s, boot->ACTIVE (CLI) {boot_s:.1f}s, "
           f"kill->down {time.monotonic() - t2:.1f}s")
 
     # down: SIGTERM, drain, nothing left
-    r = _cli("down", "--state-dir", state)
+    r = cli("down", "--state-dir", state)
     assert r.returncode == 0, r.stdout + r.stderr
     assert not d.running()
     for pid in pids.values():
@@ -213,7 +188,7 @@ def _multi_create_follows_weighers(api: APIClient, admin: APIClient, state: str)
         return hyp if all(h["running_vms"] == vms(n) for n, h in hyp.items()) else None
 
     # settled: vm1's delete has reached the resource tracker (periodic task)
-    before = _wait(lambda: hypervisors(lambda _n: 0), 15, "no instance counted")
+    before = wait_for(lambda: hypervisors(lambda _n: 0), 15, "no instance counted")
     code, body = api.request("POST", "/v2.1/servers", {"server": {
         "name": "multi", "flavorRef": "bootflow.guest", "imageRef": "bootflow-guest",
         "min_count": 3, "max_count": 3, "return_reservation_id": True}})
@@ -229,19 +204,19 @@ def _multi_create_follows_weighers(api: APIClient, admin: APIClient, state: str)
         assert free[host] == max(free.values()), (placed, before)
         free[host] -= 128
     assert sorted(placed.count(h) for h in before) == [1, 2]
-    after = _wait(lambda: hypervisors(placed.count), 15, f"os-hypervisors {placed}")
+    after = wait_for(lambda: hypervisors(placed.count), 15, f"os-hypervisors {placed}")
     for n, x in after.items():
         assert x["memory_mb_used"] == before[n]["memory_mb_used"] + 128 * placed.count(n)
         assert x["free_ram_mb"] == x["memory_mb"] - x["memory_mb_used"]
     assert len(_domains_with(str(Path(state) / "instances"))) == 3
     for x in servers:
         assert api.request("DELETE", f"/v2.1/servers/{x['id']}")[0] == 204
-    _wait(lambda: not _domains_with(str(Path(state) / "instances")), 30, "no domain")
+    wait_for(lambda: not _domains_with(str(Path(state) / "instances")), 30, "no domain")
 
 
 def test_down_leaves_no_domain_behind(names: dict[str, str]) -> None:
     """A guest still running at `down` is destroyed and undefined too."""
-    _require("qemu")
+    require_parts("qemu")
     d = Deployment(names["state"])
     cfg = d.make_config(transport_url=names["transport"], virt_type="qemu",
                         api_port=int(names["port"]),
@@ -308,7 +283,7 @@ def _undefine(names: list[str]) -> int:
 def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> None:
     """Compute started first pings baseapi every early_timeout, logs each retry, and
     goes on when the conductor comes."""
-    _require("test")
+    require_parts("test")
     d = Deployment(names["state"])
     cfg = d.make_config(transport_url=names["transport"], virt_type="test",
                         api_port=int(names["port"]),
@@ -319,12 +294,12 @@ def test_compute_before_conductor_waits_until_ready(names: dict[str, str]) -> No
     compute = deploy.Proc("nova-compute", "compute1")
     d.start(compute)
     log = d.log_dir / f"{compute.name}.log"
-    _wait(lambda: log.is_file() and log.read_text().count(
+    wait_for(lambda: log.is_file() and log.read_text().count(
         "Timed out waiting for nova-conductor") >= 2, 30, "two logged retries")
     assert not {(r.binary, r.host): r.up for r in d.status()}[("nova-compute", "compute1")]
     d.start(deploy.Proc("nova-conductor", "conductor"))
     d.wait_up([compute, deploy.Proc("nova-conductor", "conductor")], timeout=30)
-    _wait(lambda: "started; pid" in log.read_text(), 10, "compute started")
+    wait_for(lambda: "started; pid" in log.read_text(), 10, "compute started")
     text = log.read_text()
     assert "(attempt 1)" in text and "(attempt 2)" in text and "started; pid" in text
     d.down()
@@ -343,7 +318,7 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
 
     import sqlalchemy as sa
 
-    _require("test")
+    require_parts("test")
     try:
         socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
     except OSError as exc:
@@ -360,7 +335,7 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))  # as the operator did
     try:
-        r = _cli("up", "--state-dir", names["state"], "--db", PG + name,
+        r = cli("up", "--state-dir", names["state"], "--db", PG + name,
                  "--transport", names["transport"], "--api-port", names["port"],
              "--placement-port", names["placement_port"],
                  "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
@@ -368,7 +343,7 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
         assert r.returncode == 0, r.stdout + r.stderr
         assert Deployment(names["state"]).config().database_connection == \
             deploy.db_connections(PG + name)["database_connection"]
-        r = _cli("boot", "pg1", "--state-dir", names["state"], "--wait", "--timeout", "60")
+        r = cli("boot", "pg1", "--state-dir", names["state"], "--wait", "--timeout", "60")
         assert r.returncode == 0 and "ACTIVE" in r.stdout, r.stdout + r.stderr
         assert databases() == {name}  # no NAMEnova_api & co.
         engine = sa.create_engine(PG + name)
@@ -378,7 +353,7 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
             assert conn.execute(sa.text("SELECT count(*) FROM nova_api.instance_mappings")
                                 ).scalar() == 1
         engine.dispose()
-        assert _cli("down", "--state-dir", names["state"]).returncode == 0
+        assert cli("down", "--state-dir", names["state"]).returncode == 0
     finally:
         if Deployment(names["state"]).meta():
             Deployment(names["state"]).down(timeout=10)
@@ -397,7 +372,7 @@ def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str
     from tracer.collector import Collector
     from tracer.commands.live import RequestOnlyGate
 
-    _require("test")
+    require_parts("test")
     d = Deployment(names["state"])
     cfg = d.make_config(transport_url=names["transport"], virt_type="test",
                         api_port=int(names["port"]),
@@ -414,7 +389,7 @@ def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str
     watcher = Collector(names["transport"], gate.observe, exchange=names["trace"])
     watcher.start()
     try:
-        _wait(lambda: record.is_file(), 10, "the recorder to start")
+        wait_for(lambda: record.is_file(), 10, "the recorder to start")
         # the recorder yields the CPU to the cloud it watches (record --nice, default 10)
         stat = Path(f"/proc/{recorder.pid}/stat").read_text()
         assert int(stat.rsplit(")", 1)[1].split()[16]) == min(19, os.nice(0) + 10)
@@ -425,18 +400,18 @@ def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str
             "name": "gated", "flavorRef": "m1.tiny", "imageRef": "bootflow-guest"}})
         assert status == 202, body
         uuid_ = body["server"]["id"]
-        first = _wait(lambda: gate.pending(), 10, "the first held hop")
+        first = wait_for(lambda: gate.pending(), 10, "the first held hop")
         assert first[0]["hop"]["method"] == "schedule_and_build_instances"
         time.sleep(1.0)
         _, shown = api.request("GET", f"/v2.1/servers/{uuid_}")
         assert shown["server"]["OS-EXT-STS:task_state"] == "scheduling"
         assert len(gate.pending()) == 1  # held: nothing else moved
         gate.release_next()
-        second = _wait(lambda: [p for p in gate.pending()
+        second = wait_for(lambda: [p for p in gate.pending()
                                 if p["hop_id"] != first[0]["hop_id"]], 10, "the next hop")
         assert second[0]["hop"]["method"] == "select_destinations"
         gate.set_enabled(False)  # let the rest run free
-        _wait(lambda: api.request("GET", f"/v2.1/servers/{uuid_}")[1]["server"]["status"]
+        wait_for(lambda: api.request("GET", f"/v2.1/servers/{uuid_}")[1]["server"]["status"]
               == "ACTIVE", 30, "ACTIVE after the gate is off")
         out, err = recorder.communicate(timeout=30)
         assert recorder.returncode == 0, err
@@ -447,5 +422,5 @@ def test_walkthrough_gate_holds_hops_in_every_process_and_record(names: dict[str
         if recorder.poll() is None:
             recorder.kill()
         d.down()
-    text = _cli("replay", "--headless", str(record)).stdout
+    text = cli("replay", "--headless", str(record)).stdout
     assert "[call] select_destinations" in text and "[cast] build_and_run_instance" in text

@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,42 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.deployment import cli, require_parts, wait_for
 from support.rabbit import own_vhost
 
-from tracer.cloud import processes as deploy
 from tracer.cloud.api_client import APIClient
-from tracer.cloud.processes import DeployError, Deployment, free_port
+from tracer.cloud.processes import Deployment, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 BUILD_TIMEOUT = 8  # instance_build_timeout of these deployments (s)
 FINAL = ("ACTIVE", "ERROR")
-
-
-def _require(virt: str) -> None:
-    try:
-        deploy.check_rabbit(RABBIT)
-        if virt == "qemu":
-            deploy.check_libvirt("qemu:///system")
-            deploy.check_guest("build/guest")
-    except DeployError as exc:
-        pytest.fail(str(exc), pytrace=False)
-
-
-def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tracer.cli", *args], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def _wait(pred: Any, timeout: float, what: str, poll: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
-        time.sleep(poll)
 
 
 @dataclass
@@ -122,7 +94,7 @@ def make_cloud(tmp_path: Path) -> Iterator[Any]:
     made: list[tuple[Deployment, Any]] = []
     with own_vhost() as transport:
         def start(virt: str = "test", computes: int = 1, **options: Any) -> Cloud:
-            _require(virt)
+            require_parts(virt)
             tag = uuid.uuid4().hex[:8]
             d = Deployment(tmp_path / f"state-{len(made)}")
             cfg = d.make_config(transport_url=transport, virt_type=virt,
@@ -168,9 +140,9 @@ def test_compute_killed_mid_spawn_errors_out_on_restart(make_cloud: Any) -> None
     and deletes the allocation; a new boot on the restarted compute goes ACTIVE."""
     cloud = make_cloud("qemu", computes=1)
     (sid,) = cloud.boot("spawn-kill")
-    _wait(lambda: (cloud.server(sid) or {}).get("OS-EXT-STS:task_state") == "spawning", 60,
+    wait_for(lambda: (cloud.server(sid) or {}).get("OS-EXT-STS:task_state") == "spawning", 60,
           "task_state spawning")
-    _wait(lambda: cloud.d.domains(), 10, "the guest's domain")
+    wait_for(lambda: cloud.d.domains(), 10, "the guest's domain")
     os.kill(cloud.pid("compute1"), signal.SIGKILL)
     time.sleep(1.0)
     server = cloud.server(sid)
@@ -179,16 +151,16 @@ def test_compute_killed_mid_spawn_errors_out_on_restart(make_cloud: Any) -> None
     assert len(cloud.d.domains()) == 1, "the guest outlives its compute"
     assert cloud.allocations(sid)
 
-    r = _cli("restart", "compute1", "--state-dir", str(cloud.d.state_dir))
+    r = cli("restart", "compute1", "--state-dir", str(cloud.d.state_dir))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "nova-compute on compute1" in r.stdout and "up" in r.stdout
-    server = _wait(lambda: (s := cloud.server(sid)) and s["status"] == "ERROR" and s, 30,
+    server = wait_for(lambda: (s := cloud.server(sid)) and s["status"] == "ERROR" and s, 30,
                    "ERROR after restart")
     assert "stopped before the instance was fully spawned" in _fault(server)
     assert server["OS-EXT-SRV-ATTR:host"] is None
     assert cloud.d.domains() == []
     assert cloud.allocations(sid) == {}
-    _wait(lambda: [e for e in cloud.uuid_events(sid) if e.get("name") == "_init_instance"],
+    wait_for(lambda: [e for e in cloud.uuid_events(sid) if e.get("name") == "_init_instance"],
           10, "the _init_instance span of the restarted compute")
 
     (again,) = cloud.boot("after-restart")
@@ -196,8 +168,8 @@ def test_compute_killed_mid_spawn_errors_out_on_restart(make_cloud: Any) -> None
     assert ok["status"] == "ACTIVE" and cloud.allocations(again)
     for s in (sid, again):
         assert cloud.api.request("DELETE", f"/v2.1/servers/{s}")[0] == 204
-    _wait(lambda: all(cloud.server(s) is None for s in (sid, again)), 30, "both deleted")
-    _wait(lambda: not cloud.d.domains(), 30, "no domain")
+    wait_for(lambda: all(cloud.server(s) is None for s in (sid, again)), 30, "both deleted")
+    wait_for(lambda: not cloud.d.domains(), 30, "no domain")
     assert cloud.allocations(sid) == {} and cloud.allocations(again) == {}
 
 
@@ -210,20 +182,20 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
     with _gated(cloud) as gate:
         (sid,) = cloud.boot("lost")
         booted = time.monotonic()
-        first = _wait(gate.pending, 10, "schedule_and_build_instances held")
+        first = wait_for(gate.pending, 10, "schedule_and_build_instances held")
         assert first[0]["hop"]["method"] == "schedule_and_build_instances"
         gate.release_next()
-        held = _wait(lambda: [p for p in gate.pending()
+        held = wait_for(lambda: [p for p in gate.pending()
                               if p["hop"]["method"] == "select_destinations"], 10,
                      "select_destinations held at the scheduler")
         assert held[0]["hop"]["service"] == "nova-scheduler"
         os.kill(cloud.pid("conductor"), signal.SIGKILL)  # mid-dispatch of an acked cast
     # the scheduler answers a caller that is gone: its claim stays, the request is lost
-    _wait(lambda: cloud.allocations(sid), 10, "the scheduler's claim")
-    r = _cli("restart", "nova", "--state-dir", str(cloud.d.state_dir))
+    wait_for(lambda: cloud.allocations(sid), 10, "the scheduler's claim")
+    r = cli("restart", "nova", "--state-dir", str(cloud.d.state_dir))
     assert r.returncode == 2
     assert "one of: placement, conductor, scheduler, compute1, api" in r.stderr
-    r = _cli("restart", "conductor", "--state-dir", str(cloud.d.state_dir))
+    r = cli("restart", "conductor", "--state-dir", str(cloud.d.state_dir))
     assert r.returncode == 0, r.stdout + r.stderr
 
     (ok,) = cloud.boot("after-restart")
@@ -232,13 +204,13 @@ def test_conductor_killed_holding_the_build_request(make_cloud: Any) -> None:
     assert server is not None
     assert (server["status"], server["OS-EXT-STS:task_state"]) == ("BUILD", "scheduling")
     time.sleep(max(0.0, BUILD_TIMEOUT + 1 - (time.monotonic() - booted)))
-    st = _cli("status", "--state-dir", str(cloud.d.state_dir))
+    st = cli("status", "--state-dir", str(cloud.d.state_dir))
     assert sid in st.stdout and "stuck in BUILD" in st.stdout, st.stdout
     assert "never reached a cell" in st.stdout
     assert cloud.api.request("DELETE", f"/v2.1/servers/{sid}")[0] == 204
-    _wait(lambda: cloud.server(sid) is None, 10, "the stuck server deleted")
+    wait_for(lambda: cloud.server(sid) is None, 10, "the stuck server deleted")
     assert cloud.allocations(sid) == {}
-    assert sid not in _cli("status", "--state-dir", str(cloud.d.state_dir)).stdout
+    assert sid not in cli("status", "--state-dir", str(cloud.d.state_dir)).stdout
 
 
 def _check_outcome(cloud: Cloud, sids: list[str], final: dict[str, dict[str, Any]],
@@ -257,7 +229,7 @@ def _check_outcome(cloud: Cloud, sids: list[str], final: dict[str, dict[str, Any
                 sid, s["status"], stuck)
     for sid in [sid for sid, st in outcome.items() if st == "ACTIVE"]:
         # its build's trace: the state changes up to active and the compute's span
-        _wait(lambda sid=sid: {("instance.state", "active"), ("_do_build_and_run_instance",
+        wait_for(lambda sid=sid: {("instance.state", "active"), ("_do_build_and_run_instance",
                                                               None)} <= {
             (e.get("name"), (e.get("attrs") or {}).get("vm_state"))
             for e in cloud.uuid_events(sid)}, 10, f"trace events of {sid}")
@@ -267,8 +239,8 @@ def _check_outcome(cloud: Cloud, sids: list[str], final: dict[str, dict[str, Any
 def _delete_all_nothing_left(cloud: Cloud, sids: list[str]) -> None:
     for sid in sids:
         assert cloud.api.request("DELETE", f"/v2.1/servers/{sid}")[0] in (204, 404)
-    _wait(lambda: all(cloud.server(s) is None for s in sids), 60, "all deleted")
-    _wait(lambda: all(not cloud.allocations(s) for s in sids), 30, "no allocation left")
+    wait_for(lambda: all(cloud.server(s) is None for s in sids), 60, "all deleted")
+    wait_for(lambda: all(not cloud.allocations(s) for s in sids), 30, "no allocation left")
 
 
 def test_compute_killed_mid_multi_create(make_cloud: Any) -> None:
@@ -339,7 +311,7 @@ def test_compute_killed_before_its_claim(make_cloud: Any) -> None:
     assert server is not None and server["status"] == "BUILD"
     assert server["OS-EXT-SRV-ATTR:host"] is None and cloud.allocations(sid)
     # bound: the build timeout, then one periodic task (2 s) and some slack
-    server = _wait(lambda: (v := cloud.server(sid)) and v["status"] == "ERROR" and v,
+    server = wait_for(lambda: (v := cloud.server(sid)) and v["status"] == "ERROR" and v,
                    BUILD_TIMEOUT + 2 * 2 + 20, "ERROR after the build timeout")
     assert time.monotonic() - booted >= BUILD_TIMEOUT
     assert "never claimed it" in _fault(server)
@@ -444,7 +416,7 @@ def test_down_up_reconciles_guests_and_allocations(make_cloud: Any) -> None:
     cloud.api.wait([gone], 60)
     held = cloud.allocations(gone)
     assert cloud.api.request("DELETE", f"/v2.1/servers/{gone}")[0] == 204
-    _wait(lambda: cloud.server(gone) is None and not cloud.allocations(gone), 30, "deleted")
+    wait_for(lambda: cloud.server(gone) is None and not cloud.allocations(gone), 30, "deleted")
     # what a compute killed between destroy and its allocation delete leaves behind
     client = PlacementClient(placement_url(cloud.d.config()))
     assert client.claim_resources(gone, {"allocations": held}, "demo", "demo")
@@ -457,5 +429,5 @@ def test_down_up_reconciles_guests_and_allocations(make_cloud: Any) -> None:
     servers = cloud.api.wait(sids, 30, states=("SHUTOFF",))
     assert [(s["status"], s["OS-EXT-STS:power_state"]) for s in servers] == [
         ("SHUTOFF", 0), ("SHUTOFF", 0)]
-    _wait(lambda: not cloud.allocations(gone), 20, "the deleted server's allocation freed")
+    wait_for(lambda: not cloud.allocations(gone), 20, "the deleted server's allocation freed")
     assert all(cloud.allocations(s) for s in sids)  # stopped servers keep theirs (Stein)
