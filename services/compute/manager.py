@@ -24,7 +24,7 @@ from services.conductor import api as conductor_api
 from services.manager import Manager
 from services.network import neutron
 from services.network.model import NetworkInfoAsyncWrapper
-from services.objects import ImageMeta, InstanceActionEvent
+from services.objects import ImageMeta, InstanceActionEvent, InstanceList
 from services.scheduler.client import query
 from services.virt import driver as virt_driver
 from tracer.instrument import api as trace
@@ -131,17 +131,18 @@ class ComputeManager(Manager):
         self.driver.init_host(host=self.host)
         context = get_admin_context()
         instances = Instance.get_by_host(context, self.host)
-        for instance in instances:
-            instance._context = context
-            try:
-                self._init_instance(context, instance)
-            except Exception as exc:  # one instance never blocks start-up
-                trace.annotate("log", {"level": "ERROR", "message":
-                                       f"_init_instance {instance.uuid} failed: {exc!r}"})
-        if instances:
+        try:
+            for instance in instances:
+                instance._context = context
+                try:
+                    self._init_instance(context, instance)
+                except Exception as exc:  # one instance never blocks start-up
+                    trace.annotate("log", {"level": "ERROR", "message":
+                                           f"_init_instance {instance.uuid} failed: {exc!r}"})
+        finally:
+            # Stein: every scheduler hears what this host runs, at each start (even none)
             live = [i for i in instances if not i.deleted and i.host == self.host]
-            if live:
-                self._update_scheduler_instance_info(context, live)
+            self._update_scheduler_instance_info(context, live)
 
     def _init_instance(self, context: Any, instance: Any) -> None:
         """Stein's start-up rules for one instance of this host (see its docstring)."""
@@ -593,8 +594,11 @@ class ComputeManager(Manager):
                                                           requested_networks)
 
     def _update_scheduler_instance_info(self, context: Any, instance: Any) -> None:
-        """Tell every scheduler what this host now runs (fanout cast)."""
-        self.scheduler_client.update_instance_info(context, self.host, [instance])
+        """Tell every scheduler what this host now runs (fanout cast of an InstanceList:
+        the one instance that changed, or all of them at start-up)."""
+        objects = list(instance) if isinstance(instance, list) else [instance]
+        self.scheduler_client.update_instance_info(context, self.host,
+                                                   InstanceList(objects=objects))
 
     def _notify_about_instance_usage(self, context: Any, instance: Any,
                                      event_suffix: str) -> None:

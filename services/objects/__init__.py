@@ -3,7 +3,7 @@
 from services.objects.base import NovaObject, NovaObjectSerializer  # noqa: F401
 from services.objects.compute_node import ComputeNode, Service  # noqa: F401
 from services.objects.flavor import Flavor, ImageMeta  # noqa: F401
-from services.objects.instance import Instance, InstanceFault  # noqa: F401
+from services.objects.instance import Instance, InstanceFault, InstanceList  # noqa: F401
 from services.objects.instance_action import (  # noqa: F401
     InstanceAction,
     InstanceActionEvent,

@@ -47,13 +47,10 @@ def get_indirection_api() -> Any:
 def obj_class(name: str) -> type[NovaObject]:
     """The class for an objname; ``InstanceList`` and the like resolve to the class that
     carries Stein's list methods here (see ``NovaObject.LIST_METHODS``)."""
-    cls = _registry.get(name)
-    if cls is not None:
-        return cls
-    for candidate in _registry.values():
+    for candidate in _registry.values():   # a list's queries live on its item class
         if any(list_name == name for list_name, _ in candidate.LIST_METHODS.values()):
             return candidate
-    raise KeyError(name)
+    return _registry[name]
 
 
 def _to_prim(ftype: str, value: Any) -> Any:

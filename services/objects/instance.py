@@ -167,6 +167,15 @@ class Instance(NovaObject):
             return [cls._from_row(context, r) for r in rows]
 
 
+class InstanceList(NovaObject):
+    """Stein's InstanceList (2.4) as a value: what a compute's ``update_instance_info``
+    fanout carries. Its query methods live on ``Instance`` here (``LIST_METHODS``)."""
+
+    VERSION = "2.4"
+    STEIN_FILE = "nova/objects/instance.py"
+    fields = {"objects": "list"}
+
+
 class InstanceFault(NovaObject):
     VERSION = "1.2"
     STEIN_FILE = "nova/objects/instance_fault.py"

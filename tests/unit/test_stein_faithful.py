@@ -346,3 +346,29 @@ def test_narration_locations_name_stein_code() -> None:
              for part in entry.location.split("->") if part.strip().startswith("nova/")]
     assert len(shown) > 20
     assert [loc for loc in shown if loc not in names] == []
+
+
+# ---- 7. compute init_host tells the schedulers what it runs ----------------------------
+def test_compute_start_up_sends_update_instance_info_with_an_instance_list(
+        tmp_path: Path) -> None:
+    """init_host loads the host's instances and, in its ``finally``, fans
+    ``update_instance_info`` out to every scheduler, even with none; the payload is an
+    InstanceList (a build's own update carries one too)."""
+    with traced_cloud(tmp_path) as (cloud, events):
+        uuid = cloud.boot("vm1")[0]["id"]
+        cloud.wait_for_instances([uuid])
+        time.sleep(0.3)
+    spans = Spans(events)
+    (start,) = spans.find("start nova-compute")
+    fanouts = sorted(spans.find("update_instance_info", "PRODUCER"), key=lambda s: s.start_ns)
+    assert fanouts[0].trace_id == start.trace_id          # in the start-up trace
+    assert fanouts[0].attrs["rpc.style"] == "fanout"
+    for fanout in fanouts:
+        sent = json.loads(fanout.attrs["bootflow.envelope"])["args"]["instance_info"]
+        assert sent["nova_object.name"] == "InstanceList"
+        assert sent["nova_object.version"] == "2.4"
+    first = json.loads(fanouts[0].attrs["bootflow.envelope"])["args"]["instance_info"]
+    assert first["nova_object.data"]["objects"] == []     # nothing ran here yet
+    last = json.loads(fanouts[-1].attrs["bootflow.envelope"])["args"]["instance_info"]
+    assert [o["nova_object.data"]["uuid"] for o in last["nova_object.data"]["objects"]] == [
+        uuid]
