@@ -132,6 +132,11 @@ class Page:
         return path
 
     async def close(self) -> None:
+        """Close the tab (as a student closing it would)."""
+        assert self.browser._http is not None
+        async with self.browser._http.get(
+                f"{self.browser.endpoint}/json/close/{self.target_id}") as resp:
+            await resp.read()
         await self.ws.close()
 
 

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import html
-import logging
 import time
 from typing import Any
 
 from aiohttp import web
 from textual_serve.server import Server
-
-log = logging.getLogger("bootflow.serve")
 
 RESERVE_S = 20.0
 """How long a served page holds its slot before its websocket arrives."""
@@ -29,7 +26,7 @@ FULL_PAGE = """<!DOCTYPE html>
 <style>body{{background:#0c181f;color:#eee;font-family:sans-serif;display:flex;
 align-items:center;justify-content:center;height:100vh;margin:0}}
 main{{max-width:36em;padding:2em;background:#12232d;border-radius:6px}}
-h1{{font-size:1.4em}}</style></head>
+h1{{font-size:1.4em}} a{{color:#8cc8ff}}</style></head>
 <body><main id="room-full"><h1>The room is full</h1>
 <p>{title} serves at most <b id="max-sessions">{limit}</b> browsers at a time, and all
 of them are watching now.</p>
@@ -57,8 +54,13 @@ class ViewerServer(Server):
         self._reserved = [t for t in self._reserved if now - t < RESERVE_S]
         return self.max_sessions - self.sessions - len(self._reserved)
 
+    def say(self, line: str) -> None:
+        """One line on the teacher's terminal (sessions come and go)."""
+        self.console.print(line, highlight=False, soft_wrap=True)
+
     def full_page(self) -> web.Response:
         self.refused += 1
+        self.say(f"refused a browser: all {self.max_sessions} sessions are taken")
         body = FULL_PAGE.format(title=html.escape(self.title), limit=self.max_sessions)
         return web.Response(status=503, text=body, content_type="text/html",
                             headers={"Retry-After": "30", "Cache-Control": "no-store"})
@@ -79,6 +81,7 @@ class ViewerServer(Server):
             self._reserved.pop(0)
         if self.sessions >= self.max_sessions:
             self.refused += 1
+            self.say(f"refused a websocket: all {self.max_sessions} sessions are taken")
             websocket = web.WebSocketResponse()
             await websocket.prepare(request)
             await websocket.send_bytes(
@@ -88,12 +91,12 @@ class ViewerServer(Server):
             await websocket.close()
             return websocket
         self.sessions += 1
-        log.info("viewer session opened (%d/%d)", self.sessions, self.max_sessions)
+        self.say(f"viewer session opened ({self.sessions}/{self.max_sessions})")
         try:
             return await super().handle_websocket(request)
         finally:
             self.sessions -= 1
-            log.info("viewer session closed (%d/%d)", self.sessions, self.max_sessions)
+            self.say(f"viewer session closed ({self.sessions}/{self.max_sessions})")
 
     async def handle_health(self, request: web.Request) -> web.Response:
         """``/health``: sessions in use, for the teacher and the tests."""
@@ -107,6 +110,5 @@ class ViewerServer(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         shown = self.fixed_public_url or f"http://{self.host}:{self.port}"
-        self.console.print(f"bootflow serve: {self.title} on {shown} "
-                           f"(at most {self.max_sessions} browsers; Ctrl+C stops)",
-                           highlight=False)
+        self.say(f"bootflow serve: {self.title} on {shown} "
+                 f"(at most {self.max_sessions} browsers; Ctrl+C stops)")
