@@ -143,8 +143,10 @@ class Page:
 class Browser:
     """``async with Browser() as b: page = await b.open(url)``; a headless Chromium."""
 
-    def __init__(self, size: tuple[int, int] = (1400, 900)) -> None:
+    def __init__(self, size: tuple[int, int] = (1400, 900),
+                 extra_flags: tuple[str, ...] = ()) -> None:
         self.size = size
+        self.extra_flags = extra_flags
         self.process: subprocess.Popen[bytes] | None = None
         self._profile: tempfile.TemporaryDirectory[str] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -155,7 +157,7 @@ class Browser:
         self._profile = tempfile.TemporaryDirectory(prefix="bootflow-cdp-")
         profile = Path(self._profile.name)
         self.process = subprocess.Popen(
-            [binary, *LOCAL_FLAGS, f"--user-data-dir={profile}",
+            [binary, *LOCAL_FLAGS, *self.extra_flags, f"--user-data-dir={profile}",
              f"--window-size={self.size[0]},{self.size[1]}", "--remote-debugging-port=0",
              "--remote-allow-origins=*", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
