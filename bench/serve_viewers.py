@@ -30,6 +30,7 @@ import datetime as dt
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -275,6 +276,7 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally: down
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--viewers", default="5,10,20,30",
                     help="comma-separated viewer counts, one run each (default 5,10,20,30)")

@@ -227,3 +227,22 @@ async def _wait_text(page: Page, needle: str, timeout: float = 30) -> str:
             return text
         await asyncio.sleep(0.2)
     raise AssertionError(f"no {needle!r} in the page: {text!r}")
+
+
+def test_demo_tab_boots_its_own_embedded_cloud(tmp_path: Path) -> None:
+    """`bootflow serve --demo`: no deployment; a tab boots its own cloud (memory://)."""
+    asyncio.run(_demo_in_browser(tmp_path))
+
+
+async def _demo_in_browser(tmp_path: Path) -> None:
+    serving = Serving(str(tmp_path / "no-deployment"), "--demo")
+    try:
+        async with Browser() as browser:
+            page = await browser.open(serving.base + "/")
+            screen = await page.wait_screen(
+                lambda s: "POST /v2.1/servers" in s and "demo-vm" in s and "active" in s,
+                120, "the demo's boot ACTIVE in the page")
+            assert "LIVE" in screen and "service graph" in screen
+            await page.screenshot(ARTIFACTS / "serve-demo.png")
+    finally:
+        serving.stop()

@@ -154,7 +154,8 @@ class Browser:
 
     async def __aenter__(self) -> Browser:
         binary = require_chromium()
-        self._profile = tempfile.TemporaryDirectory(prefix="bootflow-cdp-")
+        self._profile = tempfile.TemporaryDirectory(prefix="bootflow-cdp-",
+                                                    ignore_cleanup_errors=True)
         profile = Path(self._profile.name)
         self.process = subprocess.Popen(
             [binary, *LOCAL_FLAGS, *self.extra_flags, f"--user-data-dir={profile}",
