@@ -6,18 +6,19 @@ viewer. Not a test: run it and read the table (``--write`` puts it in BENCHMARKS
 
 What is measured. A process deployment (virt test, its own RabbitMQ vhost) and `bootflow
 serve` as a process; N tabs of one headless Debian Chromium (DevTools protocol, background
-throttling off) each open the page and get their own viewer process. The teacher's
-terminal is a `bootflow tui` app (live mode) running headless in this process on the same
-trace exchange. Then `POST /v2.1/servers` with min_count = max_count = 10. The picture's
-progress is the span count of the boot's trace in the status line ("POST /v2.1/servers
-(N spans"): the teacher's is sampled every 20 ms from its app, each tab's every 50 ms by a
-script in the page reading xterm's screen buffer (what the tab shows). A viewer's lag at a
-step is the time its page first showed at least the teacher's count minus the time the
-teacher showed it; the table gives the median, the 95th percentile and the worst over every
-step and every viewer, and when each reached the final picture. CPU is the viewer
-processes' own (and the server's) from /proc over the multi-create window; memory is their
-RSS at the end. The browser's cost is reported apart: in a classroom it is on the
-students' machines, here it shares the same cores.
+throttling off) each open the page and get their own viewer process. Then `POST
+/v2.1/servers` with min_count = max_count = 10. The picture's progress is the span count
+of the boot's trace in the status line ("POST /v2.1/servers (N spans"), read every 50 ms
+by a script in each page from xterm's screen buffer (what the tab shows). The reference
+is the moment the k-th span of that trace reached a collector on the same trace exchange
+in this process: a teacher's terminal drawing each event the instant it arrives, so the
+lag is an upper bound of the lag behind the real teacher's terminal. For comparison a
+`bootflow tui` app (live) runs headless in this process, measured the same way. The table
+gives the median, 95th percentile and worst lag over every span and every tab, and when
+each tab showed the finished picture. CPU is the viewer processes' own (and the server's)
+from /proc over the multi-create window; memory is their RSS at the end. The browser's
+cost is reported apart: in a classroom it is on the students' machines, here it shares
+the same cores.
 
     .venv/bin/python bench/serve_viewers.py [--viewers 5,10,20,30] [--count 10] [--write]
 """
@@ -135,9 +136,32 @@ class Teacher:
 
     def __init__(self, transport: str, exchange: str, service_down_time: float) -> None:
         self.source = PushSource()
-        self.collector = Collector(transport, self.source, exchange=exchange)
+        self.collector = Collector(transport, self.on_event, exchange=exchange)
+        self.arrived: dict[str, list[float]] = {}  # trace id → arrival time of each new span
+        self.roots: dict[str, str] = {}  # trace id → root span name
+        self._seen: set[str] = set()
         self.app = BootflowApp(self.source, mode="live", service_down_time_s=service_down_time)
         self.marks: list[tuple[float, int]] = []
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """The collector's thread: note when each span of each trace first arrived."""
+        now = time.time()
+        self.source(event)
+        span, trace = str(event.get("span_id")), str(event.get("trace_id"))
+        if span not in self._seen:
+            self._seen.add(span)
+            self.arrived.setdefault(trace, []).append(now)
+        if event.get("type") == "span_start" and not event.get("parent_id"):
+            self.roots[trace] = str(event.get("name"))
+
+    def event_marks(self) -> list[tuple[float, int]]:
+        """(arrival time, span count) of the multi-create's trace: the picture of a
+        terminal that would draw each event the moment it arrives."""
+        boots = [t for t, name in self.roots.items() if name == "POST /v2.1/servers"]
+        if not boots:
+            return []
+        times = self.arrived[boots[-1]]
+        return [(t, i + 1) for i, t in enumerate(times)]
 
     def count(self) -> int:
         snap = self.app.snapshot
@@ -253,11 +277,14 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
                 .get("servers", [])):
             await asyncio.to_thread(APIClient(dep.endpoint()).request, "DELETE",
                                     f"/v2.1/servers/{server['id']}")
-    all_lags = [x for mk in marks for x in lags(teacher.marks, mk)]
+    events = teacher.event_marks()
+    final = events[-1][1] if events else final
+    all_lags = [x for mk in marks for x in lags(events, mk)]
     finite = sorted(x for x in all_lags if x != float("inf"))
-    t_final = min(t for t, n in teacher.marks if n >= final)
+    t_final = events[-1][0]
     behind_final = [min((t for t, n in mk if n >= final), default=float("inf")) - t_final
                     for mk in marks]
+    app_lags = sorted(x for mk in marks for x in lags(teacher.marks, mk) if x != float("inf"))
     n_viewer_procs = max(1, len(viewer_pids))
     return {
         "viewers": n_viewers, "viewer_procs": len(viewer_pids), "opened_s": opened_s,
@@ -266,6 +293,9 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
         "lag_p95": finite[int(0.95 * (len(finite) - 1))] if finite else float("nan"),
         "lag_max": max(all_lags) if all_lags else float("nan"),
         "final_max": max(behind_final),
+        "teacher_app_p95": app_lags[int(0.95 * (len(app_lags) - 1))] if app_lags else 0.0,
+        "teacher_app_final": (min((t for t, n in teacher.marks if n >= final),
+                                  default=float("inf")) - t_final),
         "within_05": sum(1 for b in behind_final if b <= 0.5),
         "viewer_cpu_pct": 100 * sum(cpu[p] for p in viewer_pids) / window / n_viewer_procs,
         "server_cpu_pct": 100 * cpu[serve.pid] / window,
@@ -321,30 +351,35 @@ def table(rows: list[dict[str, Any]], count: int) -> str:
         f"## {SECTION}",
         "",
         f"`bench/serve_viewers.py`, {dt.date.today().isoformat()}: N browser tabs on "
-        f"`bootflow serve` (one headless Debian Chromium, one viewer process per tab) watch a "
-        f"process deployment (virt test, 2 computes) while a multi-create of {count} runs; "
-        "the teacher's terminal is `bootflow tui` headless on the same trace exchange. Lag: "
-        "when a tab's status line first showed the boot trace's span count, minus when the "
-        "teacher's did, over every step of the flow and every tab; 'final' is the same for "
-        "the finished picture. CPU is % of one core over the multi-create window, memory "
-        "the RSS at the end (the browser RSS sums its processes, shared pages counted in each); the browser's own cost is apart (in a classroom it is on the "
-        f"students' machines). Machine: {os.cpu_count()} cores shared with other work "
-        f"(load average {load:.1f} at the end of the run).",
+        "`bootflow serve` (one headless Debian Chromium, one viewer process per tab) watch "
+        f"a process deployment (virt test, 2 computes) while a multi-create of {count} "
+        "runs. Lag: when a tab's status line first showed the boot trace's span count, "
+        "minus when that many spans of the trace had reached a collector on the same trace "
+        "exchange, i.e. the lag behind a teacher's terminal that drew every event the "
+        "instant it arrived (an upper bound of the lag behind a real one); over every span "
+        "of the flow and every tab. 'final': the same for the finished picture. 'teacher "
+        "app': `bootflow tui` running headless in the bench process, measured the same "
+        "way, for comparison. CPU: % of one core over the multi-create window; memory: RSS "
+        "at the end. The browser is apart (summed over its processes, shared pages "
+        "counted in each): in a classroom it runs on the students' machines. Machine: "
+        f"{os.cpu_count()} cores shared with other work (load average {load:.1f} at the end "
+        "of the run).",
         "",
-        "| viewers | lag p50 | lag p95 | lag max | final max | ≤ 0.5 s final | "
-        "CPU / viewer proc | RSS / viewer proc | serve CPU | browser CPU | browser RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| viewers | lag p50 | lag p95 | lag max | final max | final ≤ 0.5 s | teacher app "
+        "p95 / final | CPU / viewer | RSS / viewer | serve CPU | browser CPU | browser RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['viewers']} | failed: {r['error']} | | | | | | | | | |")
+            lines.append(f"| {r['viewers']} | failed: {r['error']} |" + " |" * 10)
             continue
         lines.append(
             f"| {r['viewers']} | {r['lag_p50']:.2f} s | {r['lag_p95']:.2f} s | "
-            f"{r['lag_max']:.2f} s | {r['final_max']:.2f} s | {r['within_05']}/{r['viewers']} "
-            f"| {r['viewer_cpu_pct']:.0f} % | {r['viewer_rss_mb']:.0f} MB | "
-            f"{r['server_cpu_pct']:.0f} % | {r['browser_cpu_pct']:.0f} % | "
-            f"{r['browser_rss_mb']:.0f} MB |")
+            f"{r['lag_max']:.2f} s | {r['final_max']:.2f} s | "
+            f"{r['within_05']}/{r['viewers']} | {r['teacher_app_p95']:.2f} s / "
+            f"{r['teacher_app_final']:.2f} s | {r['viewer_cpu_pct']:.0f} % | "
+            f"{r['viewer_rss_mb']:.0f} MB | {r['server_cpu_pct']:.0f} % | "
+            f"{r['browser_cpu_pct']:.0f} % | {r['browser_rss_mb']:.0f} MB |")
     return "\n".join(lines)
 
 
