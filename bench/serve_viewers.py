@@ -12,9 +12,8 @@ of the boot's trace in the status line ("POST /v2.1/servers (N spans"), read eve
 by a script in each page from xterm's screen buffer (what the tab shows). The reference
 is the moment the k-th span of that trace reached a collector on the same trace exchange
 in this process: a teacher's terminal drawing each event the instant it arrives, so the
-lag is an upper bound of the lag behind the real teacher's terminal. For comparison a
-`bootflow tui` app (live) runs headless in this process, measured the same way. The table
-gives the median, 95th percentile and worst lag over every span and every tab, and when
+lag is an upper bound of the lag behind the real teacher's terminal. The table gives the
+median, 95th percentile and worst lag over every span and every tab, and when
 each tab showed the finished picture. CPU is the viewer processes' own (and the server's)
 from /proc over the multi-create window; memory is their RSS at the end. The browser's
 cost is reported apart: in a classroom it is on the students' machines, here it shares
@@ -36,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -53,7 +53,6 @@ from tracer.cloud.api_client import APIClient  # noqa: E402
 from tracer.cloud.processes import Deployment, free_port  # noqa: E402
 from tracer.cloud.vhost import own_vhost  # noqa: E402
 from tracer.collector import Collector  # noqa: E402
-from tracer.tui import BootflowApp, PushSource  # noqa: E402
 
 RABBIT = "rabbit://guest:guest@127.0.0.1:5672/"
 SECTION = "Classroom viewers"
@@ -132,52 +131,40 @@ def _health(base: str) -> dict[str, Any] | None:
 
 
 class Teacher:
-    """`bootflow tui` (live) headless in this process; samples its picture's span count."""
+    """The reference: when each span of each trace reached a collector on the trace
+    exchange (a teacher's terminal that would draw every event the instant it came)."""
 
-    def __init__(self, transport: str, exchange: str, service_down_time: float) -> None:
-        self.source = PushSource()
+    def __init__(self, transport: str, exchange: str) -> None:
         self.collector = Collector(transport, self.on_event, exchange=exchange)
         self.arrived: dict[str, list[float]] = {}  # trace id → arrival time of each new span
         self.roots: dict[str, str] = {}  # trace id → root span name
         self._seen: set[str] = set()
-        self.app = BootflowApp(self.source, mode="live", service_down_time_s=service_down_time)
-        self.marks: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
 
     def on_event(self, event: dict[str, Any]) -> None:
         """The collector's thread: note when each span of each trace first arrived."""
         now = time.time()
-        self.source(event)
         span, trace = str(event.get("span_id")), str(event.get("trace_id"))
-        if span not in self._seen:
-            self._seen.add(span)
-            self.arrived.setdefault(trace, []).append(now)
-        if event.get("type") == "span_start" and not event.get("parent_id"):
-            self.roots[trace] = str(event.get("name"))
+        with self._lock:
+            if span not in self._seen:
+                self._seen.add(span)
+                self.arrived.setdefault(trace, []).append(now)
+            if event.get("type") == "span_start" and not event.get("parent_id"):
+                self.roots[trace] = str(event.get("name"))
 
     def event_marks(self) -> list[tuple[float, int]]:
         """(arrival time, span count) of the multi-create's trace: the picture of a
         terminal that would draw each event the moment it arrives."""
-        boots = [t for t, name in self.roots.items() if name == "POST /v2.1/servers"]
-        if not boots:
-            return []
-        times = self.arrived[boots[-1]]
+        with self._lock:
+            boots = [t for t, name in self.roots.items() if name == "POST /v2.1/servers"]
+            if not boots:
+                return []
+            times = list(self.arrived[boots[-1]])
         return [(t, i + 1) for i, t in enumerate(times)]
 
     def count(self) -> int:
-        snap = self.app.snapshot
-        trace = snap.traces.get(snap.latest_trace() or "")
-        if trace is None or trace.root_name != "POST /v2.1/servers":
-            return 0
-        return int(trace.n_spans)
-
-    async def sample(self, stop: asyncio.Event) -> None:
-        last = -1
-        while not stop.is_set():
-            n = self.count()
-            if n != last:
-                last = n
-                self.marks.append((time.time(), n))
-            await asyncio.sleep(0.02)
+        marks = self.event_marks()
+        return marks[-1][1] if marks else 0
 
 
 def lags(teacher: list[tuple[float, int]], viewer: list[tuple[float, int]]) -> list[float]:
@@ -200,13 +187,12 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
         [sys.executable, "-m", "tracer.cli", "serve", "--state-dir", str(dep.state_dir),
          "--port", str(port), "--max-sessions", str(n_viewers + 1)], cwd=REPO,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    teacher = Teacher(transport, exchange, float(dep.config().service_down_time))
+    teacher = Teacher(transport, exchange)
     try:
         while _health(base) is None:
             await asyncio.sleep(0.2)
-        async with teacher.app.run_test(size=(155, 45)), \
-                Browser(extra_flags=BROWSER_FLAGS) as browser:
-            await asyncio.to_thread(teacher.collector.start)
+        await asyncio.to_thread(teacher.collector.start)
+        async with Browser(extra_flags=BROWSER_FLAGS) as browser:
             pages: list[Page] = []
             t_open = time.monotonic()
             for _ in range(n_viewers):
@@ -223,8 +209,6 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
             browser_pids = [browser.process.pid, *descendants(browser.process.pid)] \
                 if browser.process else []
             cpu0 = {p: cpu_s(p) for p in [serve.pid, *viewer_pids, *browser_pids]}
-            stop = asyncio.Event()
-            sampler = asyncio.create_task(teacher.sample(stop))
             t0 = time.monotonic()
             api = APIClient(dep.endpoint())
             status, body = await asyncio.to_thread(api.request, "POST", "/v2.1/servers", {
@@ -258,8 +242,6 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
                     break
                 await asyncio.sleep(0.5)
             window = time.monotonic() - t0
-            stop.set()
-            await sampler
             cpu = {p: cpu_s(p) - cpu0.get(p, 0.0) for p in cpu0}
             viewer_rss = [rss_mb(p) for p in viewer_pids]
             browser_rss = sum(rss_mb(p) for p in browser_pids)
@@ -284,18 +266,15 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
     t_final = events[-1][0]
     behind_final = [min((t for t, n in mk if n >= final), default=float("inf")) - t_final
                     for mk in marks]
-    app_lags = sorted(x for mk in marks for x in lags(teacher.marks, mk) if x != float("inf"))
+
     n_viewer_procs = max(1, len(viewer_pids))
     return {
         "viewers": n_viewers, "viewer_procs": len(viewer_pids), "opened_s": opened_s,
-        "window_s": window, "final_spans": final, "steps": len(teacher.marks),
+        "window_s": window, "final_spans": final, "steps": len(events),
         "lag_p50": statistics.median(finite) if finite else float("nan"),
         "lag_p95": finite[int(0.95 * (len(finite) - 1))] if finite else float("nan"),
         "lag_max": max(all_lags) if all_lags else float("nan"),
         "final_max": max(behind_final),
-        "teacher_app_p95": app_lags[int(0.95 * (len(app_lags) - 1))] if app_lags else 0.0,
-        "teacher_app_final": (min((t for t, n in teacher.marks if n >= final),
-                                  default=float("inf")) - t_final),
         "within_05": sum(1 for b in behind_final if b <= 0.5),
         "viewer_cpu_pct": 100 * sum(cpu[p] for p in viewer_pids) / window / n_viewer_procs,
         "server_cpu_pct": 100 * cpu[serve.pid] / window,
@@ -357,27 +336,25 @@ def table(rows: list[dict[str, Any]], count: int) -> str:
         "minus when that many spans of the trace had reached a collector on the same trace "
         "exchange, i.e. the lag behind a teacher's terminal that drew every event the "
         "instant it arrived (an upper bound of the lag behind a real one); over every span "
-        "of the flow and every tab. 'final': the same for the finished picture. 'teacher "
-        "app': `bootflow tui` running headless in the bench process, measured the same "
-        "way, for comparison. CPU: % of one core over the multi-create window; memory: RSS "
+        "of the flow and every tab. 'final': the same for the finished picture. "
+        "CPU: % of one core over the multi-create window; memory: RSS "
         "at the end. The browser is apart (summed over its processes, shared pages "
         "counted in each): in a classroom it runs on the students' machines. Machine: "
         f"{os.cpu_count()} cores shared with other work (load average {load:.1f} at the end "
         "of the run).",
         "",
-        "| viewers | lag p50 | lag p95 | lag max | final max | final ≤ 0.5 s | teacher app "
-        "p95 / final | CPU / viewer | RSS / viewer | serve CPU | browser CPU | browser RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| viewers | lag p50 | lag p95 | lag max | final max | final ≤ 0.5 s | "
+        "CPU / viewer | RSS / viewer | serve CPU | browser CPU | browser RSS |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['viewers']} | failed: {r['error']} |" + " |" * 10)
+            lines.append(f"| {r['viewers']} | failed: {r['error']} |" + " |" * 9)
             continue
         lines.append(
             f"| {r['viewers']} | {r['lag_p50']:.2f} s | {r['lag_p95']:.2f} s | "
             f"{r['lag_max']:.2f} s | {r['final_max']:.2f} s | "
-            f"{r['within_05']}/{r['viewers']} | {r['teacher_app_p95']:.2f} s / "
-            f"{r['teacher_app_final']:.2f} s | {r['viewer_cpu_pct']:.0f} % | "
+            f"{r['within_05']}/{r['viewers']} | {r['viewer_cpu_pct']:.0f} % | "
             f"{r['viewer_rss_mb']:.0f} MB | {r['server_cpu_pct']:.0f} % | "
             f"{r['browser_cpu_pct']:.0f} % | {r['browser_rss_mb']:.0f} MB |")
     return "\n".join(lines)
