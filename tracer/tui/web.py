@@ -72,7 +72,11 @@ class ViewerServer(Server):
         self._reserved.append(time.monotonic())
         if self.fixed_public_url is None:  # the address this browser reached us by
             self.public_url = f"{request.scheme}://{request.host}"
-        return await super().handle_index(request)
+        response = await super().handle_index(request)
+        # not kept in the back/forward cache: a tab that navigates away closes its
+        # websocket and frees its seat (a cached page would keep its viewer running)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One viewer process per websocket while there is room; past the cap the
