@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import time
 from typing import Any
 
 from aiohttp import web
 from textual_serve.server import Server
+
+HOST_HEADER = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+"""A Host header that is a host name or address and port; any other falls back to ours."""
 
 RESERVE_S = 20.0
 """How long a served page holds its slot before its websocket arrives."""
@@ -71,7 +75,9 @@ class ViewerServer(Server):
             return self.full_page()
         self._reserved.append(time.monotonic())
         if self.fixed_public_url is None:  # the address this browser reached us by
-            self.public_url = f"{request.scheme}://{request.host}"
+            host = request.host if HOST_HEADER.fullmatch(request.host) else (
+                f"{self.host}:{self.port}")
+            self.public_url = f"{request.scheme}://{host}"
         response = await super().handle_index(request)
         # not kept in the back/forward cache: a tab that navigates away closes its
         # websocket and frees its seat (a cached page would keep its viewer running)
