@@ -70,6 +70,24 @@ PAGE_PROBE = """
   }, 50);
 })();
 """
+WIRE_PROBE = """
+(() => {
+  // when the status line's span count arrives on the websocket, before xterm draws it
+  window.__bfWire = [];
+  const Native = window.WebSocket, decoder = new TextDecoder();
+  window.WebSocket = function (...args) {
+    const socket = new Native(...args);
+    socket.addEventListener("message", (e) => {
+      if (typeof e.data === "string") return;
+      const text = decoder.decode(new Uint8Array(e.data));
+      const m = /POST \\/v2\\.1\\/servers \\(([\\d,]+) spans/.exec(text);
+      if (m) window.__bfWire.push([Date.now() / 1000, parseInt(m[1].replace(/,/g, ""), 10)]);
+    });
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+})();
+"""
 CLK = os.sysconf("SC_CLK_TCK")
 BROWSER_FLAGS = ("--disable-background-timer-throttling", "--disable-renderer-backgrounding",
                  "--disable-backgrounding-occluded-windows")
@@ -252,7 +270,7 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
             pages: list[Page] = []
             t_open = time.monotonic()
             for _ in range(n_viewers):
-                page = await browser.open(base + "/")
+                page = await browser.open(base + "/", before_load=WIRE_PROBE)
                 pages.append(page)
             for page in pages:
                 await page.wait_screen(lambda s: "VIEWER" in s and "conductor" in s, 600,
@@ -298,6 +316,8 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
                     break
                 await asyncio.sleep(0.5)
             window = time.monotonic() - t0
+            wires = [[(float(t), int(m)) for t, m in
+                      await page.evaluate("window.__bfWire || []")] for page in pages]
             cpu = {p: cpu_s(p) - cpu0.get(p, 0.0) for p in cpu0}
             viewer_rss = [rss_mb(p) for p in viewer_pids]
             browser_rss = sum(rss_mb(p) for p in browser_pids)
@@ -326,6 +346,8 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
 
     vs_app = sorted(x for mk in marks for x in lags(app_marks, mk))
     app_final = min((t for t, n in app_marks if n >= final), default=float("inf"))
+    wire_final = [min((t for t, n in w if n >= final), default=float("inf")) - app_final
+                  for w in wires]
     n_viewer_procs = max(1, len(viewer_pids))
     return {
         "viewers": n_viewers, "viewer_procs": len(viewer_pids), "opened_s": opened_s,
@@ -338,6 +360,7 @@ async def run_once(n_viewers: int, count: int, dep: Deployment, transport: str,
         "app_final_max": max(min((t for t, n in mk if n >= final), default=float("inf"))
                              - app_final for mk in marks),
         "app_behind_events": app_final - t_final,
+        "wire_final_max": max(wire_final),
         "within_05": sum(1 for b in behind_final if b <= 0.5),
         "viewer_cpu_pct": 100 * sum(cpu[p] for p in viewer_pids) / window / n_viewer_procs,
         "server_cpu_pct": 100 * cpu[serve.pid] / window,
@@ -407,7 +430,10 @@ def table(rows: list[dict[str, Any]], count: int, nice: int = 0) -> str:
         "of the flow and every tab. 'final': the same for the finished picture. The "
         "teacher's app: `bootflow tui` (live) in a process of its own with Textual's "
         "headless driver, its picture's span count sampled every 20 ms; the viewers' lag "
-        "behind it is measured the same way (this is the goal's measure). "
+        "behind it is measured the same way (this is the goal's measure). 'On the wire': "
+        "when the finished status line reached each tab's websocket (a script wrapping "
+        "the page's WebSocket), before xterm.js parsed and drew it, minus when the "
+        "teacher's app showed it: the lag of the server side alone. "
         "CPU: % of one core over the multi-create window, and CPU seconds per viewer "
         "process for the whole multi-create; memory: RSS "
         "at the end. The browser is apart (summed over its processes, shared pages "
@@ -417,13 +443,14 @@ def table(rows: list[dict[str, Any]], count: int, nice: int = 0) -> str:
         "",
         "| viewers | lag p50 | lag p95 | lag max | final max | final ≤ 0.5 s | "
         "teacher's app: final behind events | viewers behind it: p95 / final max | "
+        "on the wire: final max behind it | "
         "CPU / viewer | CPU s / viewer | RSS / viewer | serve CPU | browser CPU | "
         "browser RSS |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "|" + " --- |" * 15,
     ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['viewers']} | failed: {r['error']} |" + " |" * 12)
+            lines.append(f"| {r['viewers']} | failed: {r['error']} |" + " |" * 13)
             continue
         lines.append(
             f"| {r['viewers']} | {r['lag_p50']:.2f} s | {r['lag_p95']:.2f} s | "
@@ -431,7 +458,8 @@ def table(rows: list[dict[str, Any]], count: int, nice: int = 0) -> str:
             f"{r['within_05']}/{r['viewers']} | "
             f"{r.get('app_behind_events', float('nan')):.2f} s | "
             f"{r.get('app_p95', float('nan')):.2f} s / "
-            f"{r.get('app_final_max', float('nan')):.2f} s | {r['viewer_cpu_pct']:.0f} % | "
+            f"{r.get('app_final_max', float('nan')):.2f} s | "
+            f"{r.get('wire_final_max', float('nan')):.2f} s | {r['viewer_cpu_pct']:.0f} % | "
             f"{r['viewer_cpu_pct'] * r['window_s'] / 100:.2f} s | "
             f"{r['viewer_rss_mb']:.0f} MB | {r['server_cpu_pct']:.0f} % | "
             f"{r['browser_cpu_pct']:.0f} % | {r['browser_rss_mb']:.0f} MB |")

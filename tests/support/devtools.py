@@ -177,8 +177,9 @@ class Browser:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def open(self, url: str) -> Page:
-        """A new tab on *url*, the terminal hook installed before the page's scripts."""
+    async def open(self, url: str, *, before_load: str = "") -> Page:
+        """A new tab on *url*, the terminal hook (and *before_load*, a script) installed
+        before the page's own scripts."""
         assert self._http is not None
         async with self._http.put(f"{self.endpoint}/json/new?about:blank") as resp:
             target = await resp.json()
@@ -186,6 +187,8 @@ class Browser:
         page = Page(self, ws, target["id"])
         await page.send("Page.enable")
         await page.send("Page.addScriptToEvaluateOnNewDocument", source=TERMINAL_HOOK)
+        if before_load:
+            await page.send("Page.addScriptToEvaluateOnNewDocument", source=before_load)
         await page.navigate(url)
         return page
 
