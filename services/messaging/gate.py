@@ -222,3 +222,44 @@ class GateController:
 
     def close(self) -> None:
         self._bus.close()
+
+
+class GateObserver:
+    """Read-only view of the gate (a classroom viewer): which hops are held, whether the
+    gate is on. It listens on the control bus and can only ask the services to re-announce
+    what they hold (``sync``); it has no way to release a hop or switch the gate."""
+
+    def __init__(self, transport_url: str) -> None:
+        self._lock = threading.Lock()
+        self._pending: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._enabled: bool | None = None  # unknown until an event says
+        self._bus = _ControlBus(transport_url, self._on_event, "observer")
+        self._bus.send({"event": "sync"})
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind, hop_id = event.get("event"), event.get("hop_id")
+        with self._lock:
+            if kind == "pending" and hop_id:
+                self._pending[hop_id] = event.get("hop") or {}
+                self._enabled = True
+            elif kind in ("released", "release") and hop_id:
+                self._pending.pop(hop_id, None)
+            elif kind == "free":
+                self._pending.clear()
+                self._enabled = False
+            elif kind == "on":
+                self._enabled = True
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Held hops, oldest first: ``[{"hop_id": ..., "hop": {...}}]``."""
+        with self._lock:
+            return [{"hop_id": k, "hop": v} for k, v in self._pending.items()]
+
+    @property
+    def enabled(self) -> bool | None:
+        """Whether the teacher's gate holds hops (None: not known yet)."""
+        with self._lock:
+            return self._enabled
+
+    def close(self) -> None:
+        self._bus.close()

@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "tracer.commands.export",
     "tracer.commands.record",
     "tracer.commands.tui",
+    "tracer.commands.serve",
     "tracer.commands.scenario",
 )
 

@@ -20,17 +20,28 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--present", action="store_true",
                    help="presentation mode for a classroom (graph, sequence, one large "
                    "narration line, the instance state; p toggles it)")
+    p.add_argument("--viewer", action="store_true",
+                   help="read-only: show the flow and the hops a teacher's walkthrough holds, "
+                   "without the keys to release them (what `bootflow serve` gives a browser)")
     p.set_defaults(func=cmd_tui)
 
 
 def cmd_tui(args: argparse.Namespace, console: Console) -> int:
     from tracer.collector import Collector, CollectorError
     from tracer.tui import BootflowApp, PushSource
+    from tracer.tui.app import Mode
 
+    if args.walkthrough and args.viewer:
+        raise UserError("--walkthrough (the teacher's keys) and --viewer (none): pick one")
     deployment, config, url, exchange = attach_target(args)
     source = PushSource()
-    controller = None
-    if args.walkthrough:
+    controller: Any = None
+    if args.viewer:
+        from services.messaging.gate import GateObserver
+        from tracer.tui.screens.viewer import ViewerGate
+
+        controller = ViewerGate(GateObserver(url))
+    elif args.walkthrough:
         from services.messaging.gate import GateController
         from tracer.commands.live import RequestOnlyGate
 
@@ -48,15 +59,18 @@ def cmd_tui(args: argparse.Namespace, console: Console) -> int:
         if controller is not None:
             controller.close()
         raise UserError(str(exc)) from exc
-    if controller is not None:
+    if args.walkthrough:
         controller.set_enabled(True)
+    mode: Mode = "viewer" if args.viewer else "walkthrough" if args.walkthrough else "live"
     try:
-        BootflowApp(source, mode="walkthrough" if controller else "live", gate=controller,
+        BootflowApp(source, mode=mode, gate=controller,
                     title=f"bootflow — {deployment.state_dir}",
                     service_down_time_s=float(config.service_down_time),
                     present=args.present).run()
     finally:
-        if controller is not None:
+        if args.viewer:
+            controller.close()
+        elif controller is not None:
             controller.set_enabled(False)  # the services must not stay held
             controller.close()
         collector.stop()

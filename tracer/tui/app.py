@@ -7,7 +7,8 @@ screen as a ``SnapshotReady`` message, at most ~20 a second however fast events 
 
 Modes, one screen each (``tracer.tui.screens``): ``live`` (a source pushes events),
 ``walkthrough`` (live + a gate that holds each hop until the learner presses
-``n``/space) and ``replay`` (a cursor over a recording: play/pause, step, scrub, speed).
+``n``/space), ``viewer`` (a classroom browser's read-only walkthrough: held hops shown,
+no gate keys) and ``replay`` (a cursor over a recording: play/pause, step, scrub, speed).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tracer.model import EMPTY_SNAPSHOT, Snapshot
 from tracer.tui.screens import MODE_SCREENS
 from tracer.tui.sources import EventSource
 
-Mode = Literal["live", "replay", "walkthrough"]
+Mode = Literal["live", "replay", "walkthrough", "viewer"]
 
 
 class SnapshotReady(Message):
@@ -59,7 +60,7 @@ class BootflowApp(App[None]):
         super().__init__()
         self.present = present
         if mode not in MODE_SCREENS:
-            raise ValueError(f"mode must be live, replay or walkthrough, not {mode!r}")
+            raise ValueError(f"mode must be live, replay, walkthrough or viewer, not {mode!r}")
         self.mode = mode
         self.source = source
         self.main = MODE_SCREENS[mode].create(

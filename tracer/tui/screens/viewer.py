@@ -1,0 +1,123 @@
+"""Viewer mode: a classroom browser's read-only picture of the teacher's walkthrough.
+
+The viewer sees what the teacher sees (the live flow, the hops the gate holds) and may
+select, scroll, switch views and language, but it cannot step the gate: the screen has
+no gate keys, its gate actions refuse, and its gate object (``ViewerGate``) has no way to
+release a hop or switch the gate (it wraps ``services.messaging.gate.GateObserver``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from tracer.model.feed import LiveFeed
+from tracer.session import is_request_root, is_trace_root
+from tracer.tui.screens.base import mode_keys
+from tracer.tui.screens.walkthrough import WalkthroughScreen
+
+READ_ONLY = "read-only viewer: the teacher releases the hops"
+_STEP_HINT = "press n / space to let it go"
+
+
+class GateRefused(PermissionError):
+    """A viewer asked its gate to release a hop or to switch the gate."""
+
+
+class ViewerGate:
+    """The held hops of the teacher's gate, as the teacher's ``RequestOnlyGate`` shows
+    them (start-up and periodic chatter left out), and nothing that could change them.
+
+    ``observer`` is a ``GateObserver`` (or anything with ``pending()``, ``enabled`` and
+    ``close()``); ``release``, ``release_next`` and ``set_enabled`` raise ``GateRefused``.
+    """
+
+    def __init__(self, observer: Any) -> None:
+        self.observer = observer
+        self._roots: dict[str, bool] = {}  # trace id → rooted at an HTTP request?
+        self._lock = threading.Lock()
+
+    def observe(self, event: Mapping[str, Any]) -> None:
+        """Feed every collected event (it learns which traces are requests)."""
+        if is_trace_root(event):
+            with self._lock:
+                self._roots[str(event.get("trace_id"))] = is_request_root(event)
+
+    def pending(self) -> list[dict[str, Any]]:
+        with self._lock:
+            roots = dict(self._roots)
+        return [item for item in self.observer.pending()
+                if roots.get(str((item.get("hop") or {}).get("trace_id"))) is not False]
+
+    @property
+    def enabled(self) -> bool | None:
+        return getattr(self.observer, "enabled", None)
+
+    def release(self, hop_id: str) -> None:
+        raise GateRefused(READ_ONLY)
+
+    def release_next(self) -> str | None:
+        raise GateRefused(READ_ONLY)
+
+    def set_enabled(self, enabled: bool) -> None:
+        raise GateRefused(READ_ONLY)
+
+    def close(self) -> None:
+        self.observer.close()
+
+
+class ViewerScreen(WalkthroughScreen, inherit_bindings=False):
+    """The walkthrough's picture without its gate keys (see the module docstring)."""
+
+    MODE = "viewer"
+    SUB_TITLE = "watching the teacher's walkthrough"
+    BINDINGS = mode_keys()
+
+    @classmethod
+    def create(cls, source: Any, *, gate: Any = None, service_down_time_s: float = 60.0,
+               clock: Callable[[], int] | None = None,
+               intro: str | None = None) -> ViewerScreen:
+        if gate is None:
+            raise ValueError("viewer mode needs a ViewerGate (it shows the held hops)")
+        return cls(LiveFeed(service_down_time_s=service_down_time_s, wall_clock=clock), gate,
+                   intro=intro)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The gate's actions do not exist here, whatever calls them."""
+        if action in ("step_gate", "toggle_gate"):
+            return False
+        return True
+
+    def action_step_gate(self) -> None:
+        self.notify(READ_ONLY, timeout=3)
+
+    def action_toggle_gate(self) -> None:
+        self.notify(READ_ONLY, timeout=3)
+
+    def detail(self) -> tuple[RenderableType, str]:
+        """The walkthrough's held-hop text, without its hint at keys this screen lacks."""
+        body, title = super().detail()
+        parts = list(body.renderables) if isinstance(body, Group) else [body]
+        for i, part in enumerate(parts):
+            if isinstance(part, Text) and _STEP_HINT in part.plain:
+                at = part.plain.index(_STEP_HINT)
+                parts[i] = (part[:at] + Text("the teacher lets it go", style="italic")
+                            + part[at + len(_STEP_HINT):])
+        return (Group(*parts) if isinstance(body, Group) else parts[0]), title
+
+    def poll_gate(self) -> None:
+        super().poll_gate()
+        enabled = getattr(self.gate, "enabled", None)
+        if enabled is not None and enabled != self.gate_enabled:
+            self.gate_enabled = bool(enabled)
+            self.show_status()
+
+    def status_mode(self, text: Text) -> None:
+        text.append("  teacher's gate ", style="bold")
+        text.append("ON" if self.gate_enabled else "OFF (free run)",
+                    style="bold green" if self.gate_enabled else "bold yellow")
+        text.append(f" · {len(self.pending)} held · read-only")
