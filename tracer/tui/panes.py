@@ -133,8 +133,13 @@ def describe_span(snap: Snapshot, span: SpanView, lang: str) -> RenderableType:
     return Group(head, narration_block(key, lang))
 
 
-def describe_pending(item: Mapping[str, Any], lang: str) -> RenderableType:
-    """A hop held by the walkthrough gate: what will happen when the learner steps."""
+STEP_HINT = "press n / space to let it go"
+
+
+def describe_pending(item: Mapping[str, Any], lang: str,
+                     hint: str = STEP_HINT) -> RenderableType:
+    """A hop held by the walkthrough gate: what will happen when the learner steps
+    (*hint*: how it moves on, from where this screen stands)."""
     hop = item.get("hop") if isinstance(item.get("hop"), Mapping) else item
     assert isinstance(hop, Mapping)
     method = str(hop.get("method") or "?")
@@ -147,7 +152,7 @@ def describe_pending(item: Mapping[str, Any], lang: str) -> RenderableType:
     text.append(f"\n→ {hop.get('service') or hop.get('topic')}@{hop.get('host') or '?'}"
                 f"  exchange {hop.get('exchange') or '?'}  routing key "
                 f"{hop.get('routing_key') or '?'}\n")
-    text.append("press n / space to let it go\n\n", style="italic")
+    text.append(f"{hint}\n\n", style="italic")
     return Group(text, narration_block(hop_key(style, method), lang))
 
 

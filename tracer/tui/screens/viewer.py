@@ -12,7 +12,6 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rich.console import Group, RenderableType
 from rich.text import Text
 
 from tracer.model.feed import LiveFeed
@@ -21,7 +20,6 @@ from tracer.tui.screens.base import mode_keys
 from tracer.tui.screens.walkthrough import WalkthroughScreen
 
 READ_ONLY = "read-only viewer: the teacher releases the hops"
-_STEP_HINT = "press n / space to let it go"
 
 
 class GateRefused(PermissionError):
@@ -73,6 +71,8 @@ class ViewerGate:
 class ViewerScreen(WalkthroughScreen, inherit_bindings=False):
     """The walkthrough's picture without its gate keys (see the module docstring)."""
 
+    step_hint = "the teacher lets it go"
+
     MODE = "viewer"
     SUB_TITLE = "watching the teacher's walkthrough"
     BINDINGS = mode_keys()
@@ -97,17 +97,6 @@ class ViewerScreen(WalkthroughScreen, inherit_bindings=False):
 
     def action_toggle_gate(self) -> None:
         self.notify(READ_ONLY, timeout=3)
-
-    def detail(self) -> tuple[RenderableType, str]:
-        """The walkthrough's held-hop text, without its hint at keys this screen lacks."""
-        body, title = super().detail()
-        parts = list(body.renderables) if isinstance(body, Group) else [body]
-        for i, part in enumerate(parts):
-            if isinstance(part, Text) and _STEP_HINT in part.plain:
-                at = part.plain.index(_STEP_HINT)
-                parts[i] = (part[:at] + Text("the teacher lets it go", style="italic")
-                            + part[at + len(_STEP_HINT):])
-        return (Group(*parts) if isinstance(body, Group) else parts[0]), title
 
     def poll_gate(self) -> None:
         super().poll_gate()

@@ -18,7 +18,7 @@ from tracer.model.feed import LiveFeed
 from tracer.model.views import state_name
 from tracer.tui.graph import ServiceGraph
 from tracer.tui.layout import node_label, node_of
-from tracer.tui.panes import describe_pending, reply_summary
+from tracer.tui.panes import STEP_HINT, describe_pending, reply_summary
 from tracer.tui.screens.base import TraceScreen, mode_keys
 from tracer.tui.timeline import Timeline
 
@@ -73,6 +73,8 @@ class WalkthroughScreen(TraceScreen):
     ``pending()``, ``release_next()`` and ``set_enabled(bool)``).
     """
 
+    step_hint = STEP_HINT   # how a held hop moves on, said in its pane
+
     MODE = "walkthrough"
     SUB_TITLE = "one hop at a time"
     BINDINGS = mode_keys(
@@ -122,7 +124,7 @@ class WalkthroughScreen(TraceScreen):
         if just is not None:
             blocks.append(just)
         if self.pending:
-            blocks.append(describe_pending(self.pending[0], self.lang))
+            blocks.append(describe_pending(self.pending[0], self.lang, self.step_hint))
             title = f"held by the gate ({len(self.pending)} waiting)"
         else:
             body, title = super().detail()
