@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     kernel, initrd = DEFAULT_GUEST_DIR / "vmlinuz", DEFAULT_GUEST_DIR / "initrd.img"
     tag = uuid.uuid4().hex[:6]
     d = Deployment(tempfile.mkdtemp(prefix="bootflow-bench-state-"))
-    cfg = d.make_config(virt_type="qemu", api_port=free_port(),
+    cfg = d.make_config(virt_type="qemu", api_port=free_port(), placement_port=free_port(),
                         control_exchange=f"bench-{tag}")
     try:
         d.up(cfg, computes=1, trace_exchange=f"bench-{tag}.trace", timeout=90)

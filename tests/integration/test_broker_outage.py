@@ -68,6 +68,7 @@ def outage_cloud(tmp_path: Path) -> Iterator[dict[str, Any]]:
         try:
             collector.start()
             cfg = d.make_config(transport_url=url, virt_type="test", api_port=free_port(),
+                                placement_port=free_port(),
                                 control_exchange=f"bf-outage-{tag}", report_interval=2,
                                 # Stein's: a 10 s outage must not make a compute look
                                 # down (its heartbeats go through the conductor)

@@ -337,7 +337,7 @@ def test_postgresql_deployment(names: dict[str, str]) -> None:
     try:
         r = cli("up", "--state-dir", names["state"], "--db", PG + name,
                  "--transport", names["transport"], "--api-port", names["port"],
-             "--placement-port", names["placement_port"],
+                 "--placement-port", names["placement_port"],
                  "--control-exchange", names["exchange"], "--trace-exchange", names["trace"],
                  "--report-interval", "1", "--service-down-time", "4", "--timeout", "60")
         assert r.returncode == 0, r.stdout + r.stderr

@@ -98,7 +98,8 @@ def make_cloud(tmp_path: Path) -> Iterator[Any]:
             tag = uuid.uuid4().hex[:8]
             d = Deployment(tmp_path / f"state-{len(made)}")
             cfg = d.make_config(transport_url=transport, virt_type=virt,
-                                api_port=free_port(), control_exchange=f"bf-test-{tag}",
+                                api_port=free_port(), placement_port=free_port(),
+                                control_exchange=f"bf-test-{tag}",
                                 report_interval=1, service_down_time=4,
                                 periodic_interval=2, periodic_fuzzy_delay=0,
                                 instance_build_timeout=BUILD_TIMEOUT,

@@ -253,14 +253,15 @@ def ensure_databases(config: Config) -> list[str]:
     return created
 
 
-def check_port(host: str, port: int) -> None:
+def check_port(host: str, port: int, what: str = "API", flag: str = "--api-port") -> None:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise DeployError(f"API port {host}:{port} is taken ({exc}); choose another "
-                              "with --api-port") from None
+            raise DeployError(f"{what} port {host}:{port} is taken ({exc}); choose another "
+                              f"with {flag} (or `bootflow down` the deployment using it)"
+                              ) from None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -367,7 +368,8 @@ class Deployment:
                 check_libvirt(config.connection_uri)
                 check_guest(config.guest_dir)
             check_port(config.api_host, config.api_port)
-            check_port(config.placement_host, config.placement_port)
+            check_port(config.placement_host, config.placement_port, "placement",
+                       "--placement-port")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pid_dir.mkdir(exist_ok=True)
         self.log_dir.mkdir(exist_ok=True)
