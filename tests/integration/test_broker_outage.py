@@ -69,6 +69,8 @@ def outage_cloud(tmp_path: Path) -> Iterator[dict[str, Any]]:
             collector.start()
             cfg = d.make_config(transport_url=url, virt_type="test", api_port=free_port(),
                                 placement_port=free_port(),
+                                # 23 instances of one project: past Stein's default quotas
+                                quota_instances=-1, quota_cores=-1, quota_ram=-1,
                                 control_exchange=f"bf-outage-{tag}", report_interval=2,
                                 # Stein's: a 10 s outage must not make a compute look
                                 # down (its heartbeats go through the conductor)
@@ -125,28 +127,37 @@ def _servers(api: APIClient, reservation_ids: list[str]) -> list[dict[str, Any]]
     return out
 
 
-def _trace_gaps(spans: Spans, trace_id: str) -> list[str]:
+class _Recorded:
+    """What the collector got: the raw events, and the model's spans by id."""
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+        self.spans = Spans(events)
+        self.by_id = self.spans.snapshot.spans
+
+
+def _trace_gaps(rec: _Recorded, trace_id: str) -> list[str]:
     """What is missing from one trace: a span without its start or end, a parent never
     seen. Empty for a trace recorded whole."""
     gaps = []
-    started = {s["span_id"]: s for s in spans.find(trace_id=trace_id)}
+    started = {s.span_id: s for s in rec.spans.find(trace_id=trace_id)}
     for s in started.values():
-        if s["end_ns"] is None:
-            gaps.append(f"span {s['name']} ({s['service']}) never ended")
-        if s["parent_id"] and s["parent_id"] not in spans.by_id:
-            gaps.append(f"span {s['name']} ({s['service']}): parent {s['parent_id']} "
+        if s.end_ns is None:
+            gaps.append(f"span {s.name} ({s.service}) never ended")
+        if s.parent_id and s.parent_id not in rec.by_id:
+            gaps.append(f"span {s.name} ({s.service}): parent {s.parent_id} "
                         "never recorded")
-    ended = {e["span_id"] for e in spans.events
+    ended = {e["span_id"] for e in rec.events
              if e["type"] == "span_end" and e["trace_id"] == trace_id}
     gaps += [f"span {sid} ended but never started" for sid in sorted(ended - started.keys())]
     return gaps
 
 
-def _build_trace_problems(spans: Spans, instance_uuid: str) -> list[str]:
+def _build_trace_problems(rec: _Recorded, instance_uuid: str) -> list[str]:
     """For one ACTIVE instance: the compute's 'active' annotation, the span it was made
     in, its ancestors up to the API's request span, the scheduler's span in the same
     trace, and nothing missing from that trace."""
-    notes = [e for e in spans.events if e["type"] == "annotate"
+    notes = [e for e in rec.events if e["type"] == "annotate"
              and e["name"] == "instance.state"
              and e["attrs"].get("instance_uuid") == instance_uuid
              and e["attrs"].get("vm_state") == "active"]
@@ -156,18 +167,18 @@ def _build_trace_problems(spans: Spans, instance_uuid: str) -> list[str]:
     trace_id = note["trace_id"]
     chain, sid = [], note["span_id"]
     while sid:
-        span = spans.by_id.get(sid)
+        span = rec.by_id.get(sid)
         if span is None:
             return [f"{instance_uuid}: span {sid} of its trace never recorded"]
         chain.append(span)
-        sid = span["parent_id"]
-    services = {s["service"] for s in chain}
+        sid = span.parent_id
+    services = {s.service for s in chain}
     problems = [f"{instance_uuid}: no {svc} span above the compute's"
                 for svc in ("nova-compute", "nova-conductor", "nova-api")
                 if svc not in services]
-    if not spans.find(service="nova-scheduler", trace_id=trace_id):
+    if not rec.spans.find(service="nova-scheduler", trace_id=trace_id):
         problems.append(f"{instance_uuid}: no nova-scheduler span in trace {trace_id}")
-    return problems + [f"{instance_uuid}: {g}" for g in _trace_gaps(spans, trace_id)]
+    return problems + [f"{instance_uuid}: {g}" for g in _trace_gaps(rec, trace_id)]
 
 
 def test_ten_second_outage_mid_multi_create_loses_nothing(outage_cloud: dict[str, Any]
@@ -239,13 +250,13 @@ def test_ten_second_outage_mid_multi_create_loses_nothing(outage_cloud: dict[str
     problems: list[str] = []
     deadline = time.monotonic() + 30
     while True:
-        spans = Spans(list(events))
-        problems = [p for s in active for p in _build_trace_problems(spans, s["id"])]
+        rec = _Recorded(list(events))
+        problems = [p for s in active for p in _build_trace_problems(rec, s["id"])]
         if not problems or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     lost = len({p.split(":")[0] for p in problems})
     print(f"traces: {len(active) - lost} of {len(active)} finished builds recorded whole, "
-          f"{len(spans.events)} events collected")
+          f"{len(rec.events)} events collected")
     assert problems == [], f"{lost} finished builds with trace events lost:\n" + "\n".join(
         problems[:20])
