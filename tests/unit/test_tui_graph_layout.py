@@ -68,7 +68,7 @@ async def test_graph_facts(size: tuple[int, int], fixture: str) -> None:
         if size[0] < 100:
             assert layout.compact
             # a list of edges: every row names a real edge of the trace and its method
-            # whole (the newest edges when not all fit)
+            # whole (the live and selected ones, then RPC before HTTP, when not all fit)
             rows = graph.render().plain.splitlines()[:-1]
             listed = [r for r in rows if r.strip()]
             assert listed
@@ -76,6 +76,13 @@ async def test_graph_facts(size: tuple[int, int], fixture: str) -> None:
             for row in listed:
                 assert any(m in row for m in methods), row
             assert "update_instance_info" in text or "build_and_run_instance" in text
+            # the messages a class is there to see come before HTTP requests: each is
+            # listed with its own style (call blocks, cast returns)
+            rpc_rows = [r for r in listed if " http " not in r]
+            if len(rpc_rows) < len(listed):   # an HTTP row only once every RPC edge is
+                assert len(rpc_rows) == sum(1 for k in edges if k[2] != "http"), listed
+            assert any(" call " in r for r in rpc_rows), listed
+            assert any(" cast " in r for r in rpc_rows), listed
             return
         assert not layout.compact, layout.reason
         check_layout(layout)
@@ -141,3 +148,22 @@ async def test_other_traffic_behind_a_toggle() -> None:
         await pilot.press("o")
         await pilot.pause()
         assert graph.layout_model == before
+
+
+@sync
+async def test_edge_list_keeps_the_boots_calls_and_casts() -> None:
+    """When the list cannot hold every edge of the finished boot, the RPC messages a class
+    is there to see stay (select_destinations blocks, the builds are casts); HTTP rows go
+    first."""
+    app = BootflowApp(ListSource(load("boot_real.jsonl")), mode="live", clock=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        graph = app.query_one(ServiceGraph)
+        rows = [r for r in graph.render().plain.splitlines()[:-1] if r.strip()]
+        edges = trace_edges(app.snapshot, graph.trace_id)
+        assert len(rows) < len(edges)   # not all fit: the choice matters
+        for method, style in (("schedule_and_build_instances", "cast"),
+                              ("select_destinations", "call"),
+                              ("build_and_run_instance", "cast")):
+            assert any(method in r and f" {style} " in r for r in rows), (method, rows)

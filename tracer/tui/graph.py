@@ -17,7 +17,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
-from tracer.model.constants import LIVE_HOP_STATES
+from tracer.model.constants import LIVE_HOP_STATES, RPC_STYLES
 from tracer.tui.canvas import Canvas
 from tracer.tui.graphlayout import (
     BOX_H,
@@ -202,19 +202,20 @@ class ServiceGraph(Widget):
 
     def _list(self, cv: Canvas, pal: Palette, edges: dict[EdgeKey, _Edge],
               rows: int) -> None:
-        """Too narrow to draw: one line per edge, the live and selected ones kept."""
+        """Too narrow to draw: one line per edge, in the order the flow sent them. When
+        they do not all fit: the live, held and selected ones first, then the RPC
+        messages (the calls and casts a class is there to see) before HTTP requests."""
         items = [e for e in edges.values() if not e.style.startswith("other:")]
         if len(items) > rows:
-            keep = [e for e in items if e.live or any(h.hop_id in self.held
-                                                       or h.hop_id == self.selected
-                                                       for h in e.hops)]
-            chosen = [id(e) for e in keep[-rows:]]
-            for e in reversed(items):  # then the newest others
-                if len(chosen) >= rows:
-                    break
-                if id(e) not in chosen:
-                    chosen.append(id(e))
-            items = [e for e in items if id(e) in chosen]
+            def tier(e: _Edge) -> int:
+                if e.live or any(h.hop_id in self.held or h.hop_id == self.selected
+                                 for h in e.hops):
+                    return 0
+                return 1 if e.style in RPC_STYLES else 2
+
+            ranked = sorted(range(len(items)), key=lambda i: (tier(items[i]), i))
+            chosen = set(ranked[:rows])
+            items = [e for i, e in enumerate(items) if i in chosen]
         src_w = max((len(node_label(e.src)) for e in items), default=4)
         dst_w = max((len(node_label(e.dst)) for e in items), default=4)
         for y, edge in enumerate(items[:rows]):
