@@ -17,6 +17,7 @@ import pytest
 from support.rabbit import HOST as RABBIT_HOST
 from support.rabbit import PORT as RABBIT_PORT
 from support.rabbit import RABBIT_URL, rabbit_reachable, require_rabbit
+from support.sink import Sink
 
 from tracer.collector import Collector, CollectorError, topic_matches, wait_for
 from tracer.instrument import api as trace
@@ -54,24 +55,6 @@ def _event(i: int, host: str = "compute1", service: str = "nova-compute") -> dic
     return {"type": "annotate", "trace_id": "a" * 32, "span_id": "b" * 16, "name": "log",
             "service": service, "host": host, "ts_ns": i,
             "attrs": {"i": i, "message": "x" * 64}}
-
-
-class Sink:
-    """Collects what a collector delivers; thread-safe."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def wait(self, n: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        wait_for(lambda: len(self.events) >= n, timeout)
-        time.sleep(0.05)  # anything extra (duplicates) would show up now
-        with self._lock:
-            return list(self.events)
 
 
 def test_list_and_tee_emitters() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from support.rabbit import HOST, PORT, RABBIT_URL, require_rabbit
+from support.sink import Sink
 
 from tracer.cloud.netfault import Forwarder
 from tracer.collector import Collector, wait_for
@@ -31,20 +32,6 @@ from tracer.instrument.emitter import DROPPED_ANNOTATION, BrokerEmitter
 def exchange() -> str:
     require_rabbit()
     return f"bootflow.trace.test_{uuid.uuid4().hex[:8]}"
-
-
-class Sink:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        with self._lock:
-            self.events.append(event)
-
-    def get(self) -> list[dict[str, Any]]:
-        with self._lock:
-            return list(self.events)
 
 
 def _event(i: int, **attrs: Any) -> dict[str, Any]:
