@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.deployment import wait_for
 from support.rabbit import rabbitmqctl_lines
 
 from tracer.cloud import processes as deploy
@@ -70,15 +71,6 @@ def _cli(*args: str, ns: NetNamespace | None = None, timeout: float = 150
     argv = [sys.executable, "-m", "tracer.cli", *args]
     return subprocess.run((ns.prefix() if ns else []) + argv, cwd=REPO, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"})
-
-
-def _wait(pred: Any, timeout: float, what: str, poll: float = 0.3) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := pred()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out ({timeout}s) waiting for {what}")
-        time.sleep(poll)
-    return value
 
 
 def _require() -> None:
@@ -195,7 +187,7 @@ def test_two_machines_join_share_a_multi_create_and_survive_a_cut(
         assert "joined nova-compute" in conf and url.password not in conf
         assert f'placement_endpoint = "http://{c.addr}:' in conf
 
-    rows = _wait(lambda: (s := status(c)) and all(
+    rows = wait_for(lambda: (s := status(c)) and all(
         s.get(h, {}).get("state") == "up" for h in c.machines) and s, 30,
         "both joined computes up in the teacher's status")
     assert all(rows[h]["remote"] and rows[h]["pid"] is None for h in c.machines)
@@ -225,7 +217,7 @@ def test_two_machines_join_share_a_multi_create_and_survive_a_cut(
     b = c.machines["student-b"]
     subprocess.run(["ip", "-n", b.name, "link", "set", b.ns_if, "down"], check=True)
     cut = time.monotonic()
-    _wait(lambda: status(c)["student-b"]["state"] == "down", SERVICE_DOWN_TIME + 20,
+    wait_for(lambda: status(c)["student-b"]["state"] == "down", SERVICE_DOWN_TIME + 20,
           "student-b down in the teacher's status")
     assert time.monotonic() - cut >= SERVICE_DOWN_TIME - 1
     assert status(c)["student-a"]["state"] == "up"
@@ -237,7 +229,7 @@ def test_two_machines_join_share_a_multi_create_and_survive_a_cut(
     # NetworkManager) would put the default route back when the cable is plugged in
     subprocess.run(["ip", "-n", b.name, "route", "replace", "default", "via", b.host_ip],
                    check=True)
-    _wait(lambda: status(c)["student-b"]["state"] == "up", 120,
+    wait_for(lambda: status(c)["student-b"]["state"] == "up", 120,
           "student-b up again after the cut was restored")
     assert boot(c, "back", 1) == ["student-b"]   # 2 instances there, 4 on student-a
 
