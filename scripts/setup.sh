@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libvirt-dev pkg-config gcc python3-venv graphviz nodejs chromium)
+APT_PACKAGES=(libvirt-dev pkg-config gcc python3-venv graphviz nodejs chromium fonts-noto-cjk)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
