@@ -167,3 +167,29 @@ async def test_edge_list_keeps_the_boots_calls_and_casts() -> None:
                               ("select_destinations", "call"),
                               ("build_and_run_instance", "cast")):
             assert any(method in r and f" {style} " in r for r in rows), (method, rows)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (160, 45)], ids=lambda s: f"{s[0]}x{s[1]}")
+@sync
+async def test_boot_names_whole_on_the_drawing(size: tuple[int, int]) -> None:
+    """`make demo`'s final picture: the drawn graph itself (not the timeline beside it)
+    names the boot's call and both casts whole, each on its own edge of its own style:
+    the gaps between the columns go to the RPC names first."""
+    app = BootflowApp(ListSource(load("boot_real.jsonl")), mode="live", clock=None)
+    async with app.run_test(size=size) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        graph = app.query_one(ServiceGraph)
+        layout = graph.layout_model
+        assert layout is not None and not layout.compact, layout and layout.reason
+        check_layout(layout)
+        rows = graph.render().plain.splitlines()
+        for method, style in (("schedule_and_build_instances", "cast"),
+                              ("select_destinations", "call"),
+                              ("build_and_run_instance", "cast")):
+            route = next(e for e in layout.edges
+                         if e.key[2] == style and any(
+                             h.method == method for h in trace_edges(
+                                 app.snapshot, graph.trace_id)[e.key]))
+            on_line = rows[route.label_y][route.label_x:route.label_x + route.label_room]
+            assert method in on_line, (method, on_line)

@@ -71,6 +71,11 @@ def needed_height(snap: Snapshot, trace_id: str | None, width: int) -> int:
     return max(8, tallest * (BOX_H + 1) + 1) + 1
 
 
+def _label_len(hops: list[HopView]) -> int:
+    """Room an edge's label needs: its longest method, ``×N`` when several hops."""
+    return max(len(h.method) for h in hops) + (len(f" ×{len(hops)}") if len(hops) > 1 else 0)
+
+
 def _nodes(edges: dict[EdgeKey, list[HopView]]) -> list[str]:
     nodes = {"nova-api", "nova-conductor", "nova-scheduler"}
     for src, dst, _style in edges:
@@ -107,12 +112,14 @@ class ServiceGraph(Widget):
         """The layout for the selected trace at this size (cached per edge set)."""
         edges = self._edge_hops()
         nodes = _nodes(edges)
-        key = (tuple(nodes), tuple(edges), width, height)
+        key = (tuple(nodes), tuple((k, _label_len(v)) for k, v in edges.items()), width,
+               height)
         found = self._layouts.get(key)
         if found is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
-            found = layout_graph(nodes, list(edges), width, height)
+            found = layout_graph(nodes, list(edges), width, height,
+                                 {k: _label_len(v) for k, v in edges.items()})
             self._layouts[key] = found
         return found
 

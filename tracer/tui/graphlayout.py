@@ -14,17 +14,18 @@ the layout is computed once per set of edges and size and cached by the widget.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tracer.model import HopView, Snapshot
-from tracer.model.constants import SERVICE_ORDER
+from tracer.model.constants import RPC_STYLES, SERVICE_ORDER
 from tracer.tui.layout import node_label, node_of, node_service
 
 MIN_DRAW_WIDTH = 96  # the graph spans the screen: ~100 terminal columns
 BOX_H = 3
 _LAYER = {"client": 0, "nova-api": 0, "nova-conductor": 1, "nova-scheduler": 2,
           "nova-compute": 2, "placement": 3, "database": 3}
+MIN_GAP = 8  # columns between two layers of boxes, at least
 _BEND = 6  # a bend costs as much as six cells of line: few bends, readable routes
 _CROSS = 3  # crossing another line is allowed, but a detour of 3 cells is preferred
 _E, _W, _S, _N = 0, 1, 2, 3
@@ -104,9 +105,11 @@ def _node_key(node: str) -> tuple[int, str]:
 
 
 def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,
-                 height: int) -> GraphLayout:
+                 height: int, labels: Mapping[EdgeKey, int] | None = None) -> GraphLayout:
     """Boxes in layered columns (api → conductor → scheduler/computes → placement), then
-    each edge routed in turn; ``compact`` when it does not fit."""
+    each edge routed in turn, the RPC messages first (they get the straight routes);
+    ``compact`` when it does not fit. ``labels``: the length of each edge's label, so the
+    gaps between columns go first to the calls' and casts' names."""
     if width < MIN_DRAW_WIDTH:
         return GraphLayout(width, height, True, reason="narrow")
     columns: dict[int, list[str]] = {}
@@ -114,21 +117,39 @@ def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,
         columns.setdefault(node_layer(node), []).append(node)
     if not columns:
         return GraphLayout(width, height, False)
-    cols = [columns[k] for k in sorted(columns)]
+    layers = sorted(columns)
+    cols = [columns[k] for k in layers]
     col_w = [max(len(node_label(n)) for n in col) + 4 for col in cols]
     spare = width - sum(col_w) - 2
-    if spare < 8 * max(1, len(cols) - 1) + 4 or any(len(c) * BOX_H > height for c in cols):
+    if spare < MIN_GAP * max(1, len(cols) - 1) + 4 or \
+            any(len(c) * BOX_H > height for c in cols):
         return GraphLayout(width, height, True, reason="too small")
-    gap = (spare - 4) // max(1, len(cols) - 1) if len(cols) > 1 else 0
+    gaps = _gaps(layers, edges, labels or {}, spare - 4)
     boxes: list[Box] = []
     x = 1
-    for col, w in zip(cols, col_w, strict=True):
+    for i, (col, w) in enumerate(zip(cols, col_w, strict=True)):
         free = height - len(col) * BOX_H
-        for i, node in enumerate(col):
-            y = round(free * (i + 0.5) / len(col)) + i * BOX_H if len(col) > 1 \
+        for j, node in enumerate(col):
+            y = round(free * (j + 0.5) / len(col)) + j * BOX_H if len(col) > 1 \
                 else free // 2
             boxes.append(Box(node, x, max(0, min(height - BOX_H, y)), w))
-        x += w + gap
+        x += w + (gaps[i] if i < len(gaps) else 0)
+    rpc_first = sorted(range(len(edges)), key=lambda i: (edges[i][2] not in RPC_STYLES, i))
+    routes: list[EdgeRoute] | str = ""
+    for order in (rpc_first, range(len(edges))):  # the send order when that fails
+        routes = _route_all(boxes, [edges[i] for i in order], width, height)
+        if not isinstance(routes, str):
+            break
+    if isinstance(routes, str):
+        return GraphLayout(width, height, True, reason=f"no route for {routes}")
+    return GraphLayout(width, height, False, tuple(boxes),
+                       _place_labels(routes, labels or {}))
+
+
+def _route_all(boxes: Sequence[Box], edges: Sequence[EdgeKey], width: int,
+               height: int) -> list[EdgeRoute] | str:
+    """Every edge routed in this order; the first that finds no way (as text) if one
+    does not."""
     by_node = {b.node: b for b in boxes}
     walls: set[Cell] = set().union(*(b.cells for b in boxes))
     used: dict[Cell, str] = {}  # cell → "h", "v" or "x" (a corner or an end: untouchable)
@@ -139,7 +160,7 @@ def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,
             continue
         found = _route(src, dst, width, height, walls, used)
         if found is None:
-            return GraphLayout(width, height, True, reason=f"no route for {key}")
+            return str(key)
         cells, kinds = found
         for cell, kind in zip(cells, kinds, strict=True):
             if cell in used:  # a crossing
@@ -148,7 +169,36 @@ def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,
                 used[cell] = "x" if kind not in ("h", "v") or cell == cells[-1] \
                     or cell == cells[0] else kind
         routes.append(EdgeRoute(key, tuple(cells), tuple(kinds)))
-    return GraphLayout(width, height, False, tuple(boxes), _place_labels(routes))
+    return routes
+
+
+def _gaps(layers: Sequence[int], edges: Sequence[EdgeKey], labels: Mapping[EdgeKey, int],
+          spare: int) -> list[int]:
+    """The columns between neighbouring layers: each at least ``MIN_GAP``, then widened
+    so the labels of the edges between them fit whole, the calls' and casts' first, the
+    HTTP requests' with what is left, the smallest need first; the rest shared evenly."""
+    n = len(layers) - 1
+    if n <= 0:
+        return []
+    gaps = [MIN_GAP] * n
+    left = spare - MIN_GAP * n
+    for tier in (True, False):
+        want = [0] * n
+        for key in edges:
+            if (key[2] in RPC_STYLES) != tier or key not in labels:
+                continue
+            a, b = sorted((layers.index(node_layer(key[0])), layers.index(node_layer(key[1]))))
+            if b == a + 1:
+                want[a] = max(want[a], labels[key] + 4)  # the arrow head and a cell each side
+        need = [max(0, w - g) for w, g in zip(want, gaps, strict=True)]
+        # the smallest needs first: more names whole, the longest one cut if it must
+        for i in sorted(range(n), key=lambda i: need[i]):
+            extra = min(need[i], left)
+            gaps[i] += extra
+            left -= extra
+    for i in range(n):
+        gaps[i] += left // n + (1 if i < left % n else 0)
+    return gaps
 
 
 def _route(src: Box, dst: Box, width: int, height: int, walls: set[Cell],
@@ -251,7 +301,8 @@ def _corner(came: int, goes: int) -> str:
     }[(came, goes)]
 
 
-def _place_labels(routes: list[EdgeRoute]) -> tuple[EdgeRoute, ...]:
+def _place_labels(routes: list[EdgeRoute],
+                  labels: Mapping[EdgeKey, int]) -> tuple[EdgeRoute, ...]:
     """Each label on the longest run of straight horizontal cells no other edge touches
     (not the arrow head): a label never names the wrong edge."""
     owners: dict[Cell, int] = {}
@@ -274,8 +325,8 @@ def _place_labels(routes: list[EdgeRoute]) -> tuple[EdgeRoute, ...]:
             run = [cell] if own else []
         room, x, y = best
         # one cell of line kept on each side when there is room: the label reads as on
-        # the line, not glued to a corner
-        if room >= 8:
+        # the line, not glued to a corner; the whole run when only that fits the name
+        if room >= 8 and not room - 2 < labels.get(route.key, 0) <= room:
             room, x = room - 2, x + 1
         out.append(EdgeRoute(route.key, route.cells, route.kinds, x, y, room))
     return tuple(out)
