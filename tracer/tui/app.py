@@ -26,6 +26,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from tracer.model import EMPTY_SNAPSHOT, Snapshot
+from tracer.tui.i18n import translate_bindings
 from tracer.tui.screens import MODE_SCREENS
 from tracer.tui.sources import EventSource
 
@@ -71,6 +72,7 @@ class BootflowApp(App[None]):
         self.snapshot: Snapshot = EMPTY_SNAPSHOT  # the picture drawn last
         self.state_seq = 0  # its event count
         self.frames = 0  # pictures drawn
+        self._english_keys = self._bindings.copy()  # the palette key's words, per `l`
 
     @property
     def ingested(self) -> int:
@@ -126,6 +128,9 @@ class BootflowApp(App[None]):
 
     def action_toggle_lang(self) -> None:
         self.lang = "zh" if self.lang == "en" else "en"
+
+    def watch_lang(self, lang: str) -> None:
+        translate_bindings(self, self._english_keys, lang)
 
     def action_toggle_dark(self) -> None:
         dark = self.current_theme.dark if self.current_theme else True

@@ -23,6 +23,8 @@ from textual.strip import Strip
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.model.constants import LIVE_HOP_STATES
 from tracer.model.views import state_name
+from tracer.tui.canvas import cells
+from tracer.tui.i18n import lang_of, t
 from tracer.tui.layout import participants
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
@@ -223,10 +225,14 @@ class SequenceView(ScrollView, can_focus=True):
             if caused:
                 label += f" → {caused}"
             if hop.state in LIVE_HOP_STATES:
-                label += " … " + hop.state.replace("_", " ")
+                label += " … " + t(hop.state.replace("_", " "), lang_of(self))
+            parts = cells(label)
             # long labels may run over other lifelines: readable beats tidy
-            start = lo + 2 if len(label) <= len(chars) - lo - 2 else max(0, hi - 2 - len(label))
-            for k, c in enumerate(label):
+            start = lo + 2 if len(parts) <= len(chars) - lo - 2 else max(0, hi - 2 - len(parts))
+            edge = len(chars) - start - 1  # the last cell: half a wide character is a blank
+            if 0 <= edge < len(parts) - 1 and parts[edge + 1] == "":
+                parts[edge] = " "
+            for k, c in enumerate(parts):
                 if 0 <= start + k < len(chars):
                     chars[start + k], styles[start + k] = c, st
             return
@@ -237,7 +243,7 @@ class SequenceView(ScrollView, can_focus=True):
         if 0 <= head_x < len(chars):
             chars[head_x] = gl.right if b >= a else gl.left
         if reply and hi - lo > 10:
-            text = " reply "
+            text = cells(f" {t('reply', lang_of(self))} ")
             start = lo + (hi - lo - len(text)) // 2
             for k, c in enumerate(text):
                 chars[start + k] = c

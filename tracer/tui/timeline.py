@@ -26,6 +26,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
+from tracer.tui.canvas import cells
+from tracer.tui.i18n import lang_of, t
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18  # the narrowest name column
@@ -366,10 +368,15 @@ class Timeline(ScrollView, can_focus=True):
             for x in range(max(0, a), min(w, b)):
                 chars[x] = ch
                 styles[x] = st
-            for k, c in enumerate(text):
+            parts = cells(text)
+            lo, hi = max(0, a), min(w, b)
+            for k, c in enumerate(parts):
                 x = a + k
-                if a <= x < b and 0 <= x < w:
-                    chars[x] = c
+                if lo <= x < hi:
+                    # half a wide character at either edge is a blank
+                    cut = (c == "" and x == lo) or (
+                        c != "" and k + 1 < len(parts) and parts[k + 1] == "" and x + 1 >= hi)
+                    chars[x] = " " if cut else c
 
         style = hop.style if hop is not None else ""
         if span.kind == "CLIENT" and style == "call":
@@ -377,9 +384,11 @@ class Timeline(ScrollView, can_focus=True):
             if selected:
                 st += Style(reverse=True)
             # no ⏳: it is two cells wide and shifts what follows
-            fill(x0, x1, "░", st, f"{span.name} (call, waiting)"[: max(0, x1 - x0)])
+            fill(x0, x1, "░", st, f"{span.name} (call, {t('waiting', lang_of(self))})")
             if x1 - 1 >= 0 and x1 - 1 < w and span.end_ns is not None:
                 chars[x1 - 1] = "┫"
+                if x1 >= 2 and len(cells(chars[x1 - 2])) == 2:
+                    chars[x1 - 2] = "░"  # a wide character whose right half ┫ took
         elif span.kind == "PRODUCER" and hop is not None:
             kind = "fanout" if style == "fanout" else "cast"
             st = pal.fg("error" if error else kind, bold=True)
