@@ -24,6 +24,7 @@ from tracer import narration
 from tracer.model import HopView, ServiceView, Snapshot, SpanView, hop_key
 from tracer.tui.i18n import t
 from tracer.tui.timeline import fmt_ns
+from tracer.tui.wrap import MixedWrap
 
 MAX_INSTANCES = 4  # the most recently changed ones; the pane is small
 _STATE_WORDS = {
@@ -72,7 +73,7 @@ def narration_block(key: str, lang: str) -> RenderableType:
     if entry.location:
         text.append(t("Stein: ", lang), style="dim")
         text.append(entry.location, style="italic")
-    return text
+    return MixedWrap(text)  # Chinese breaks between characters, not inside names
 
 
 def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
