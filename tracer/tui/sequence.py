@@ -167,6 +167,10 @@ class SequenceView(ScrollView, can_focus=True):
         return {p: int(left + gap * i) for i, p in enumerate(self._parts)}
 
     def render_line(self, y: int) -> Strip:
+        """Row *y* on the widget's own background (app.tcss), not the terminal's."""
+        return self._line(y).apply_style(self.rich_style)
+
+    def _line(self, y: int) -> Strip:
         width = self.size.width
         pal = Palette(self)
         cols = self._columns()
@@ -213,7 +217,9 @@ class SequenceView(ScrollView, can_focus=True):
             a, b = b, a
         kind = pal.style_for(hop.style)
         gl = GLYPHS["cast" if reply else kind]
-        st = pal.fg("error" if hop.state == "error" else kind, bold=not reply, dim=reply)
+        # a reply in the muted axis colour, not dim: dim text falls below 4.5:1
+        st = pal.fg("error" if hop.state == "error" else "axis" if reply else kind,
+                    bold=not reply)
         if hop.hop_id == self.selected:
             st += Style(reverse=True)
         lo, hi = min(a, b), max(a, b)

@@ -31,9 +31,6 @@ from tracer.tui.i18n import lang_of, t
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18  # the narrowest name column
-SERVICE_COLOURS = {"nova-api": "dodger_blue2", "nova-conductor": "dark_orange3",
-                   "nova-scheduler": "medium_purple3", "nova-compute": "green4",
-                   "placement": "deep_pink3", "glance": "dark_cyan", "client": "grey50"}
 
 
 @dataclass(frozen=True)
@@ -318,6 +315,10 @@ class Timeline(ScrollView, can_focus=True):
         return int((ts - self._t0 - cut) / self.ns_per_cell)
 
     def render_line(self, y: int) -> Strip:
+        """Row *y* on the widget's own background (app.tcss), not the terminal's."""
+        return self._line(y).apply_style(self.rich_style)
+
+    def _line(self, y: int) -> Strip:
         width = self.size.width
         pal = Palette(self)
         sx = int(self.scroll_offset.x)
@@ -340,11 +341,11 @@ class Timeline(ScrollView, can_focus=True):
         room = gutter - 2 - len(extra)
         if len(name) > room:
             name = name[:max(1, room - 1)] + "…"
-        colour = SERVICE_COLOURS.get(span.service, "grey50")
         hop = self._hops.get(span.span_id) or self._hop_of_server.get(span.span_id)
         selected = hop is not None and hop.hop_id == self.selected
         hit = bool(self.search) and self.search.lower() in span.name.lower()
-        st = Style(color=colour, bold=row.critical or selected, reverse=selected or hit)
+        st = pal.service(span.service, bold=row.critical or selected,
+                         reverse=selected or hit)
         segs = [Segment(mark, pal.fg("call", bold=True)), Segment(name, st),
                 Segment(extra.ljust(gutter - 2 - len(name)), pal.fg("axis")),
                 Segment("│", pal.fg("axis"))]
