@@ -64,9 +64,10 @@ class Palette:
         """A filled bar: the colour as background, readable text on it."""
         return Style(bgcolor=self.color(name), color=self._component("on-bar"))
 
-    def service(self, service: str, **attrs: bool) -> Style:
+    def service(self, service: str, bold: bool = False, reverse: bool = False) -> Style:
         """A service's colour (``svc-client`` for one not listed)."""
-        return Style(color=self.color(SERVICE_COLOUR.get(service, "svc-client")), **attrs)
+        return Style(color=self.color(SERVICE_COLOUR.get(service, "svc-client")), bold=bold,
+                     reverse=reverse)
 
     def style_for(self, style: str) -> str:
         return style if style in GLYPHS else "http"
