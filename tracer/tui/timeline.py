@@ -384,7 +384,7 @@ class Timeline(ScrollView, can_focus=True):
             st = pal.fg("error" if error else "call", bold=True)
             if selected:
                 st += Style(reverse=True)
-            # no ⏳: it is two cells wide and shifts what follows
+            # no hourglass glyph: terminals draw it two cells wide, shifting what follows
             fill(x0, x1, "░", st, f"{span.name} (call, {t('waiting', lang_of(self))})")
             if x1 - 1 >= 0 and x1 - 1 < w and span.end_ns is not None:
                 chars[x1 - 1] = "┫"
