@@ -403,10 +403,18 @@ class TraceScreen(Screen[None]):
             return
         ids = [t.trace_id for t in traces]
         i = ids.index(self.trace_id) if self.trace_id in ids else 0
+        self.show_trace(ids[(i + delta) % len(ids)])
+
+    def show_trace(self, trace_id: str) -> None:
+        """Show one trace and stop following (``<``/``>``, the palette's trace names)."""
         self.follow = False
-        self.trace_id = ids[(i + delta) % len(ids)]
+        self.trace_id = trace_id
         self.selected_hop = None
         self.draw(self.snapshot)
+
+    def show_view(self, tab: str) -> None:
+        """``tab-timeline`` or ``tab-sequence`` (the palette; ``v`` switches)."""
+        self.query_one(TabbedContent).active = tab
 
     def action_follow(self) -> None:
         self.follow = not self.follow
