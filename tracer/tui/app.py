@@ -28,7 +28,7 @@ from textual.worker import get_current_worker
 
 from tracer.model import EMPTY_SNAPSHOT, Snapshot
 from tracer.tui.commands import BootflowCommands
-from tracer.tui.i18n import translate_bindings
+from tracer.tui.i18n import t, translate_bindings
 from tracer.tui.screens import MODE_SCREENS
 from tracer.tui.sources import EventSource
 
@@ -149,7 +149,8 @@ class BootflowApp(App[None]):
             return
         self._source_error_shown = True
         first = str(error).strip().split("\n", 1)[0] or type(error).__name__
-        self.notify(f"{first}\n(q quits)", title="the run failed", severity="error",
+        self.notify(f"{first}\n{t('(q quits)', self.lang)}",
+                    title=t("the run failed", self.lang), severity="error",
                     timeout=600, markup=False)   # an error may quote a cloud string
 
     # -- app-wide keys (bound on every mode screen) ----------------------------------

@@ -218,6 +218,13 @@ ZH: dict[str, str] = {
     "(? shows it again)": "（? 再次显示）",
     "find a span by name (enter; empty clears)": "按名称查找 span（回车；留空清除）",
     "watching the services": "观察各服务",
+    "nothing is held right now": "现在没有被扣住的消息",
+    "gate on: each hop waits for n/space": "闸门开：每一跳等待 n/空格",
+    "gate off: the flow runs free": "闸门关：流程自由运行",
+    "read-only viewer: the teacher releases the hops": "只读观看：由老师放行",
+    "(q quits)": "（q 退出）",
+    "the run failed": "运行失败",
+    "cell": "格",
     "one hop at a time": "一次一跳",
     "watching the teacher's walkthrough": "观看老师的演练",
 }

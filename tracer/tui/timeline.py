@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
@@ -441,6 +442,7 @@ class Timeline(ScrollView, can_focus=True):
                 if 0 <= x < w:
                     chars[x] = c
         flags = ("all" if self.show_all else "") + (" rpc" if self.rpc_only else "")
-        head = f"{fmt_ns(self.ns_per_cell)}/cell {flags}".ljust(gutter - 1)[: gutter - 1] + "│"
+        head = set_cell_size(f"{fmt_ns(self.ns_per_cell)}/{t('cell', lang_of(self))} {flags}",
+                             gutter - 1) + "│"
         return Strip([Segment(head, pal.fg("axis")), Segment("".join(chars), pal.fg("axis"))],
                      width)

@@ -94,10 +94,10 @@ class ViewerScreen(WalkthroughScreen, inherit_bindings=False):
         return True
 
     def action_step_gate(self) -> None:
-        self.notify(READ_ONLY, timeout=3)
+        self.notify(t(READ_ONLY, self.lang), timeout=3)
 
     def action_toggle_gate(self) -> None:
-        self.notify(READ_ONLY, timeout=3)
+        self.notify(t(READ_ONLY, self.lang), timeout=3)
 
     def poll_gate(self) -> None:
         super().poll_gate()

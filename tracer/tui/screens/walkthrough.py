@@ -265,7 +265,7 @@ class WalkthroughScreen(TraceScreen):
         and says what the release did."""
         first = self.pending[0] if self.pending else None
         if self.gate.release_next() is None:
-            self.notify("nothing is held right now", timeout=2)
+            self.notify(t("nothing is held right now", self.lang), timeout=2)
         elif first is not None:
             hop = first.get("hop") if isinstance(first.get("hop"), Mapping) else first
             assert isinstance(hop, Mapping)
@@ -287,6 +287,6 @@ class WalkthroughScreen(TraceScreen):
         self.gate.set_enabled(self.gate_enabled)
         if not self.gate_enabled:
             self.pending = []
-        self.notify("gate on: each hop waits for n/space" if self.gate_enabled
-                    else "gate off: the flow runs free", timeout=3)
+        self.notify(t("gate on: each hop waits for n/space" if self.gate_enabled
+                      else "gate off: the flow runs free", self.lang), timeout=3)
         self._show_pending()
