@@ -14,7 +14,7 @@ import json
 from rich.segment import Segment
 from rich.style import Style
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -166,9 +166,15 @@ class SequenceView(ScrollView, can_focus=True):
         gap = (width - left - right) / (n - 1)
         return {p: int(left + gap * i) for i, p in enumerate(self._parts)}
 
+    _base = Style()  # the widget's colours: its own background (app.tcss)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style  # once a frame: it walks the ancestors' styles
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
-        """Row *y* on the widget's own background (app.tcss), not the terminal's."""
-        return self._line(y).apply_style(self.rich_style)
+        """Row *y* on the widget's own background, not the terminal's."""
+        return self._line(y).apply_style(self._base)
 
     def _line(self, y: int) -> Strip:
         width = self.size.width

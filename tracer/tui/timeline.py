@@ -20,7 +20,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click, MouseScrollDown, MouseScrollUp
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -315,9 +315,15 @@ class Timeline(ScrollView, can_focus=True):
         cut = self._cut_before(ts) if self.cuts else 0
         return int((ts - self._t0 - cut) / self.ns_per_cell)
 
+    _base = Style()  # the widget's colours: its own background (app.tcss)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style  # once a frame: it walks the ancestors' styles
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
-        """Row *y* on the widget's own background (app.tcss), not the terminal's."""
-        return self._line(y).apply_style(self.rich_style)
+        """Row *y* on the widget's own background, not the terminal's."""
+        return self._line(y).apply_style(self._base)
 
     def _line(self, y: int) -> Strip:
         width = self.size.width
