@@ -94,7 +94,6 @@ ZH: dict[str, str] = {
     # pane titles and tabs
     "service graph": "服务图",
     "hop": "跳",
-    "span": "span",
     "hop · {style}": "跳 · {style}",
     "instances": "实例",
     "services": "服务",
