@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 from textual import work
 from textual.app import App
+from textual.command import Provider
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from tracer.model import EMPTY_SNAPSHOT, Snapshot
+from tracer.tui.commands import BootflowCommands
+from tracer.tui.i18n import t, translate_bindings
 from tracer.tui.screens import MODE_SCREENS
 from tracer.tui.sources import EventSource
 
@@ -43,11 +46,31 @@ class SnapshotReady(Message):
         return isinstance(message, SnapshotReady)
 
 
+class _Kept:
+    """A source whose events are also kept (the palette's export writes them)."""
+
+    def __init__(self, source: EventSource, keep: Callable[[Any], None]) -> None:
+        self.source = source
+        self.keep = keep
+
+    def start(self, on_event: Callable[[Any], None]) -> None:
+        def both(event: Any) -> None:
+            self.keep(event)
+            on_event(event)
+
+        self.source.start(both)
+
+    def stop(self) -> None:
+        self.source.stop()
+
+
 class BootflowApp(App[None]):
     """``BootflowApp(source, mode=..., gate=..., title=...)``; see the module docstring."""
 
     CSS_PATH = "app.tcss"
     TITLE = "bootflow"
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = \
+        App.COMMANDS | {BootflowCommands}
 
     lang: reactive[str] = reactive("en")
 
@@ -71,18 +94,25 @@ class BootflowApp(App[None]):
         self.snapshot: Snapshot = EMPTY_SNAPSHOT  # the picture drawn last
         self.state_seq = 0  # its event count
         self.frames = 0  # pictures drawn
+        self._english_keys = self._bindings.copy()  # the palette key's words, per `l`
+        self._kept: list[Mapping[str, Any]] = []  # a live source's events, for export
 
     @property
     def ingested(self) -> int:
         """Events the feed has taken in."""
         return self.feed.ingested
 
+    def recorded_events(self) -> Sequence[Mapping[str, Any]]:
+        """Every event of the picture: the recording in replay, else all received."""
+        replay = getattr(self.feed, "replay", None)
+        return list(replay.events) if replay is not None else list(self._kept)
+
     def get_default_screen(self) -> Screen[Any]:
         return self.main
 
     def on_mount(self) -> None:
         self._run_feed()
-        self.feed.attach(self.source)
+        self.feed.attach(_Kept(self.source, self._kept.append))
         self.set_interval(0.5, self._check_source, name="source-error")
 
     def on_unmount(self) -> None:
@@ -119,13 +149,17 @@ class BootflowApp(App[None]):
             return
         self._source_error_shown = True
         first = str(error).strip().split("\n", 1)[0] or type(error).__name__
-        self.notify(f"{first}\n(q quits)", title="the run failed", severity="error",
+        self.notify(f"{first}\n{t('(q quits)', self.lang)}",
+                    title=t("the run failed", self.lang), severity="error",
                     timeout=600, markup=False)   # an error may quote a cloud string
 
     # -- app-wide keys (bound on every mode screen) ----------------------------------
 
     def action_toggle_lang(self) -> None:
         self.lang = "zh" if self.lang == "en" else "en"
+
+    def watch_lang(self, lang: str) -> None:
+        translate_bindings(self, self._english_keys, lang)
 
     def action_toggle_dark(self) -> None:
         dark = self.current_theme.dark if self.current_theme else True

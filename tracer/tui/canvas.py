@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+
+
+def cells(s: str) -> list[str]:
+    """*s* one entry per terminal cell: a wide (CJK) character, then an empty string
+    for the cell it also covers; for the drawings that keep one list entry per cell."""
+    out: list[str] = []
+    for ch in s:
+        out.append(ch)
+        if cell_len(ch) == 2:
+            out.append("")
+    return out
 
 
 class Canvas:
@@ -26,9 +38,20 @@ class Canvas:
                 self.tags[(x, y)] = tag
 
     def text(self, x: int, y: int, s: str, style: Style | None = None,
-             tag: str | None = None) -> None:
-        for i, ch in enumerate(s):
-            self.put(x + i, y, ch, style, tag)
+             tag: str | None = None) -> int:
+        """Write *s* from (x, y); a wide (CJK) character takes two cells, the second
+        left empty. Returns the cells written."""
+        col = x
+        for ch in s:
+            if cell_len(ch) == 2:
+                wide = col + 1 < self.width
+                self.put(col, y, ch if wide else " ", style, tag)
+                self.put(col + 1, y, "", style, tag)
+                col += 2
+            else:
+                self.put(col, y, ch, style, tag)
+                col += 1
+        return col - x
 
     def hline(self, x0: int, x1: int, y: int, ch: str, style: Style | None,
               tag: str | None = None) -> None:

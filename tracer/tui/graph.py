@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.events import Click
@@ -29,6 +30,7 @@ from tracer.tui.graphlayout import (
     node_layer,
     trace_edges,
 )
+from tracer.tui.i18n import lang_of, t
 from tracer.tui.layout import node_label, node_of
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
@@ -173,7 +175,7 @@ class ServiceGraph(Widget):
         held = next((h for h in e.hops if h.hop_id in self.held), None)
         if held is not None:  # walkthrough: the gate holds this message on the broker
             latest = held
-            label = f"⏸ {held.method}"
+            label = f"‖ {held.method}"
             st = pal.fg(style_name, bold=True) + Style(reverse=True)
         elif any(h.hop_id == self.selected for h in e.hops):
             latest = next(h for h in e.hops if h.hop_id == self.selected)
@@ -223,17 +225,19 @@ class ServiceGraph(Widget):
             ranked = sorted(range(len(items)), key=lambda i: (tier(items[i]), i))
             chosen = set(ranked[:rows])
             items = [e for i, e in enumerate(items) if i in chosen]
+        lang = lang_of(self)
         src_w = max((len(node_label(e.src)) for e in items), default=4)
         dst_w = max((len(node_label(e.dst)) for e in items), default=4)
         for y, edge in enumerate(items[:rows]):
             hop, label, st = self._pick(edge)
             gl = GLYPHS[pal.style_for(edge.style)]
             arrow = gl.h * 2 + gl.right
-            state = "⏸ held" if any(h.hop_id in self.held for h in edge.hops) else (
+            state = t("‖ held" if any(h.hop_id in self.held for h in edge.hops) else (
                 "waiting" if edge.live and edge.style in ("call", "http") else
-                hop.state.replace("_", " "))
+                hop.state.replace("_", " ")), lang)
+            state += " " * max(0, 8 - cell_len(state))
             text = (f"{node_label(edge.src):>{src_w}} {arrow} {node_label(edge.dst):<{dst_w}}"
-                    f"  {edge.style:<6} {state:<8} {label}")
+                    f"  {edge.style:<6} {state} {label}")
             cv.text(1, y, text, st, hop.hop_id)
 
     def _box(self, cv: Canvas, pal: Palette, box: Box, waiting: bool, busy: bool) -> None:
@@ -251,13 +255,14 @@ class ServiceGraph(Widget):
         cv.text(x, y + 2, "└" + "─" * inner + "┘", st)
 
     def _legend(self, cv: Canvas, pal: Palette, y: int) -> None:
+        lang = lang_of(self)
         x = 1
         legend = LEGEND if cv.width >= 100 else SHORT_LEGEND
         for style, glyph, text in legend:
             cv.text(x, y, glyph, pal.fg(style, bold=True))
-            cv.text(x + 3, y, text, pal.fg("label"))
-            x += len(text) + (5 if legend is LEGEND else 4)
-        cv.text(x, y, "WAIT caller blocked" if cv.width >= 100 else "WAIT blocked",
+            x += cv.text(x + 3, y, t(text, lang), pal.fg("label")) + (
+                5 if legend is LEGEND else 4)
+        cv.text(x, y, t("WAIT caller blocked" if cv.width >= 100 else "WAIT blocked", lang),
                 pal.fg("waiting", bold=True))
 
     def on_click(self, event: Click) -> None:

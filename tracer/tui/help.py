@@ -10,53 +10,41 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-READING = """\
-━━▶  call   the caller is BLOCKED until the reply
-            (select_destinations, object_action)
-╌╌▷  cast   published; the caller returns at once
-            (schedule_and_build_instances, build_and_run_instance)
-┅┅▷  fanout one cast copied to every server of a topic
-            (update_instance_info)
-░░░  timeline: a caller waiting in a call; its bar spans the server's work
-┃╌╌▷ timeline: a cast — a tick where it was sent, an arrow to where
-            the consumer starts
-◆    timeline: on the critical path (what the trace's end waited for);
-            +3 after a name: spans folded into it (m shows all, r only
-            messages, / finds a name, a click on a name folds it)
-≈    timeline: time the walkthrough's gate held the flow, cut out
-WAIT graph: this service is waiting for a reply; BUSY: it is working
-┃    sequence: the caller is blocked in a call (activation bar)
-seen services: no heartbeat (nova-api sends none); the time is since
-            its last hop"""
+from tracer.tui.i18n import READING, t
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "Close", id="help.close")]
 
     def __init__(self, mode: str, rows: list[tuple[str, str]],
-                 intro: str | None = None) -> None:
+                 intro: str | None = None, lang: str = "en") -> None:
+        """*rows*: (key, what it does), already in *lang*."""
         super().__init__()
         self.mode = mode
         self.rows = rows
         self.intro = intro
+        self.lang = lang
 
     def compose(self) -> ComposeResult:
-        keys = Table(title=f"keys ({self.mode})", expand=True, box=None)
-        keys.add_column("key", style="bold", no_wrap=True)
-        keys.add_column("does")
+        lang = self.lang
+        keys = Table(title=t("keys ({mode})", lang, mode=self.mode), expand=True, box=None)
+        keys.add_column(t("key", lang), style="bold", no_wrap=True)
+        keys.add_column(t("does", lang))
         for key, desc in self.rows:
-            keys.add_row(key, desc)
-        keys.add_row("mouse", "click an edge, a bar or an arrow to select that hop; "
-                              "wheel scrolls, shift+wheel sideways, ctrl+wheel zooms")
-        keys.add_row("+ - 0", "timeline zoom in / out / fit (when the timeline has focus)")
+            keys.add_row(Text(key), Text(desc))
+        keys.add_row(t("mouse", lang), t("click an edge, a bar or an arrow to select that "
+                                         "hop; wheel scrolls, shift+wheel sideways, "
+                                         "ctrl+wheel zooms", lang))
+        keys.add_row("+ - 0", t("timeline zoom in / out / fit (when the timeline has focus)",
+                                lang))
         with VerticalScroll(id="help-box"):
             if self.intro:
-                yield Static(Text("about this scenario", style="bold"))
+                yield Static(Text(t("about this scenario", lang), style="bold"))
                 yield Static(Text(self.intro + "\n"))
             yield Static(keys)
-            yield Static(Text("\nreading the picture", style="bold"))
-            yield Static(Text(READING))
-            yield Static(Text("\nesc closes", style="dim"))
+            yield Static(Text(t("\nreading the picture", lang), style="bold"))
+            yield Static(Text(t(READING, lang)))
+            yield Static(Text(t("\nesc closes", lang), style="dim"))
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -35,7 +35,13 @@ GLYPHS = {
 # hop styles, hop states and the drawing's own parts; each is a component class
 # ``hop--<name>`` whose colour app.tcss sets; ``hop--on-bar`` is text on a filled bar
 COLOUR_NAMES = ("call", "cast", "fanout", "http", "error", "waiting", "running", "select",
-                "idle", "node", "axis", "label", "internal", "server")
+                "idle", "node", "axis", "label", "internal", "server",
+                "svc-api", "svc-conductor", "svc-scheduler", "svc-compute", "svc-placement",
+                "svc-glance", "svc-client")
+# the waterfall's name column: each service its colour, legible in both themes
+SERVICE_COLOUR = {"nova-api": "svc-api", "nova-conductor": "svc-conductor",
+                  "nova-scheduler": "svc-scheduler", "nova-compute": "svc-compute",
+                  "placement": "svc-placement", "glance": "svc-glance"}
 HOP_COMPONENTS = frozenset({f"hop--{name}" for name in COLOUR_NAMES} | {"hop--on-bar"})
 
 
@@ -57,6 +63,11 @@ class Palette:
     def bar(self, name: str) -> Style:
         """A filled bar: the colour as background, readable text on it."""
         return Style(bgcolor=self.color(name), color=self._component("on-bar"))
+
+    def service(self, service: str, bold: bool = False, reverse: bool = False) -> Style:
+        """A service's colour (``svc-client`` for one not listed)."""
+        return Style(color=self.color(SERVICE_COLOUR.get(service, "svc-client")), bold=bold,
+                     reverse=reverse)
 
     def style_for(self, style: str) -> str:
         return style if style in GLYPHS else "http"

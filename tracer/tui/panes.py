@@ -22,7 +22,9 @@ from textual.widgets import Static
 
 from tracer import narration
 from tracer.model import HopView, ServiceView, Snapshot, SpanView, hop_key
+from tracer.tui.i18n import t
 from tracer.tui.timeline import fmt_ns
+from tracer.tui.wrap import MixedWrap
 
 MAX_INSTANCES = 4  # the most recently changed ones; the pane is small
 _STATE_WORDS = {
@@ -63,15 +65,15 @@ def _properties(hop: HopView, attrs: Mapping[str, Any]) -> str:
 def narration_block(key: str, lang: str) -> RenderableType:
     entry = narration.load().lookup(key)
     if entry is None:
-        return Text(f"(no narration for {key})", style="dim")
+        return Text(t("(no narration for {key})", lang, key=key), style="dim")
     text = Text()
     text.append(f"{entry.heading(lang)}  ", style="bold")
     text.append(f"[{lang}]\n", style="dim")
     text.append(entry.lines(lang) + "\n")
     if entry.location:
-        text.append("Stein: ", style="dim")
+        text.append(t("Stein: ", lang), style="dim")
         text.append(entry.location, style="italic")
-    return text
+    return MixedWrap(text)  # Chinese breaks between characters, not inside names
 
 
 def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
@@ -84,39 +86,41 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
         head.append(f" · v{hop.version}")
     if hop.namespace:
         head.append(f" · ns {hop.namespace}")
-    head.append(f"\n{_STATE_WORDS.get(hop.state, hop.state)}\n",
+    head.append(f"\n{t(_STATE_WORDS.get(hop.state, hop.state), lang)}\n",
                 style="bold red" if hop.state == "error" else "italic")
     head.append(f"{hop.src_service}@{hop.src_host} → {hop.dst_service}@{hop.dst_host}\n")
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
     if hop.style != "http":
-        grid.add_row("exchange", Text(hop.exchange or "?"))
-        grid.add_row("routing key", Text(hop.routing_key or "?"))
-        grid.add_row("properties", Text(_properties(hop, attrs)))
-    grid.add_row("sent", f"+{fmt_ns(hop.sent_ns - snap.t0_ns)}")
+        grid.add_row(t("exchange", lang), Text(hop.exchange or "?"))
+        grid.add_row(t("routing key", lang), Text(hop.routing_key or "?"))
+        grid.add_row(t("properties", lang), Text(_properties(hop, attrs)))
+    grid.add_row(t("sent", lang), f"+{fmt_ns(hop.sent_ns - snap.t0_ns)}")
     if hop.recv_ns is not None:
-        grid.add_row("picked up", f"+{fmt_ns(hop.recv_ns - snap.t0_ns)} "
-                                  f"(queue {fmt_ns(max(0, hop.recv_ns - hop.sent_ns))})")
+        queue = t("(queue {t})", lang, t=fmt_ns(max(0, hop.recv_ns - hop.sent_ns)))
+        grid.add_row(t("picked up", lang), f"+{fmt_ns(hop.recv_ns - snap.t0_ns)} {queue}")
     if hop.style in ("call", "http"):
-        grid.add_row("caller waited", fmt_ns(hop.waiting_ns)
-                     + ("" if hop.done_ns is not None else " … still waiting"))
+        grid.add_row(t("caller waited", lang), fmt_ns(hop.waiting_ns)
+                     + ("" if hop.done_ns is not None else t(" … still waiting", lang)))
     else:
-        grid.add_row("caller waited", "0 — a cast returns once published")
+        grid.add_row(t("caller waited", lang), t("0 — a cast returns once published", lang))
     if hop.handled_ns is not None and hop.recv_ns is not None:
-        grid.add_row("handler took", fmt_ns(hop.handled_ns - hop.recv_ns))
+        grid.add_row(t("handler took", lang), fmt_ns(hop.handled_ns - hop.recv_ns))
     loc = attrs.get("code.location")
     if loc:
-        grid.add_row("client code", Text(str(loc)))
+        grid.add_row(t("client code", lang), Text(str(loc)))
     for sid in hop.server_span_ids[:2]:
         server = snap.spans.get(sid)
         if server is not None and server.attrs.get("code.location"):
-            grid.add_row("server code", Text(str(server.attrs["code.location"])))
+            grid.add_row(t("server code", lang), Text(str(server.attrs["code.location"])))
     parts: list[RenderableType] = [head, narration_block(hop.key, lang),
-                                   Text("\n── on the wire ──", style="dim"), grid]
+                                   Text("\n" + t("── on the wire ──", lang), style="dim"),
+                                   grid]
     env = _envelope(attrs)
     if env is not None:
-        parts.append(Text("\nenvelope (oslo.message, secrets redacted)", style="bold"))
+        parts.append(Text("\n" + t("envelope (oslo.message, secrets redacted)", lang),
+                          style="bold"))
         parts.append(Text(json.dumps(env, indent=1, ensure_ascii=False)[:1500]))
     return Group(*parts)
 
@@ -124,11 +128,13 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
 def describe_span(snap: Snapshot, span: SpanView, lang: str) -> RenderableType:
     head = Text()
     head.append(span.name, style="bold")
-    head.append(f"  {span.kind.lower()} in {span.service}@{span.host}\n")
+    head.append(t("  {kind} in {where}", lang, kind=span.kind.lower(),
+                  where=f"{span.service}@{span.host}") + "\n")
     dur = span.duration_ns(snap.t_last_ns)
-    head.append(f"duration {fmt_ns(dur)}{'' if span.finished else ' (open)'}\n")
+    head.append(t("duration {t}", lang, t=fmt_ns(dur))
+                + ("" if span.finished else t(" (open)", lang)) + "\n")
     if span.attrs.get("code.location"):
-        head.append(f"code {span.attrs['code.location']}\n", style="italic")
+        head.append(t("code ", lang) + f"{span.attrs['code.location']}\n", style="italic")
     key = hop_key("internal", span.name)
     return Group(head, narration_block(key, lang))
 
@@ -145,13 +151,14 @@ def describe_pending(item: Mapping[str, Any], lang: str,
     method = str(hop.get("method") or "?")
     style = str(hop.get("style") or "call")
     text = Text()
-    text.append("NEXT HOP (held by the gate)\n", style="bold reverse")
+    text.append(t("NEXT HOP (held by the gate)", lang) + "\n", style="bold reverse")
     text.append(f"{method}  {style}", style="bold")
     if hop.get("version"):
         text.append(f" · v{hop.get('version')}")
-    text.append(f"\n→ {hop.get('service') or hop.get('topic')}@{hop.get('host') or '?'}"
-                f"  exchange {hop.get('exchange') or '?'}  routing key "
-                f"{hop.get('routing_key') or '?'}\n")
+    text.append(f"\n→ {hop.get('service') or hop.get('topic')}@{hop.get('host') or '?'}")
+    text.append(t("  exchange {exchange}  routing key {key}", lang,
+                  exchange=hop.get("exchange") or "?", key=hop.get("routing_key") or "?")
+                + "\n")
     text.append(f"{hint}\n\n", style="italic")
     return Group(text, narration_block(hop_key(style, method), lang))
 
@@ -211,15 +218,15 @@ class DetailPane(VerticalScroll):
         self.query_one("#detail-body", Static).update(renderable)
 
 
-def instances_table(snap: Snapshot) -> RenderableType:
+def instances_table(snap: Snapshot, lang: str = "en") -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False,
                   collapse_padding=True)
-    table.add_column("name", no_wrap=True, max_width=16, overflow="ellipsis")
+    table.add_column(t("name", lang), no_wrap=True, max_width=16, overflow="ellipsis")
     # vm_state and host whole even at 100 columns ("building", "compute1"), no ratio:
     # the name and task_state give way first
     table.add_column("vm_state", no_wrap=True)
     table.add_column("task_state", no_wrap=True, ratio=3, overflow="ellipsis")
-    table.add_column("host", no_wrap=True)
+    table.add_column(t("host", lang), no_wrap=True)
     shown = heapq.nlargest(MAX_INSTANCES, snap.instances.values(), key=lambda i: i.updated_ns)
     shown.sort(key=lambda i: i.history[0].ts_ns if i.history else 0)
     for inst in shown:
@@ -230,10 +237,10 @@ def instances_table(snap: Snapshot) -> RenderableType:
                       Text(str(inst.task_state or "None"), style="bold"),
                       Text(inst.host or "-"))
     if not snap.instances:
-        table.add_row(Text("no instance yet", style="dim"), "", "", "")
+        table.add_row(Text(t("no instance yet", lang), style="dim"), "", "", "")
     if len(snap.instances) > len(shown):
-        table.add_row(Text(f"… {len(snap.instances) - len(shown)} more", style="dim"),
-                      "", "", "")
+        table.add_row(Text(t("… {n} more", lang, n=len(snap.instances) - len(shown)),
+                           style="dim"), "", "", "")
     trails = []
     for inst in shown[-2:] if len(shown) <= 2 else shown[-1:]:
         steps: list[str] = []
@@ -246,24 +253,25 @@ def instances_table(snap: Snapshot) -> RenderableType:
 
 
 def services_table(snap: Snapshot,
-                   judge: Callable[[ServiceView, Snapshot], bool] | None = None
-                   ) -> RenderableType:
+                   judge: Callable[[ServiceView, Snapshot], bool] | None = None,
+                   lang: str = "en") -> RenderableType:
     """Heartbeats per service; ``judge`` may overrule ``up`` (the walkthrough does not
     count the time its gate held the flow against a service)."""
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False,
                   collapse_padding=True)
     # service and host whole even at 100 columns ("conductor", "compute1"), no ratio:
     # a ratio column gives way to its share of the width
-    table.add_column("service", no_wrap=True)
-    table.add_column("host", no_wrap=True)
+    table.add_column(t("service", lang), no_wrap=True)
+    table.add_column(t("host", lang), no_wrap=True)
     table.add_column("", no_wrap=True, min_width=4)
-    table.add_column("heartbeat", no_wrap=True, ratio=3, overflow="ellipsis")
+    table.add_column(t("heartbeat", lang), no_wrap=True, ratio=3, overflow="ellipsis")
     for key in sorted(snap.services):
         svc = snap.services[key]
-        ago = (f"{fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns))} ago"
-               if svc.last_report_ns is not None else "never")
+        ago = (t("{t} ago", lang, t=fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns)))
+               if svc.last_report_ns is not None else t("never", lang))
         up = judge(svc, snap) if judge is not None else svc.up
-        state = Text("up", style="bold green") if up else Text("down", style="bold red")
+        state = (Text(t("up", lang), style="bold green") if up
+                 else Text(t("down", lang), style="bold red"))
         table.add_row(Text(svc.binary.removeprefix("nova-")), Text(svc.host), state,
                       Text(ago))
     # services that talk but have sent no heartbeat (yet): listed from the hops they made
@@ -275,8 +283,10 @@ def services_table(snap: Snapshot,
                 seen[key] = max(seen.get(key, 0), hop.done_ns or hop.sent_ns)
     for (binary, host), last in sorted(seen.items()):
         # no heartbeat (yet, or ever: nova-api sends none): when it last made a hop
-        table.add_row(Text(binary.removeprefix("nova-")), Text(host), Text("seen", style="bold"),
-                      Text(f"{fmt_ns(max(0, snap.t_last_ns - last))} ago", style="dim"))
+        table.add_row(Text(binary.removeprefix("nova-")), Text(host),
+                      Text(t("seen", lang), style="bold"),
+                      Text(t("{t} ago", lang, t=fmt_ns(max(0, snap.t_last_ns - last))),
+                           style="dim"))
     if not snap.services and not seen:
-        table.add_row(Text("no heartbeat yet", style="dim"), "", "", "")
+        table.add_row(Text(t("no heartbeat yet", lang), style="dim"), "", "", "")
     return table

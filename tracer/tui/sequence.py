@@ -14,7 +14,7 @@ import json
 from rich.segment import Segment
 from rich.style import Style
 from textual.events import Click
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -23,6 +23,8 @@ from textual.strip import Strip
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot
 from tracer.model.constants import LIVE_HOP_STATES
 from tracer.model.views import state_name
+from tracer.tui.canvas import cells
+from tracer.tui.i18n import lang_of, t
 from tracer.tui.layout import participants
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
@@ -164,7 +166,17 @@ class SequenceView(ScrollView, can_focus=True):
         gap = (width - left - right) / (n - 1)
         return {p: int(left + gap * i) for i, p in enumerate(self._parts)}
 
+    _base = Style()  # the widget's colours: its own background (app.tcss)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style  # once a frame: it walks the ancestors' styles
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
+        """Row *y* on the widget's own background, not the terminal's."""
+        return self._line(y).apply_style(self._base)
+
+    def _line(self, y: int) -> Strip:
         width = self.size.width
         pal = Palette(self)
         cols = self._columns()
@@ -211,7 +223,9 @@ class SequenceView(ScrollView, can_focus=True):
             a, b = b, a
         kind = pal.style_for(hop.style)
         gl = GLYPHS["cast" if reply else kind]
-        st = pal.fg("error" if hop.state == "error" else kind, bold=not reply, dim=reply)
+        # a reply in the muted axis colour, not dim: dim text falls below 4.5:1
+        st = pal.fg("error" if hop.state == "error" else "axis" if reply else kind,
+                    bold=not reply)
         if hop.hop_id == self.selected:
             st += Style(reverse=True)
         lo, hi = min(a, b), max(a, b)
@@ -223,10 +237,14 @@ class SequenceView(ScrollView, can_focus=True):
             if caused:
                 label += f" → {caused}"
             if hop.state in LIVE_HOP_STATES:
-                label += " … " + hop.state.replace("_", " ")
+                label += " … " + t(hop.state.replace("_", " "), lang_of(self))
+            parts = cells(label)
             # long labels may run over other lifelines: readable beats tidy
-            start = lo + 2 if len(label) <= len(chars) - lo - 2 else max(0, hi - 2 - len(label))
-            for k, c in enumerate(label):
+            start = lo + 2 if len(parts) <= len(chars) - lo - 2 else max(0, hi - 2 - len(parts))
+            edge = len(chars) - start - 1  # the last cell: half a wide character is a blank
+            if 0 <= edge < len(parts) - 1 and parts[edge + 1] == "":
+                parts[edge] = " "
+            for k, c in enumerate(parts):
                 if 0 <= start + k < len(chars):
                     chars[start + k], styles[start + k] = c, st
             return
@@ -237,7 +255,7 @@ class SequenceView(ScrollView, can_focus=True):
         if 0 <= head_x < len(chars):
             chars[head_x] = gl.right if b >= a else gl.left
         if reply and hi - lo > 10:
-            text = " reply "
+            text = cells(f" {t('reply', lang_of(self))} ")
             start = lo + (hi - lo - len(text)) // 2
             for k, c in enumerate(text):
                 chars[start + k] = c

@@ -15,23 +15,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.cells import set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from textual.binding import Binding
 from textual.events import Click, MouseScrollDown, MouseScrollUp
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
+from tracer.tui.canvas import cells
+from tracer.tui.i18n import lang_of, t
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18  # the narrowest name column
-SERVICE_COLOURS = {"nova-api": "dodger_blue2", "nova-conductor": "dark_orange3",
-                   "nova-scheduler": "medium_purple3", "nova-compute": "green4",
-                   "placement": "deep_pink3", "glance": "dark_cyan", "client": "grey50"}
 
 
 @dataclass(frozen=True)
@@ -315,7 +315,17 @@ class Timeline(ScrollView, can_focus=True):
         cut = self._cut_before(ts) if self.cuts else 0
         return int((ts - self._t0 - cut) / self.ns_per_cell)
 
+    _base = Style()  # the widget's colours: its own background (app.tcss)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style  # once a frame: it walks the ancestors' styles
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
+        """Row *y* on the widget's own background, not the terminal's."""
+        return self._line(y).apply_style(self._base)
+
+    def _line(self, y: int) -> Strip:
         width = self.size.width
         pal = Palette(self)
         sx = int(self.scroll_offset.x)
@@ -338,11 +348,11 @@ class Timeline(ScrollView, can_focus=True):
         room = gutter - 2 - len(extra)
         if len(name) > room:
             name = name[:max(1, room - 1)] + "…"
-        colour = SERVICE_COLOURS.get(span.service, "grey50")
         hop = self._hops.get(span.span_id) or self._hop_of_server.get(span.span_id)
         selected = hop is not None and hop.hop_id == self.selected
         hit = bool(self.search) and self.search.lower() in span.name.lower()
-        st = Style(color=colour, bold=row.critical or selected, reverse=selected or hit)
+        st = pal.service(span.service, bold=row.critical or selected,
+                         reverse=selected or hit)
         segs = [Segment(mark, pal.fg("call", bold=True)), Segment(name, st),
                 Segment(extra.ljust(gutter - 2 - len(name)), pal.fg("axis")),
                 Segment("│", pal.fg("axis"))]
@@ -366,20 +376,27 @@ class Timeline(ScrollView, can_focus=True):
             for x in range(max(0, a), min(w, b)):
                 chars[x] = ch
                 styles[x] = st
-            for k, c in enumerate(text):
+            parts = cells(text)
+            lo, hi = max(0, a), min(w, b)
+            for k, c in enumerate(parts):
                 x = a + k
-                if a <= x < b and 0 <= x < w:
-                    chars[x] = c
+                if lo <= x < hi:
+                    # half a wide character at either edge is a blank
+                    cut = (c == "" and x == lo) or (
+                        c != "" and k + 1 < len(parts) and parts[k + 1] == "" and x + 1 >= hi)
+                    chars[x] = " " if cut else c
 
         style = hop.style if hop is not None else ""
         if span.kind == "CLIENT" and style == "call":
             st = pal.fg("error" if error else "call", bold=True)
             if selected:
                 st += Style(reverse=True)
-            # no ⏳: it is two cells wide and shifts what follows
-            fill(x0, x1, "░", st, f"{span.name} (call, waiting)"[: max(0, x1 - x0)])
+            # no hourglass glyph: terminals draw it two cells wide, shifting what follows
+            fill(x0, x1, "░", st, f"{span.name} (call, {t('waiting', lang_of(self))})")
             if x1 - 1 >= 0 and x1 - 1 < w and span.end_ns is not None:
                 chars[x1 - 1] = "┫"
+                if x1 >= 2 and len(cells(chars[x1 - 2])) == 2:
+                    chars[x1 - 2] = "░"  # a wide character whose right half ┫ took
         elif span.kind == "PRODUCER" and hop is not None:
             kind = "fanout" if style == "fanout" else "cast"
             st = pal.fg("error" if error else kind, bold=True)
@@ -431,6 +448,7 @@ class Timeline(ScrollView, can_focus=True):
                 if 0 <= x < w:
                     chars[x] = c
         flags = ("all" if self.show_all else "") + (" rpc" if self.rpc_only else "")
-        head = f"{fmt_ns(self.ns_per_cell)}/cell {flags}".ljust(gutter - 1)[: gutter - 1] + "│"
+        head = set_cell_size(f"{fmt_ns(self.ns_per_cell)}/{t('cell', lang_of(self))} {flags}",
+                             gutter - 1) + "│"
         return Strip([Segment(head, pal.fg("axis")), Segment("".join(chars), pal.fg("axis"))],
                      width)

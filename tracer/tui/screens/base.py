@@ -25,6 +25,7 @@ from tracer.model.constants import LIVE_HOP_STATES
 from tracer.model.feed import Feed
 from tracer.tui.graph import ServiceGraph, needed_height
 from tracer.tui.help import HelpScreen
+from tracer.tui.i18n import t, translate_bindings
 from tracer.tui.layout import hop_for_span, node_label, node_of
 from tracer.tui.panes import (
     DetailPane,
@@ -63,30 +64,33 @@ TAIL_KEYS: list[BindingType] = [
 ]
 
 
-def narrate(hop: HopView) -> str:
+def narrate(hop: HopView, lang: str = "en") -> str:
     """``conductor WAITS for scheduler — select_destinations (call)`` and the like."""
     src = node_label(node_of(hop.src_service, hop.src_host))
     dst = node_label(node_of(hop.dst_service, hop.dst_host))
     what = f"{hop.method} ({hop.style})"
     if hop.state == "error":
-        return f"{src} → {dst} FAILED — {what}"
-    if hop.style in ("call", "http"):
+        line = "{src} → {dst} FAILED — {what}"
+    elif hop.style in ("call", "http"):
         if hop.state == "in_flight":
-            return f"{src} WAITS for {dst} — {what} is on its way"
-        if hop.state in ("waiting", "running"):
-            return f"{src} WAITS for {dst} — {what}"
-        return f"{dst} ANSWERED {src} — {what}"
-    if hop.state == "in_flight":
-        return f"{src} SENT {what} to {dst} and goes on — on its way"
-    if hop.state in ("waiting", "running"):
-        return f"{dst} WORKS on {what} — {src} did not wait"
-    return f"{dst} handled {what} from {src} — nobody waited"
+            line = "{src} WAITS for {dst} — {what} is on its way"
+        elif hop.state in ("waiting", "running"):
+            line = "{src} WAITS for {dst} — {what}"
+        else:
+            line = "{dst} ANSWERED {src} — {what}"
+    elif hop.state == "in_flight":
+        line = "{src} SENT {what} to {dst} and goes on — on its way"
+    elif hop.state in ("waiting", "running"):
+        line = "{dst} WORKS on {what} — {src} did not wait"
+    else:
+        line = "{dst} handled {what} from {src} — nobody waited"
+    return t(line, lang, src=src, dst=dst, what=what)
 
 
-def instance_badge(snap: Snapshot) -> Text:
+def instance_badge(snap: Snapshot, lang: str = "en") -> Text:
     """The newest instance's state, large: ``vm1  BUILDING · spawning``."""
     if not snap.instances:
-        return Text("no instance yet", style="bold")
+        return Text(t("no instance yet", lang), style="bold")
     inst = max(snap.instances.values(), key=lambda i: i.updated_ns)
     vm = (inst.vm_state or "-").upper()
     text = Text(f"{inst.display_name or inst.uuid[:8]}  ", style="bold")
@@ -124,7 +128,9 @@ class SearchScreen(ModalScreen[str | None]):
         self.text = text
 
     def compose(self) -> ComposeResult:
-        yield Input(value=self.text, placeholder="find a span by name (enter; empty clears)")
+        lang = str(getattr(self.app, "lang", "en"))
+        yield Input(value=self.text,
+                    placeholder=t("find a span by name (enter; empty clears)", lang))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip())
@@ -152,6 +158,7 @@ class TraceScreen(Screen[None]):
         self.intro = intro  # e.g. a scenario's explanation: shown at start and in help
         self.snapshot: Snapshot = EMPTY_SNAPSHOT
         self._laid_out = False  # on_mount ran: the widgets exist (is_mounted comes later)
+        self._english_keys = self._bindings.copy()  # translated from on each `l`
 
     @property
     def lang(self) -> str:
@@ -188,16 +195,28 @@ class TraceScreen(Screen[None]):
     def on_mount(self) -> None:
         if getattr(self.app, "present", False):
             self.set_present(True)
-        self.query_one("#detail").border_title = "hop"
-        self.query_one("#instances").border_title = "instances"
-        self.query_one("#services").border_title = "services"
-        self.query_one("#graph").border_title = "service graph"
-        self.watch(self.app, "lang", self.show_detail, init=False)
         self._laid_out = True
-        self.draw(self.snapshot)  # the newest picture, if one came before the layout
+        self.watch(self.app, "lang", self.show_lang)  # draws the picture too
         if self.intro:
-            self.notify(self.intro + "\n(? shows it again)", title="about this scenario",
-                        timeout=20, markup=False)
+            self.notify(self.intro + "\n" + t("(? shows it again)", self.lang),
+                        title=t("about this scenario", self.lang), timeout=20, markup=False)
+
+    def show_lang(self) -> None:
+        """The whole screen in the app's language: titles, tabs, footer, status, panes
+        and the drawings (``l`` switches)."""
+        lang = self.lang
+        for wid, title in (("#instances", "instances"), ("#services", "services"),
+                           ("#graph", "service graph")):
+            self.query_one(wid).border_title = t(title, lang)
+        tabs = self.query_one(TabbedContent)
+        for pane_id, label in (("tab-timeline", "Timeline"), ("tab-sequence", "Sequence")):
+            tabs.get_tab(pane_id).label = t(label, lang)
+        if self.SUB_TITLE:
+            self.sub_title = t(self.SUB_TITLE, lang)
+        translate_bindings(self, self._english_keys, lang)
+        for widget in self.query("ServiceGraph, Timeline, SequenceView"):
+            widget.refresh()
+        self.draw(self.snapshot)
 
     # -- drawing ---------------------------------------------------------------------
 
@@ -217,8 +236,9 @@ class TraceScreen(Screen[None]):
             widget.trace_id = self.trace_id
             widget.snapshot = snap
         self._size_graph()
-        self.query_one("#instances", Static).update(instances_table(snap))
-        self.query_one("#services", Static).update(services_table(snap, self.service_up))
+        self.query_one("#instances", Static).update(instances_table(snap, self.lang))
+        self.query_one("#services", Static).update(
+            services_table(snap, self.service_up, self.lang))
         if self.presenting:
             self.show_present()
         self.show_detail()
@@ -280,11 +300,13 @@ class TraceScreen(Screen[None]):
         snap = self.snapshot
         span = snap.spans.get(self.selected_span) if self.selected_span else None
         hop = snap.hop(self.selected_hop)
+        lang = self.lang
         if span is not None and hop is None:
-            return describe_span(snap, span, self.lang), "span"
+            return describe_span(snap, span, lang), t("span", lang)
         if hop is not None:
-            return describe_hop(snap, hop, self.lang), f"hop · {hop.style}"
-        return Text("Waiting for the first hop… ([ ] select, click a bar)", style="dim"), "hop"
+            return describe_hop(snap, hop, lang), t("hop · {style}", lang, style=hop.style)
+        return (Text(t("Waiting for the first hop… ([ ] select, click a bar)", lang),
+                     style="dim"), t("hop", lang))
 
     def show_detail(self) -> None:
         if not self._laid_out:
@@ -299,12 +321,13 @@ class TraceScreen(Screen[None]):
 
     def status_position(self, text: Text) -> None:
         """How far the picture has got."""
-        text.append(f"  {self.snapshot.seq:,} events")
+        text.append("  " + t("{n} events", self.lang, n=f"{self.snapshot.seq:,}"))
 
     def show_status(self) -> None:
         if not self._laid_out:
             return
         snap = self.snapshot
+        lang = self.lang
         trace = snap.traces.get(self.trace_id) if self.trace_id else None
         text = Text()
         text.append(f" {self.MODE.upper()} ", style="bold reverse")
@@ -312,15 +335,20 @@ class TraceScreen(Screen[None]):
         self.status_position(text)
         if trace is not None:
             cut = self.cut_ns(trace.start_ns, trace.end_ns)
-            text.append(f"  {trace.root_name} ({trace.n_spans} spans, "
-                        f"{fmt_ns(trace.end_ns - trace.start_ns - cut)}"
-                        f"{f' + {fmt_ns(cut)} held, cut' if cut else ''})")
+            text.append(f"  {trace.root_name}")
+            text.append(t(" ({n} spans, {took}", lang, n=trace.n_spans,
+                          took=fmt_ns(trace.end_ns - trace.start_ns - cut)))
+            if cut:
+                text.append(t(" + {cut} held, cut", lang, cut=fmt_ns(cut)))
+            text.append(t(")", lang))
         if len(snap.traces) > 1:
-            text.append(f"  trace {self._trace_index() + 1}/{len(snap.traces)} (< >)")
+            text.append("  " + t("trace {i}/{n} (< >)", lang, i=self._trace_index() + 1,
+                                 n=len(snap.traces)))
         if snap.malformed or snap.unknown:
-            text.append(f"  skipped {snap.malformed + snap.unknown}", style="bold red")
+            text.append("  " + t("skipped {n}", lang, n=snap.malformed + snap.unknown),
+                        style="bold red")
         if not self.follow:
-            text.append("  (follow off: a)", style="dim")
+            text.append("  " + t("(follow off: a)", lang), style="dim")
         self.query_one("#status", Static).update(text)
 
     def _trace_index(self) -> int:
@@ -375,10 +403,18 @@ class TraceScreen(Screen[None]):
             return
         ids = [t.trace_id for t in traces]
         i = ids.index(self.trace_id) if self.trace_id in ids else 0
+        self.show_trace(ids[(i + delta) % len(ids)])
+
+    def show_trace(self, trace_id: str) -> None:
+        """Show one trace and stop following (``<``/``>``, the palette's trace names)."""
         self.follow = False
-        self.trace_id = ids[(i + delta) % len(ids)]
+        self.trace_id = trace_id
         self.selected_hop = None
         self.draw(self.snapshot)
+
+    def show_view(self, tab: str) -> None:
+        """``tab-timeline`` or ``tab-sequence`` (the palette; ``v`` switches)."""
+        self.query_one(TabbedContent).active = tab
 
     def action_follow(self) -> None:
         self.follow = not self.follow
@@ -405,14 +441,14 @@ class TraceScreen(Screen[None]):
         """What is happening now, in one sentence a class can read from the back."""
         hop = self.snapshot.hop(self.selected_hop)
         if hop is None:
-            return "waiting for the first message…"
-        return narrate(hop)
+            return t("waiting for the first message…", self.lang)
+        return narrate(hop, self.lang)
 
     def show_present(self) -> None:
         if not self._laid_out:
             return
         self.query_one("#narration", Static).update(Text(self.narration_line()))
-        self.query_one("#badge", Static).update(instance_badge(self.snapshot))
+        self.query_one("#badge", Static).update(instance_badge(self.snapshot, self.lang))
 
     def action_other_traffic(self) -> None:
         graph = self.query_one(ServiceGraph)
@@ -439,14 +475,16 @@ class TraceScreen(Screen[None]):
         tabs.active = "tab-sequence" if tabs.active == "tab-timeline" else "tab-timeline"
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(self.MODE, self.help_rows(), intro=self.intro))
+        self.app.push_screen(HelpScreen(self.MODE, self.help_rows(), intro=self.intro,
+                                        lang=self.lang))
 
     def help_rows(self) -> list[tuple[str, str]]:
         """This screen's keys, in the footer's order, with what they do."""
         rows = []
         for binding in self.BINDINGS:
             if isinstance(binding, Binding):
-                rows.append((self.app.get_key_display(binding), binding.description))
+                rows.append((self.app.get_key_display(binding),
+                             t(binding.description, self.lang)))
         return rows
 
     # -- for the app -----------------------------------------------------------------

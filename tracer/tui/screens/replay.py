@@ -15,6 +15,7 @@ from textual.widgets import Static
 
 from tracer.model import Snapshot
 from tracer.model.feed import FRAME_S, ReplayFeed
+from tracer.tui.i18n import t
 from tracer.tui.screens.base import HEAD_KEYS, TAIL_KEYS, TraceScreen, quiet
 from tracer.tui.timeline import fmt_ns
 
@@ -114,15 +115,17 @@ class ReplayScreen(TraceScreen):
 
     def status_mode(self, text: Text) -> None:
         r = self.feed.replay
-        text.append(f"  {'▶ playing' if self.feed.playing else '⏸ paused'} ×{r.speed:g}",
-                    style="bold")
+        state = t("playing" if self.feed.playing else "paused", self.lang)
+        speed = t("speed ×{speed}", self.lang, speed=f"{r.speed:g}")
+        text.append(f"  {state} · {speed}", style="bold")
 
     def status_position(self, text: Text) -> None:
         r = self.feed.replay
-        t = r.time_of(r.position - 1) - r.time_of(0) if r.position else 0
-        text.append(f"  hop {r.hop_index(self.trace_id)}/{r.hop_count(self.trace_id)}",
-                    style="bold")
-        text.append(f"  event {r.position:,}/{len(r):,} +{fmt_ns(t)}")
+        elapsed = r.time_of(r.position - 1) - r.time_of(0) if r.position else 0
+        text.append("  " + t("hop {i}/{n}", self.lang, i=r.hop_index(self.trace_id),
+                             n=r.hop_count(self.trace_id)), style="bold")
+        text.append("  " + t("event {i}/{n} +{t}", self.lang, i=f"{r.position:,}",
+                             n=f"{len(r):,}", t=fmt_ns(elapsed)))
         self.query_one(ScrubBar).fraction = r.position / len(r) if len(r) else 0.0
 
     # -- keys ------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from tracer.model.feed import LiveFeed
 from tracer.session import is_request_root, is_trace_root
+from tracer.tui.i18n import t
 from tracer.tui.screens.base import mode_keys
 from tracer.tui.screens.walkthrough import WalkthroughScreen
 
@@ -93,10 +94,10 @@ class ViewerScreen(WalkthroughScreen, inherit_bindings=False):
         return True
 
     def action_step_gate(self) -> None:
-        self.notify(READ_ONLY, timeout=3)
+        self.notify(t(READ_ONLY, self.lang), timeout=3)
 
     def action_toggle_gate(self) -> None:
-        self.notify(READ_ONLY, timeout=3)
+        self.notify(t(READ_ONLY, self.lang), timeout=3)
 
     def poll_gate(self) -> None:
         super().poll_gate()
@@ -106,7 +107,7 @@ class ViewerScreen(WalkthroughScreen, inherit_bindings=False):
             self.show_status()
 
     def status_mode(self, text: Text) -> None:
-        text.append("  teacher's gate ", style="bold")
-        text.append("ON" if self.gate_enabled else "OFF (free run)",
+        text.append("  " + t("teacher's gate ", self.lang), style="bold")
+        text.append(t("ON" if self.gate_enabled else "OFF (free run)", self.lang),
                     style="bold green" if self.gate_enabled else "bold yellow")
-        text.append(f" · {len(self.pending)} held · read-only")
+        text.append(t(" · {n} held · read-only", self.lang, n=len(self.pending)))

@@ -17,6 +17,7 @@ from tracer.model import ServiceView, Snapshot
 from tracer.model.feed import LiveFeed
 from tracer.model.views import state_name
 from tracer.tui.graph import ServiceGraph
+from tracer.tui.i18n import t
 from tracer.tui.layout import node_label, node_of
 from tracer.tui.panes import STEP_HINT, describe_pending, reply_summary
 from tracer.tui.screens.base import TraceScreen, mode_keys
@@ -116,16 +117,18 @@ class WalkthroughScreen(TraceScreen):
             if not self.pending:
                 return body, title
             note = Text()
-            note.append(f"⏸ the gate still holds {self._pending_method()}", style="bold")
-            note.append("  (a: back to it, n: let it go)\n", style="dim")
-            return Group(note, body), f"{title} · browsing"
+            note.append(t("‖ the gate still holds {method}", self.lang,
+                          method=self._pending_method()), style="bold")
+            note.append(t("  (a: back to it, n: let it go)\n", self.lang), style="dim")
+            return Group(note, body), t("{title} · browsing", self.lang, title=title)
         blocks: list[RenderableType] = []
         just = self.just_happened()
         if just is not None:
             blocks.append(just)
         if self.pending:
-            blocks.append(describe_pending(self.pending[0], self.lang, self.step_hint))
-            title = f"held by the gate ({len(self.pending)} waiting)"
+            blocks.append(describe_pending(self.pending[0], self.lang,
+                                           t(self.step_hint, self.lang)))
+            title = t("held by the gate ({n} waiting)", self.lang, n=len(self.pending))
         else:
             body, title = super().detail()
             blocks.append(body)
@@ -139,13 +142,14 @@ class WalkthroughScreen(TraceScreen):
         hop = item.get("hop") if isinstance(item.get("hop"), Mapping) else item
         assert isinstance(hop, Mapping)
         sender = self.snapshot.hop(str(hop.get("parent_span_id") or "")) or None
+        lang = self.lang
         src = node_label(node_of(sender.src_service, sender.src_host)) if sender else \
-            "the caller"
+            t("the caller", lang)
         dst = node_label(node_of(str(hop.get("service") or ""), str(hop.get("host") or "")))
         style = str(hop.get("style") or "call")
-        verb = "WAITS for" if style == "call" else "SENDS to"
-        return (f"⏸ HELD: {src} {verb} {dst} — {hop.get('method')} ({style})"
-                "  ·  n lets it go")
+        verb = t("WAITS for" if style == "call" else "SENDS to", lang)
+        return t("‖ HELD: {src} {verb} {dst} — {what}  ·  n lets it go", lang, src=src,
+                 verb=verb, dst=dst, what=f"{hop.get('method')} ({style})")
 
     def _pending_method(self) -> str:
         hop = self.pending[0].get("hop") if self.pending else None
@@ -159,8 +163,9 @@ class WalkthroughScreen(TraceScreen):
         rel = self.released[-1]
         snap = self.snapshot
         hop = snap.hop(rel.hop_id)
+        lang = self.lang
         text = Text()
-        text.append("JUST HAPPENED", style="bold reverse")
+        text.append(t("JUST HAPPENED", lang), style="bold reverse")
         text.append(f"  {rel.method} ({rel.style})\n", style="bold")
         if hop is not None:
             text.append(f"{node_label(node_of(hop.src_service, hop.src_host))} → "
@@ -170,25 +175,27 @@ class WalkthroughScreen(TraceScreen):
                 text.append(reply_summary(reply.envelope, reply.failure),
                             style="bold red" if reply.failure else "bold green")
             elif hop.style == "call" and hop.done_ns is None:
-                text.append("… the caller still waits for the reply", style="italic")
+                text.append(t("… the caller still waits for the reply", lang),
+                            style="italic")
             elif hop.style in ("cast", "fanout"):
-                text.append("a cast: no reply, the sender went on", style="italic")
+                text.append(t("a cast: no reply, the sender went on", lang), style="italic")
             else:
-                text.append("done" if hop.done_ns is not None else hop.state)
+                text.append(t("done", lang) if hop.done_ns is not None else hop.state)
             text.append("\n")
         for uuid, inst in snap.instances.items():
             now = state_name(inst.vm_state, inst.task_state)
             before = rel.states.get(uuid)
             if before != now:
                 name = inst.display_name or uuid[:8]
-                text.append(f"{name}: {before or 'new'} → {now}\n", style="bold yellow")
+                text.append(f"{name}: {before or t('new', lang)} → {now}\n",
+                            style="bold yellow")
         return text
 
     def status_mode(self, text: Text) -> None:
-        text.append("  gate ", style="bold")
-        text.append("ON" if self.gate_enabled else "OFF (free run)",
+        text.append("  " + t("gate ", self.lang), style="bold")
+        text.append(t("ON" if self.gate_enabled else "OFF (free run)", self.lang),
                     style="bold green" if self.gate_enabled else "bold yellow")
-        text.append(f" · {len(self.pending)} held")
+        text.append(t(" · {n} held", self.lang, n=len(self.pending)))
 
     def _show_pending(self) -> None:
         if self.presenting:
@@ -258,7 +265,7 @@ class WalkthroughScreen(TraceScreen):
         and says what the release did."""
         first = self.pending[0] if self.pending else None
         if self.gate.release_next() is None:
-            self.notify("nothing is held right now", timeout=2)
+            self.notify(t("nothing is held right now", self.lang), timeout=2)
         elif first is not None:
             hop = first.get("hop") if isinstance(first.get("hop"), Mapping) else first
             assert isinstance(hop, Mapping)
@@ -280,6 +287,6 @@ class WalkthroughScreen(TraceScreen):
         self.gate.set_enabled(self.gate_enabled)
         if not self.gate_enabled:
             self.pending = []
-        self.notify("gate on: each hop waits for n/space" if self.gate_enabled
-                    else "gate off: the flow runs free", timeout=3)
+        self.notify(t("gate on: each hop waits for n/space" if self.gate_enabled
+                      else "gate off: the flow runs free", self.lang), timeout=3)
         self._show_pending()
