@@ -149,7 +149,7 @@ class TraceScreen(Screen[None]):
     def __init__(self, feed: Feed, *, intro: str | None = None) -> None:
         super().__init__()
         self.feed = feed
-        self.intro = intro  # e.g. a scenario's explanation: shown at start and in help
+        self.intro = intro  # e.g. a scenario's explanation: the app shows it first; help
         self.snapshot: Snapshot = EMPTY_SNAPSHOT
         self._laid_out = False  # on_mount ran: the widgets exist (is_mounted comes later)
 
@@ -195,9 +195,6 @@ class TraceScreen(Screen[None]):
         self.watch(self.app, "lang", self.show_detail, init=False)
         self._laid_out = True
         self.draw(self.snapshot)  # the newest picture, if one came before the layout
-        if self.intro:
-            self.notify(self.intro + "\n(? shows it again)", title="about this scenario",
-                        timeout=20, markup=False)
 
     # -- drawing ---------------------------------------------------------------------
 
