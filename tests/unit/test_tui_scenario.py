@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from tracer.commands.demo import paced
 from tracer.commands.live import GatedDemo, ScenarioSource
 from tracer.model import snapshot_of
 from tracer.scenario.runner import run_scenario
-from tracer.scenario.spec import ScenarioRunError, find_scenario
+from tracer.scenario.spec import ScenarioRunError, find_scenario, load_scenario, scenario_files
 from tracer.session import request_trace_ids
 from tracer.tui import BootflowApp, ListSource
 from tracer.tui.help import HelpScreen
@@ -66,6 +67,23 @@ async def test_the_intro_comes_first_and_nothing_runs_until_a_key() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         assert "about this scenario" in screen_text(app)
+
+
+@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@sync
+async def test_every_intro_fits_80x24_whole(path: Path) -> None:
+    """The longest explanation and the key to press, all on an 80x24 screen."""
+    sc = load_scenario(path)
+    app = BootflowApp(ListSource([]), mode="live", clock=None, intro=sc.explanation,
+                      intro_title=sc.title)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        rows = screen_text(app).splitlines()
+        box = app.screen.query_one("#intro-box").region
+        inside = " ".join(" ".join(row[box.x + 1:box.right - 1].split())
+                          for row in rows[box.y + 1:box.bottom - 1])
+        assert " ".join(sc.explanation.split()) in inside
+        assert "press any key (enter/space) to start" in inside
 
 
 @sync

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-START_HINT = "press any key (enter/space) to start · q quits · ? shows this again later"
+START_HINT = "press any key (enter/space) to start · q quits · ? shows it again"
 
 
 class IntroScreen(ModalScreen[bool]):
@@ -29,13 +29,14 @@ class IntroScreen(ModalScreen[bool]):
         width: 80;
         max-width: 95%;
         height: auto;
-        max-height: 90%;
+        max-height: 95%;
         border: round $primary;
         background: $surface;
-        padding: 1 2;
+        padding: 0 1;
     }
-    #intro-title { text-style: bold; }
-    #intro-hint { margin-top: 1; color: $text-muted; }
+    #intro-title { text-style: bold; margin-bottom: 1; }
+    /* docked: the key to press stays in view however long the text */
+    #intro-hint { dock: bottom; margin-top: 1; color: $text-muted; }
     """
 
     def __init__(self, title: str, text: str) -> None:
