@@ -15,7 +15,6 @@ import pytest
 
 from services.messaging import gate as gate_mod
 from tests.support.tui import load, sync
-from tracer.commands import UserError
 from tracer.commands.demo import paced
 from tracer.commands.live import GatedDemo, ScenarioSource
 from tracer.model import snapshot_of
@@ -168,13 +167,14 @@ async def test_scenario_walkthrough_holds_its_first_request_hop_until_n() -> Non
             await pilot.press("n")
             assert await _until(lambda: bool(screen.pending) and screen.pending[0]["hop"]
                                 ["method"] != "schedule_and_build_instances", timeout=20)
-            # step on until the scenario is over: it finishes and its checks pass
+            # step on (the key's action: Pilot's press waits for the screen to settle,
+            # seconds each) until the scenario is over: it finishes, its checks pass
             deadline = time.monotonic() + 120
             while source.result is None and source.error is None \
                     and time.monotonic() < deadline:
                 if screen.pending:
-                    await pilot.press("n")
-                await asyncio.sleep(0.1)
+                    screen.action_step_gate()
+                await asyncio.sleep(0.05)
             assert source.error is None
             assert source.result is not None and source.result.passed, \
                 [c.line() for c in source.result.checks]
@@ -206,35 +206,39 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
     gate_mod.set_gate(None)
 
 
-def _demo(*argv: str) -> None:
-    import argparse
+def _demo(*argv: str) -> int:
+    from tracer.cli import main
 
-    from rich.console import Console
-
-    from tracer.commands import demo
-
-    parser = argparse.ArgumentParser()
-    demo.register(parser.add_subparsers())
-    args = parser.parse_args(["demo", *argv])
-    args.func(args, Console())
+    return main(["demo", *argv])
 
 
 def test_cli_walkthrough_opens_a_gated_walkthrough(opened: list[dict[str, Any]]) -> None:
-    _demo("--scenario", "boot-one", "--walkthrough")
+    assert _demo("--scenario", "boot-one", "--walkthrough") == 0
     (app,) = opened
     assert app["mode"] == "walkthrough" and app["gate"] is not None
+    assert app["source"].observe == app["gate"].observe  # it learns which traces are requests
     assert app["source"].gate is not None and app["intro"] == BOOT_ONE.explanation
 
 
-def test_cli_pace_reaches_the_scenario(opened: list[dict[str, Any]]) -> None:
-    _demo("--scenario", "boot-one", "--pace", "0.5")
+@pytest.mark.parametrize(("argv", "held"), [((), 0.25), (("--pace", "0.5"), 0.5)])
+def test_cli_pace_reaches_the_scenario(opened: list[dict[str, Any]], argv: tuple[str, ...],
+                                       held: float) -> None:
+    """The scenario's gate holds each hop --pace seconds (0.25 when not given)."""
+    assert _demo("--scenario", "boot-one", *argv) == 0
     (app,) = opened
-    assert app["mode"] == "live" and app["source"].gate is not None
+    assert app["mode"] == "live"
+    with app["source"].gate():
+        gate = gate_mod.get_gate()
+        assert gate is not None
+        t0 = time.monotonic()
+        gate.hold({"method": "select_destinations"})
+        assert held <= time.monotonic() - t0 < held + 0.2
 
 
 @pytest.mark.parametrize("flag", [["--walkthrough"], ["--pace", "0.5"]])
 def test_cli_refuses_a_flag_a_deployment_scenario_cannot_take(
-        opened: list[dict[str, Any]], flag: list[str]) -> None:
-    with pytest.raises(UserError, match="separate processes"):
-        _demo("--scenario", "broker-pause", *flag)
+        opened: list[dict[str, Any]], flag: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert _demo("--scenario", "broker-pause", *flag) == 2
     assert not opened
+    err = " ".join(capsys.readouterr().err.split())
+    assert "separate processes" in err and "--pace and --walkthrough" in err
