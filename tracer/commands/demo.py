@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the flow")
     p.add_argument("--all", action="store_true", help="also print the services' start-up traces")
     p.add_argument("--scenario", metavar="NAME",
-                   help="TUI: run a scenario from scenarios/ (see `bootflow scenario list`)")
+                   help="TUI: run a scenario from scenarios/ (see `bootflow scenario list`): "
+                   "its explanation first, then the flow, paced or --walkthrough "
+                   "([processes] scenarios refuse --pace and --walkthrough)")
     p.add_argument("--pace", type=float, default=None, metavar="SECONDS",
                    help="hold each RPC hop this long so the flow can be watched "
                    "(default 0.25 in the TUI, 0 headless; RPC timeouts stand still meanwhile)")
