@@ -40,7 +40,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the flow")
     p.add_argument("--all", action="store_true", help="also print the services' start-up traces")
     p.add_argument("--scenario", metavar="NAME",
-                   help="TUI: run a scenario from scenarios/ (see `bootflow scenario list`)")
+                   help="TUI: run a scenario from scenarios/ (see `bootflow scenario list`): "
+                   "its explanation first, then the flow, paced or --walkthrough "
+                   "([processes] scenarios refuse --pace and --walkthrough)")
     p.add_argument("--pace", type=float, default=None, metavar="SECONDS",
                    help="hold each RPC hop this long so the flow can be watched "
                    "(default 0.25 in the TUI, 0 headless; RPC timeouts stand still meanwhile)")
@@ -136,7 +138,9 @@ def cmd_replay(args: argparse.Namespace, console: Console) -> int:
 
 
 def _scenario_tui(args: argparse.Namespace) -> int:
-    from tracer.commands.live import ScenarioSource
+    """A scenario in the TUI: its intro first, then the flow, paced or stepped."""
+    from tracer.commands.live import GatedDemo, ScenarioSource
+    from tracer.scenario.runner import gate_refusal
     from tracer.scenario.spec import ScenarioError, find_scenario
     from tracer.tui.app import BootflowApp
 
@@ -146,10 +150,27 @@ def _scenario_tui(args: argparse.Namespace) -> int:
         scenario = find_scenario(args.scenario)
     except ScenarioError as exc:
         raise UserError(str(exc)) from exc
-    source = ScenarioSource(args.scenario, transport_url(args.transport))
-    BootflowApp(source, mode="live", title=f"bootflow — {scenario.title}",
-                intro=scenario.explanation,
-                present=bool(getattr(args, "present", False))).run()
+    embedded = scenario.requires != "deployment"
+    if not embedded and (args.walkthrough or (args.pace or 0) > 0):
+        raise UserError(gate_refusal(scenario.name))
+    url = transport_url(args.transport)
+    gated = GatedDemo(url) if args.walkthrough else None
+    pace = (0.25 if embedded else 0.0) if args.pace is None else args.pace
+    if gated is not None:
+        source = ScenarioSource(args.scenario, url, gate=gated.during,
+                                observe=gated.controller.observe)
+    else:
+        source = ScenarioSource(args.scenario, url,
+                                gate=(lambda: paced(pace)) if pace > 0 else None)
+    try:
+        BootflowApp(source, mode="walkthrough" if gated else "live",
+                    gate=gated.controller if gated else None,
+                    title=f"bootflow — {scenario.title}", intro=scenario.explanation,
+                    intro_title=scenario.title,
+                    present=bool(getattr(args, "present", False))).run()
+    finally:
+        if gated is not None:
+            gated.close()  # let anything still held go
     if source.error is not None:
         raise UserError(f"scenario {args.scenario}: {source.error}")
     return 0

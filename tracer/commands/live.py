@@ -6,10 +6,12 @@ embedded cloud, its collector and (for the walkthrough) the hop gate get started
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tracer.session import DemoRun, is_request_root, is_trace_root
@@ -120,11 +122,24 @@ class GatedDemo:
         set_gate(self._gate)
 
     def boot(self, run: DemoRun, flavor: str, image: str, count: int, timeout: float) -> Any:
+        self._switch_on()
+        return run.boot(flavor, image, count, timeout)
+
+    @contextlib.contextmanager
+    def during(self) -> Iterator[None]:
+        """A scenario's requests: the gate on; off again after them, so that nothing
+        is held when the scenario stops its services."""
+        self._switch_on()
+        try:
+            yield
+        finally:
+            self.controller.set_enabled(False)
+
+    def _switch_on(self) -> None:
         self.controller.set_enabled(True)
         deadline = time.monotonic() + 5.0
         while not self._gate.enabled and time.monotonic() < deadline:
             time.sleep(0.01)  # the "on" travels over the control exchange
-        return run.boot(flavor, image, count, timeout)
 
     def close(self) -> None:
         if self._closed:
@@ -138,21 +153,37 @@ class GatedDemo:
 
 
 class ScenarioSource:
-    """Runs one scenario (topology, faults, requests) in a thread, streaming its events."""
+    """Runs one scenario (topology, faults, requests) in a thread, streaming its events.
 
-    def __init__(self, name: str, transport_url: str) -> None:
+    *gate* (``paced(...)`` or ``GatedDemo.during()``) is entered around the scenario's
+    requests; *observe* sees every event first (the walkthrough's RequestOnlyGate).
+    """
+
+    def __init__(self, name: str, transport_url: str, *,
+                 gate: Callable[[], AbstractContextManager[Any]] | None = None,
+                 observe: Callable[[Mapping[str, Any]], None] | None = None) -> None:
         self.name = name
         self.transport_url = transport_url
+        self.gate = gate
+        self.observe = observe
         self.error: BaseException | None = None
         self.result: Any = None
         self._thread: threading.Thread | None = None
 
     def start(self, on_event: Callable[[Mapping[str, Any]], None]) -> None:
+        observe = self.observe
+
+        def each(event: Mapping[str, Any]) -> None:
+            if observe is not None:
+                observe(event)
+            on_event(event)
+
         def work() -> None:
             from tracer.scenario.runner import run_scenario
 
             try:
-                self.result = run_scenario(self.name, self.transport_url, on_event=on_event)
+                self.result = run_scenario(self.name, self.transport_url, on_event=each,
+                                           gate=self.gate() if self.gate else None)
             except BaseException as exc:  # shown after the app exits
                 log.exception("scenario %s failed", self.name)
                 self.error = exc

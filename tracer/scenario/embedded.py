@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import uuid as uuidlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from services.conf import Config
 from services.db import api as db
 from services.db import models
 from services.launcher import start_service
+from services.messaging.gate import get_gate
 from tracer.cloud.embedded import EmbeddedCloud
 from tracer.instrument import api as trace
 from tracer.instrument.redact import redact_url
@@ -30,6 +32,29 @@ from tracer.session import CollectedEvents, DemoRun, EventPipe
 
 KNOWN_IMAGES = ("bootflow-guest",)
 SERVICE_HOSTS = {"nova-conductor": "conductor", "nova-scheduler": "scheduler"}
+GATE_SLICE_S = 0.5  # how often a wait looks whether the gate holds a hop
+
+
+def wait_unheld(step: Callable[[float], bool], timeout: float) -> bool:
+    """Call ``step(seconds)`` until it is True or *timeout* has run out, counting only
+    time in which no hop was held (a learner may look at one hop for minutes in
+    ``--walkthrough``; ``--pace`` holds every hop). Without a gate: one plain step."""
+    if get_gate() is None:
+        return step(timeout)
+    spent = 0.0
+    while spent < timeout:
+        t0 = time.monotonic()
+        if step(min(GATE_SLICE_S, timeout - spent)):
+            return True
+        if not _gate_holds():
+            spent += time.monotonic() - t0
+    return False
+
+
+def _gate_holds() -> bool:
+    """Whether the pace or the walkthrough gate holds a hop right now."""
+    gate = get_gate()
+    return gate is not None and gate.clock_held()
 
 
 class ScenarioCloud(EmbeddedCloud):
@@ -205,10 +230,21 @@ class ScenarioRun(DemoRun):
         return named(self.uuids, name)
 
     def _wait(self, uuids: list[str], states: tuple[str, ...]) -> None:
-        try:
-            self.cloud.wait_for_instances(uuids, timeout=self.timeout, states=states)
-        except TimeoutError:
-            pass  # the checks report the states the instances were left in
+        """Until the instances reach *states*; after the timeout the checks report the
+        states they were left in."""
+        def reached(seconds: float) -> bool:
+            try:
+                self.cloud.wait_for_instances(uuids, timeout=seconds, states=states)
+            except TimeoutError:
+                return False
+            return True
+
+        wait_unheld(reached, self.timeout)
+
+    def wait_quiet(self, timeout: float, settle: float = 0.2) -> bool:
+        """Quiet means no hop held either: a held cast leaves no span open."""
+        return wait_unheld(lambda s: super(ScenarioRun, self).wait_quiet(s, settle)
+                           and not _gate_holds(), timeout)
 
     def final_rows(self) -> dict[str, list[dict[str, Any]]]:
         return {name: [self.cloud.instance_state(u) or {"uuid": u} for u in uuids]

@@ -29,6 +29,7 @@ from textual.worker import get_current_worker
 from tracer.model import EMPTY_SNAPSHOT, Snapshot
 from tracer.tui.commands import BootflowCommands
 from tracer.tui.i18n import t, translate_bindings
+from tracer.tui.intro import IntroScreen
 from tracer.tui.screens import MODE_SCREENS
 from tracer.tui.sources import EventSource
 
@@ -77,11 +78,14 @@ class BootflowApp(App[None]):
     def __init__(self, source: EventSource | Any, *, mode: Mode = "live", gate: Any = None,
                  title: str | None = None, service_down_time_s: float = 60.0,
                  clock: Callable[[], int] | None = time.time_ns,
-                 intro: str | None = None, present: bool = False) -> None:
+                 intro: str | None = None, intro_title: str = "about this scenario",
+                 present: bool = False) -> None:
         """``clock`` None: judge heartbeats by the last event's time (tests);
-        ``present``: open in presentation mode (``p`` toggles it)."""
+        ``intro`` (a scenario's explanation): shown first, the source starts only when
+        the learner dismisses it; ``present``: open in presentation mode (``p``)."""
         super().__init__()
         self.present = present
+        self.intro_title = intro_title
         if mode not in MODE_SCREENS:
             raise ValueError(f"mode must be live, replay, walkthrough or viewer, not {mode!r}")
         self.mode = mode
@@ -112,6 +116,19 @@ class BootflowApp(App[None]):
 
     def on_mount(self) -> None:
         self._run_feed()
+        if self.main.intro:
+            self.push_screen(IntroScreen(self.intro_title, self.main.intro),
+                             self._intro_done)
+        else:
+            self._start_source()
+
+    def _intro_done(self, start: bool | None) -> None:
+        if start:
+            self._start_source()
+        else:
+            self.exit()
+
+    def _start_source(self) -> None:
         self.feed.attach(_Kept(self.source, self._kept.append))
         self.set_interval(0.5, self._check_source, name="source-error")
 

@@ -214,7 +214,8 @@ ZH: dict[str, str] = {
     "about this scenario": "关于这个场景",
     "\nreading the picture": "\n如何看图",
     "\nesc closes": "\nesc 关闭",
-    "(? shows it again)": "（? 再次显示）",
+    "press any key (enter/space) to start · q quits · ? shows it again":
+        "按任意键（回车/空格）开始 · q 退出 · ? 再次显示",
     "find a span by name (enter; empty clears)": "按名称查找 span（回车；留空清除）",
     "watching the services": "观察各服务",
     "nothing is held right now": "现在没有被扣住的消息",

@@ -155,7 +155,7 @@ class TraceScreen(Screen[None]):
     def __init__(self, feed: Feed, *, intro: str | None = None) -> None:
         super().__init__()
         self.feed = feed
-        self.intro = intro  # e.g. a scenario's explanation: shown at start and in help
+        self.intro = intro  # e.g. a scenario's explanation: the app shows it first; help
         self.snapshot: Snapshot = EMPTY_SNAPSHOT
         self._laid_out = False  # on_mount ran: the widgets exist (is_mounted comes later)
         self._english_keys = self._bindings.copy()  # translated from on each `l`
@@ -197,9 +197,6 @@ class TraceScreen(Screen[None]):
             self.set_present(True)
         self._laid_out = True
         self.watch(self.app, "lang", self.show_lang)  # draws the picture too
-        if self.intro:
-            self.notify(self.intro + "\n" + t("(? shows it again)", self.lang),
-                        title=t("about this scenario", self.lang), timeout=20, markup=False)
 
     def show_lang(self) -> None:
         """The whole screen in the app's language: titles, tabs, footer, status, panes
