@@ -5,12 +5,16 @@ trace's root span arrives), and the status line says what the other traces are."
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from support.tui import FakeGate
+from rich.console import Console
+from support.tui import FakeGate, load, sync
 
 from tracer.commands.live import RequestOnlyGate
 from tracer.session import UNKNOWN_TRACE_GRACE_S, RequestTraces
+from tracer.tui import BootflowApp, ListSource
+from tracer.tui.screens.walkthrough import WalkthroughScreen
 
 
 def _root(trace_id: str, kind: str, service: str, name: str) -> dict[str, Any]:
@@ -44,3 +48,32 @@ def test_request_only_gate_never_lists_a_heartbeat_even_before_its_root_arrives(
     assert gate.pending() == []
     now[0] += UNKNOWN_TRACE_GRACE_S
     assert [p["hop_id"] for p in gate.pending()] == ["h0"]
+
+
+@sync
+async def test_walkthrough_after_the_boot_shows_no_background_hop_and_counts_traces() -> None:
+    events = load("boot_real.jsonl")
+    t = max(e["ts_ns"] for e in events)
+    for n in range(3):  # heartbeats after the boot: traces of their own
+        tid = f"beat{n}"
+        events += [dict(_root(tid, "INTERNAL", "nova-compute", "_report_state"),
+                        host="compute1", ts_ns=t + n + 1),
+                   {"type": "span_end", "trace_id": tid, "span_id": f"root-{tid}",
+                    "ts_ns": t + n + 2, "status": "OK", "attrs": {}}]
+    gate = RequestOnlyGate(FakeGate([dict(HEARTBEAT_HOP, trace_id="beat9")]))
+    for e in events:
+        gate.observe(e)
+    app = BootflowApp(ListSource(events), mode="walkthrough", gate=gate, clock=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, WalkthroughScreen)
+        assert screen.pending == []
+        console = Console(width=160, record=True, file=io.StringIO())
+        console.print(screen.detail()[0])
+        assert "NEXT HOP" not in console.export_text()
+        status = str(screen.query_one("#status").render())
+        assert "0 held" in status
+        # the boot among the requests; the rest said for what they are
+        assert "trace: request 1/2, +3 start-up, +4 background (< >)" in status, status

@@ -26,8 +26,14 @@ READING = """\
 ≈    timeline: time the walkthrough's gate held the flow, cut out
 WAIT graph: this service is waiting for a reply; BUSY: it is working
 ┃    sequence: the caller is blocked in a call (activation bar)
-seen services: no heartbeat (nova-api sends none); the time is since
-            its last hop"""
+no hb services: the service sends no heartbeat (nova-api sends none), so
+            it is neither up nor down; "last hop" is when it last sent or
+            took a message
+↓ more below  hop pane: its text goes on (h, then PgDn; or the wheel)
+trace: request 1/1, +5 start-up, +45 background  status line: the shown
+            trace among the REST requests; the others are the services'
+            start-up and background work no request started: heartbeats,
+            periodic tasks (< > step through all)"""
 
 
 class HelpScreen(ModalScreen[None]):

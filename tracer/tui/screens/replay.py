@@ -114,7 +114,7 @@ class ReplayScreen(TraceScreen):
 
     def status_mode(self, text: Text) -> None:
         r = self.feed.replay
-        text.append(f"  {'▶ playing' if self.feed.playing else '⏸ paused'} ×{r.speed:g}",
+        text.append(f"  {'▶ playing' if self.feed.playing else '⏸ paused'} · speed ×{r.speed:g}",
                     style="bold")
 
     def status_position(self, text: Text) -> None:
