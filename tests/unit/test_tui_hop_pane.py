@@ -89,6 +89,7 @@ def test_select_destinations_envelope_shows_reply_queue_and_says_what_it_shorten
     first = {line.split(":")[0]: i for i, line in enumerate(lines) if ": " in line}
     for key in ("method", "version", "_msg_id", "_reply_q", "_timeout", "_unique_id"):
         assert first[key] < first["args"], key
+    assert lines[1].startswith('body on the wire: {"oslo.version": "2.0", "oslo.message"')
     assert f'_reply_q: "{env["_reply_q"]}"' in envelope
     assert f'_msg_id: "{env["_msg_id"]}"' in envelope
     # shortened where it had to be, and said so; the context is still there after it

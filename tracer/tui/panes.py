@@ -129,6 +129,8 @@ def envelope_text(env: Mapping[str, Any]) -> Text:
         if note:
             text.append(note + "\n", style="bold yellow")
 
+    if "oslo.version" not in env:
+        text.append(words.ENVELOPE_OUTER + "\n", style="dim")
     for key in ENVELOPE_HEAD:
         if key in env:
             line(key, env[key], VALUE_BUDGET)

@@ -17,6 +17,10 @@ LAST_HOP = "last hop"
 JUST_NOW = "just now"
 # the envelope in the hop pane
 ENVELOPE_TITLE = "envelope (oslo.message, secrets redacted)"
+# the recording keeps the inner message; the body on the wire wraps it (oslo's rabbit
+# driver, every rpc message)
+ENVELOPE_OUTER = ('body on the wire: {"oslo.version": "2.0", "oslo.message": '
+                  '<this message as a JSON string>}')
 ENVELOPE_ARGS = "args"
 ENVELOPE_CONTEXT = "request context"
 TRUNCATED = "… truncated: {n} more characters"
