@@ -76,4 +76,9 @@ async def test_walkthrough_after_the_boot_shows_no_background_hop_and_counts_tra
         status = str(screen.query_one("#status").render())
         assert "0 held" in status
         # the boot among the requests; the rest said for what they are
-        assert "trace: request 1/2, +3 start-up, +4 background (< >)" in status, status
+        assert "request 1/2 (+7 background, < >)" in status, status
+        # the trace before the boot: start-up work, counted among the background ones
+        await pilot.press("less_than_sign")
+        await pilot.pause()
+        status = str(screen.query_one("#status").render())
+        assert "db HostMapping.create" in status and "background 4/7 (+2 requests, < >)" in status

@@ -30,10 +30,9 @@ no hb services: the service sends no heartbeat (nova-api sends none), so
             it is neither up nor down; "last hop" is when it last sent or
             took a message
 ↓ more below  hop pane: its text goes on (h, then PgDn; or the wheel)
-trace: request 1/1, +5 start-up, +45 background  status line: the shown
-            trace among the REST requests; the others are the services'
-            start-up and background work no request started: heartbeats,
-            periodic tasks (< > step through all)"""
+request 1/2 (+45 background)  status line: the shown trace among the REST
+            requests; background: the services' start-up, heartbeats and
+            periodic tasks, traces no request started (< > step through all)"""
 
 
 class HelpScreen(ModalScreen[None]):

@@ -34,8 +34,10 @@ DECISION_FROM_PLACEMENT = "hosts from placement: "
 DECISION_WEIGHERS = "weighers (weight per host, 0..1; ×multiplier when not 1):"
 DECISION_CHOSEN = "⇒ chosen "
 DECISION_NONE = "⇒ no host left: NoValidHost"
-# the status line's trace counter
-TRACE_KINDS = {"request": "request", "start-up": "start-up", "background": "background"}
+# the status line's trace counter: REST requests, and everything else (the services'
+# start-up, heartbeats, periodic tasks)
+REQUEST = "request"
+BACKGROUND = "background"
 
 
 def fmt_age(ns: float) -> str:
@@ -49,25 +51,20 @@ def fmt_age(ns: float) -> str:
     return f"{s // 60}m {s % 60:02d}s ago"
 
 
-def trace_kind(tv: TraceView) -> str:
-    """``request`` (rooted at a REST call), ``start-up`` (a service starting) or
-    ``background`` (heartbeats, periodic tasks: work no request started)."""
-    if tv.root_kind == "HTTP":
-        return "request"
-    if tv.root_name.startswith("start "):
-        return "start-up"
-    return "background"
+def is_request(tv: TraceView) -> bool:
+    """Rooted at a REST call (a boot, a delete, a GET), as opposed to the services'
+    start-up and background work (heartbeats, periodic tasks) no request started."""
+    return tv.root_kind == "HTTP"
 
 
 def trace_counter(traces: Mapping[str, TraceView], trace_id: str | None) -> str:
-    """Where the shown trace stands among its own kind, and what the others are:
-    ``trace: request 1/1, +5 start-up, +45 background (< >)``."""
+    """Where the shown trace stands among its own kind, and how many of the other
+    kind there are: ``request 1/2 (+45 background, < >)``."""
     ordered = sorted(traces.values(), key=lambda t: t.start_ns)
-    kinds = [trace_kind(t) for t in ordered]
-    ids = [t.trace_id for t in ordered]
-    mine = kinds[ids.index(trace_id)] if trace_id in ids else "request"
-    same = [t for t, k in zip(ids, kinds, strict=True) if k == mine]
+    mine = next((is_request(t) for t in ordered if t.trace_id == trace_id), True)
+    same = [t.trace_id for t in ordered if is_request(t) == mine]
     position = same.index(trace_id) + 1 if trace_id in same else 0
-    others = [f"+{kinds.count(k)} {TRACE_KINDS[k]}" for k in TRACE_KINDS
-              if k != mine and kinds.count(k)]
-    return ", ".join([f"trace: {TRACE_KINDS[mine]} {position}/{len(same)}", *others]) + " (< >)"
+    others = len(ordered) - len(same)
+    kind, other = (REQUEST, BACKGROUND) if mine else (BACKGROUND, REQUEST)
+    plural = "s" if other == REQUEST and others != 1 else ""
+    return f"{kind} {position}/{len(same)} (+{others} {other}{plural}, < >)"
