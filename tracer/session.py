@@ -76,6 +76,62 @@ def request_trace_ids(events: Iterable[Event]) -> set[str]:
     return {e["trace_id"] for e in events if is_request_root(e)}
 
 
+UNKNOWN_TRACE_GRACE_S = 2.0  # a held hop of a trace whose root has not come yet
+
+
+class RequestTraces:
+    """Which traces are REST requests, learnt from their root spans: the walkthrough's
+    gate shows the learner only a request's hops.
+
+    The gate announces a held message at once, while its trace's root span may still
+    be on its way (the emitter batches for up to 0.1 s): after a boot, each heartbeat
+    and periodic task would flash up as the next hop. A hop of a trace not seen yet is
+    therefore not shown until its root says it is a request, or until
+    ``UNKNOWN_TRACE_GRACE_S`` has passed (a root that never comes must not hide a
+    held hop for good).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._roots: dict[str, bool] = {}  # trace id → rooted at an HTTP request?
+        self._first_seen: dict[str, float] = {}  # held hop id → when first asked about
+        self._lock = threading.Lock()
+
+    def observe(self, event: Mapping[str, Any]) -> None:
+        """Feed every collected event (it learns which traces are requests)."""
+        if is_trace_root(event):
+            with self._lock:
+                self._roots[str(event.get("trace_id"))] = is_request_root(event)
+
+    def is_background(self, item: Mapping[str, Any]) -> bool:
+        """A held item (``{"hop_id", "hop"}``) of a start-up or periodic trace."""
+        hop = item.get("hop") or {}
+        with self._lock:
+            return self._roots.get(str(hop.get("trace_id"))) is False
+
+    def shown(self, items: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+        """The held items a learner steps through, oldest first: those of a request
+        trace, of no named trace, or of a trace still unknown after the grace time."""
+        now = self.clock()
+        items = list(items)  # a generator may ask is_background: not under the lock
+        out = []
+        with self._lock:
+            held = set()
+            for item in items:
+                hop_id = str(item.get("hop_id"))
+                held.add(hop_id)
+                trace_id = (item.get("hop") or {}).get("trace_id")
+                request = self._roots.get(str(trace_id)) if trace_id else True
+                if request is None:
+                    first = self._first_seen.setdefault(hop_id, now)
+                    request = now - first >= UNKNOWN_TRACE_GRACE_S or None
+                if request:
+                    out.append(item)
+            for gone in set(self._first_seen) - held:
+                del self._first_seen[gone]
+        return out
+
+
 def request_events(events: list[Event]) -> list[Event]:
     """The events of request traces; span_end events carry only ids, so match by trace."""
     ids = request_trace_ids(events)

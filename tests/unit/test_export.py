@@ -67,8 +67,8 @@ def test_fold_pairs_starts_ends_and_annotations(events: list[dict]) -> None:
     assert all(s.finished for s in folded.spans)
     build = [s for s in folded.spans if s.kind == "CONSUMER" and s.service == "nova-compute"]
     states = [a.label() for a in build[0].annotations]
-    assert states == ["building/None", "building/networking", "building/block_device_mapping",
-                      "building/spawning", "active/None"]
+    assert states == ["building/-", "building/networking", "building/block_device_mapping",
+                      "building/spawning", "active/-"]
     styles = [(h.method, h.style) for h in folded.hops]
     assert styles.count(("object_action", "call")) == 5
     fan = [h for h in folded.hops if h.style == "fanout"][0]
@@ -157,7 +157,7 @@ def test_otlp_validates_against_the_official_protobuf(events: list[dict]) -> Non
     assert "rpc.namespace" not in attrs  # None is not a valid OTel attribute value
     build = [sp for sp in spans if sp.name == "build_and_run_instance"
              and sp.kind == Span.SPAN_KIND_CONSUMER][0]
-    assert [ev.name for ev in build.events][-1] == "instance.state active/None"
+    assert [ev.name for ev in build.events][-1] == "instance.state active/-"
     battrs = {kv.key: kv.value.string_value for kv in build.attributes}
     assert battrs["messaging.rabbitmq.destination.routing_key"] == "compute.compute1"
 
@@ -395,13 +395,13 @@ def test_mermaid_sequence(events: list[dict]) -> None:
         "nova_conductor->>nova_scheduler_scheduler1: select_destinations (call, 4.5)",
         "nova_scheduler_scheduler1-->>nova_conductor: select_destinations reply",
         "nova_conductor-)nova_compute: build_and_run_instance (cast, 5.0)",
-        "Note over nova_compute: instance.state building/None",
+        "Note over nova_compute: instance.state building/-",
         "nova_compute->>nova_conductor: object_action (call, 3.0)",
         "nova_conductor-->>nova_compute: object_action reply",
         "Note over nova_compute: instance.state building/networking",
         "Note over nova_compute: instance.state building/block_device_mapping",
         "Note over nova_compute: instance.state building/spawning",
-        "Note over nova_compute: instance.state active/None",
+        "Note over nova_compute: instance.state active/-",
         "nova_compute->>nova_conductor: object_action (call, 3.0)",
         "nova_conductor-->>nova_compute: object_action reply",
         "nova_compute-)nova_scheduler_scheduler1: update_instance_info (fanout, 4.2)",

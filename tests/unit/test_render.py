@@ -121,7 +121,7 @@ def test_boot_flow_render() -> None:
     assert "● building/scheduling" in text and "● building/spawning" in text
     assert "nova/scheduler/manager.py:SchedulerManager.select_destinations" in text
     assert "active" in text
-    assert "building/scheduling → building/networking → building/spawning → active" in text
+    assert "building/scheduling → building/networking → building/spawning → active/-" in text
 
 
 def test_compact_tree_folds_plumbing() -> None:
@@ -157,7 +157,7 @@ def test_final_instance_states() -> None:
     states = final_instance_states(boot_flow())
     assert states == {UUID: {"vm_state": "active", "task_state": None, "host": "compute1",
                              "path": ["building/scheduling", "building/networking",
-                                      "building/spawning", "active"]}}
+                                      "building/spawning", "active/-"]}}
 
 
 def test_open_spans_and_empty_input() -> None:

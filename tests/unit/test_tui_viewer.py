@@ -22,6 +22,9 @@ from tracer.tui.screens.viewer import GateRefused, ViewerGate
 
 HOP = {"trace_id": "t1", "parent_span_id": "s1", "method": "schedule_and_build_instances",
        "topic": "conductor", "kind": "call"}
+# the root of HOP's trace: a REST request (a held hop of a trace not seen yet is not shown)
+ROOT = {"type": "span_start", "trace_id": "t1", "span_id": "r1", "parent_id": None,
+        "kind": "HTTP", "service": "nova-api", "name": "POST /v2.1/servers"}
 
 
 class FakeObserver:
@@ -69,6 +72,7 @@ def test_viewer_screen_has_no_gate_binding() -> None:
 def test_viewer_gate_refuses_every_change() -> None:
     observer = FakeObserver()
     gate = ViewerGate(observer)
+    gate.observe(ROOT)
     for attempt in (gate.release_next, lambda: gate.release("h1"),
                     lambda: gate.set_enabled(False), lambda: gate.set_enabled(True)):
         with pytest.raises(GateRefused, match="read-only"):
@@ -84,7 +88,9 @@ def test_gate_keys_do_nothing_in_the_viewer_app() -> None:
 
 async def _keys_in_viewer() -> None:
     observer = FakeObserver()
-    app = BootflowApp(PushSource(), mode="viewer", gate=ViewerGate(observer), clock=None)
+    gate = ViewerGate(observer)
+    gate.observe(ROOT)
+    app = BootflowApp(PushSource(), mode="viewer", gate=gate, clock=None)
     async with app.run_test(size=(140, 45)) as pilot:
         await pilot.pause(0.3)
         screen = app.screen

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
-from tracer.session import DemoRun, is_request_root, is_trace_root
+from tracer.session import DemoRun, RequestTraces
 
 log = logging.getLogger(__name__)
 
@@ -61,32 +61,27 @@ class RequestOnlyGate:
 
     Wraps a ``GateController``: a held hop whose trace is rooted at something other than
     a REST request is released as soon as that trace's root span is seen; a hop of a
-    request trace, or of a trace not seen yet, stays held for the learner.
+    request trace stays held for the learner; a hop of a trace not seen yet stays held
+    but is not listed until its root comes (``RequestTraces``), so a heartbeat never
+    shows up as the next hop.
     """
 
     def __init__(self, controller: Any) -> None:
         self.controller = controller
-        self._roots: dict[str, bool] = {}  # trace id → rooted at an HTTP request?
-        self._lock = threading.Lock()
+        self.traces = RequestTraces()
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Feed every collected event (it learns which traces are requests)."""
-        if is_trace_root(event):
-            with self._lock:
-                self._roots[str(event.get("trace_id"))] = is_request_root(event)
-
-    def _is_background(self, hop: Mapping[str, Any]) -> bool:
-        with self._lock:
-            return self._roots.get(str(hop.get("trace_id"))) is False
+        self.traces.observe(event)
 
     def pending(self) -> list[dict[str, Any]]:
         held = []
         for item in self.controller.pending():
-            if self._is_background(item.get("hop") or {}):
+            if self.traces.is_background(item):
                 self.controller.release(item["hop_id"])
             else:
                 held.append(item)
-        return held
+        return [dict(item) for item in self.traces.shown(held)]
 
     def release_next(self) -> str | None:
         held = self.pending()

@@ -174,8 +174,9 @@ class TraceView:
 
 
 def state_name(vm_state: Any, task_state: Any) -> str:
-    """``building/spawning``, or the vm_state alone when no task runs."""
-    return f"{vm_state}/{task_state}" if task_state else str(vm_state)
+    """``vm_state/task_state``: ``building/spawning``; ``active/-`` when no task runs
+    (``-`` is how ``nova list`` prints a None task_state)."""
+    return f"{vm_state}/{task_state or '-'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +240,7 @@ class AnnotationView:
     def label(self) -> str:
         """Short human text: ``building/spawning`` for a state change, else the name."""
         if self.name == "instance.state":
-            return f"{self.attrs.get('vm_state')}/{self.attrs.get('task_state')}"
+            return state_name(self.attrs.get("vm_state"), self.attrs.get("task_state"))
         if self.name == "log":
             return f"{self.attrs.get('level', 'log')}: {self.attrs.get('message', '')}"
         return self.name

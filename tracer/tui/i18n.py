@@ -34,8 +34,13 @@ READING = """\
 WAIT graph: this service is waiting for a reply; BUSY: it is working
 ‖    graph: the walkthrough's gate holds this message on the broker
 ┃    sequence: the caller is blocked in a call (activation bar)
-seen services: no heartbeat (nova-api sends none); the time is since
-            its last hop"""
+no hb services: the service sends no heartbeat (nova-api sends none), so
+            it is neither up nor down; "last hop" is when it last sent or
+            took a message
+↓ more below  hop pane: its text goes on (h, then PgDn; or the wheel)
+request 1/2 (+45 background)  status line: the shown trace among the REST
+            requests; background: the services' start-up, heartbeats and
+            periodic tasks, traces no request started (< > step through all)"""
 
 READING_ZH = """\
 ━━▶  call   调用方阻塞，直到收到回复
@@ -53,7 +58,12 @@ READING_ZH = """\
 WAIT 服务图：该服务在等待回复；BUSY：正在工作
 ‖    服务图：演练闸门把这条消息扣在 broker 上
 ┃    时序图：调用方阻塞在 call 中（激活条）
-seen 服务：没有心跳（nova-api 不发送）；时间是距其上一跳"""
+no hb 服务：该服务不发送心跳（nova-api 不发送），所以既不算 up
+            也不算 down；"last hop" 是它上次发出或接收消息的时间
+↓ more below  跳详情：下面还有内容（h，然后 PgDn；或滚轮）
+request 1/2 (+45 background)  状态栏：当前 trace 在 REST 请求中的位置；
+            background：服务启动、心跳和周期任务，即不是由请求发起的
+            trace（< > 逐个浏览全部）"""
 
 ZH: dict[str, str] = {
     READING: READING_ZH,
@@ -106,7 +116,10 @@ ZH: dict[str, str] = {
     " ({n} spans, {took}": "（{n} 个 span，{took}",
     " + {cut} held, cut": "，另有 {cut} 被扣住、已剪掉",
     ")": "）",
-    "trace {i}/{n} (< >)": "trace {i}/{n}（< >）",
+    "{kind} {i}/{n} (+{others} {other}, < >)": "{kind} {i}/{n}（另有 {others} 个{other}，< >）",
+    "request": "请求",
+    "requests": "请求",
+    "background": "后台",
     "skipped {n}": "跳过 {n}",
     "(follow off: a)": "（未跟随：a）",
     "playing": "播放中",
@@ -166,7 +179,11 @@ ZH: dict[str, str] = {
     "heartbeat": "心跳",
     "up": "在线",
     "down": "离线",
-    "seen": "见过",
+    "no hb": "无心跳",
+    "last hop": "上一跳",
+    "just now": "刚刚",
+    "{s}s ago": "{s} 秒前",
+    "{m}m {s}s ago": "{m} 分 {s} 秒前",
     "{t} ago": "{t} 前",
     "never": "从未",
     "no instance yet": "还没有实例",
@@ -227,6 +244,32 @@ ZH: dict[str, str] = {
     "cell": "格",
     "one hop at a time": "一次一跳",
     "watching the teacher's walkthrough": "观看老师的演练",
+    # the hop pane: the wire, the envelope, the scheduler's decision (tracer.tui.words)
+    "↓ more below: h, PgDn, wheel": "↓ 下面还有：h、PgDn、滚轮",
+    "Hop pane: focus it (PgDn/PgUp scroll)": "跳详情：聚焦（PgDn/PgUp 滚动）",
+    "none (fanout)": "无（fanout）",
+    'body on the wire: {"oslo.version": "2.0", "oslo.message": '
+    '<this message as a JSON string>}':
+        '线上的消息体：{"oslo.version": "2.0", "oslo.message": <这条消息的 JSON 字符串>}',
+    "args": "参数（args）",
+    "request context": "请求上下文",
+    "… truncated: {n} more characters": "… 已截断：还有 {n} 个字符",
+    "(shortened: values nested deeper than {depth} levels shown as {{… N keys}})":
+        "（已缩短：嵌套超过 {depth} 层的值显示为 {{… N keys}}）",
+    "vm_state/task_state: ": "vm_state/task_state：",
+    "vm/task: ": "vm/task：",
+    "scheduler's decision": "调度器的决定",
+    "instance {n} of {m}": "第 {n} 个实例（共 {m} 个）",
+    "hosts from placement: ": "placement 给出的主机：",
+    "none": "无",
+    "{a} → {b} hosts": "{a} → {b} 台主机",
+    "  {host} went": "  去掉了 {host}",
+    "  (skipped: {why})": "  （跳过：{why}）",
+    "weighers (weight per host, 0..1; ×multiplier when not 1):":
+        "权重器（每台主机的权重，0..1；乘数不为 1 时标出 ×乘数）：",
+    "⇒ chosen ": "⇒ 选中 ",
+    "  (total weight ": "  （总权重 ",
+    "⇒ no host left: NoValidHost": "⇒ 没有剩下的主机：NoValidHost",
 }
 
 TABLES: dict[str, dict[str, str]] = {"zh": ZH}

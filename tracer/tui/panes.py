@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +22,8 @@ from textual.widgets import Static
 
 from tracer import narration
 from tracer.model import HopView, ServiceView, Snapshot, SpanView, hop_key
+from tracer.tui import words
+from tracer.tui.decision import scheduler_decision
 from tracer.tui.i18n import t
 from tracer.tui.timeline import fmt_ns
 from tracer.tui.wrap import MixedWrap
@@ -76,9 +78,111 @@ def narration_block(key: str, lang: str) -> RenderableType:
     return MixedWrap(text)  # Chinese breaks between characters, not inside names
 
 
+# the envelope's keys a learner looks for first (the call's reply address above all)
+ENVELOPE_HEAD = ("oslo.version", "method", "namespace", "version", "_msg_id", "_reply_q",
+                 "_timeout", "_unique_id")
+ARGS_BUDGET = 1500  # characters of args before nested values are collapsed
+VALUE_BUDGET = 200  # characters of any other single value
+
+
+def _json_text(value: Any, max_depth: int, depth: int = 0) -> str:
+    """JSON indented by one, dicts and lists deeper than *max_depth* written as
+    ``{… 37 keys}`` / ``[… 5 items]`` (not JSON: plainly a summary)."""
+    pad = " " * (depth + 1)
+    if isinstance(value, dict) and value:
+        if depth >= max_depth:
+            return f"{{… {len(value)} keys}}"
+        items = [f"{pad}{json.dumps(str(k), ensure_ascii=False)}: "
+                 f"{_json_text(v, max_depth, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
+    if isinstance(value, list) and value:
+        if depth >= max_depth:
+            return f"[… {len(value)} items]"
+        items = [pad + _json_text(v, max_depth, depth + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + " " * depth + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _fit_json(value: Any, budget: int, lang: str = "en") -> tuple[str, str | None]:
+    """*value* as JSON in at most about *budget* characters, and what was shortened:
+    nested values collapsed level by level from the deepest, then (a huge leaf) cut
+    with the count of characters left out. Never cut silently."""
+    full = _json_text(value, max_depth=64)
+    if len(full) <= budget:
+        return full, None
+    for depth in range(8, 0, -1):
+        short = _json_text(value, max_depth=depth)
+        if len(short) <= budget:
+            return short, t(words.COLLAPSED, lang, depth=depth)
+    short = _json_text(value, max_depth=1)
+    return short[:budget], t(words.TRUNCATED, lang, n=len(short) - budget)
+
+
+def envelope_text(env: Mapping[str, Any], lang: str = "en") -> Text:
+    """The message as sent: its routing keys first (``_reply_q`` and ``_msg_id`` of a
+    call always in view), then the args, then the request context; anything
+    shortened says so."""
+    text = Text()
+
+    def line(key: str, value: Any, budget: int) -> None:
+        body, note = _fit_json(value, budget, lang)
+        text.append(f"{key}: ", style="bold" if key in ENVELOPE_HEAD else "dim")
+        text.append(body + "\n")
+        if note:
+            text.append(note + "\n", style="bold yellow")
+
+    if "oslo.version" not in env:
+        text.append(t(words.ENVELOPE_OUTER, lang) + "\n", style="dim")
+    for key in ENVELOPE_HEAD:
+        if key in env:
+            line(key, env[key], VALUE_BUDGET)
+    if "args" in env:
+        line(t(words.ENVELOPE_ARGS, lang), env["args"], ARGS_BUDGET)
+    rest = [k for k in env if k not in ENVELOPE_HEAD and k != "args"]
+    if rest:
+        text.append(t(words.ENVELOPE_CONTEXT, lang) + "\n", style="dim")
+        for key in rest:
+            line(key, env[key], VALUE_BUDGET)
+    return text
+
+
+def endpoint(service: str, host: str) -> str:
+    """``nova-conductor@conductor``; a side with no host (the REST client, placement)
+    by its name alone, never ``client@``."""
+    return f"{service}@{host}" if host else service
+
+
+def _short(value: Any, n: int = 14) -> str:
+    text = str(value)
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def wire_facts(hop: HopView, attrs: Mapping[str, Any],
+               env: Mapping[str, Any] | None, lang: str = "en") -> Text:
+    """The message's address in two short lines, high in the pane (they show at
+    100×30): exchange and routing key; for a call, where the reply goes and its id."""
+    text = Text()
+    text.append(t("exchange", lang) + " ", style="dim")
+    text.append(hop.exchange or "?")
+    text.append("  " + t("routing key", lang) + " ", style="dim")
+    text.append(hop.routing_key or (t("none (fanout)", lang) if hop.style == "fanout"
+                                    else "?"))
+    if hop.style == "call":
+        env = env or {}
+        reply_q = env.get("_reply_q") or attrs.get("rpc.reply_q")
+        msg_id = env.get("_msg_id") or attrs.get("messaging.message.id")
+        text.append("\n_reply_q ", style="dim")
+        text.append(_short(reply_q or "?", 18))
+        text.append("  _msg_id ", style="dim")
+        text.append(_short(msg_id or "?", 10))
+    text.append("\n")
+    return text
+
+
 def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
     client = snap.spans.get(hop.client_span_id)
     attrs: Mapping[str, Any] = client.attrs if client else {}
+    env = _envelope(attrs)
     head = Text()
     head.append(hop.method, style="bold")
     head.append(f"  {hop.style}", style="bold reverse" if hop.style == "call" else "bold")
@@ -88,13 +192,19 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
         head.append(f" · ns {hop.namespace}")
     head.append(f"\n{t(_STATE_WORDS.get(hop.state, hop.state), lang)}\n",
                 style="bold red" if hop.state == "error" else "italic")
-    head.append(f"{hop.src_service}@{hop.src_host} → {hop.dst_service}@{hop.dst_host}\n")
+    head.append(f"{endpoint(hop.src_service, hop.src_host)} → "
+                f"{endpoint(hop.dst_service, hop.dst_host)}\n")
+    parts: list[RenderableType] = [head]
+    if hop.style != "http":
+        parts.append(wire_facts(hop, attrs, env, lang))
+    parts.append(narration_block(hop.key, lang))
+    decision = scheduler_decision(snap, hop, lang)
+    if decision is not None:
+        parts.append(decision)
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="dim", no_wrap=True)
     grid.add_column()
     if hop.style != "http":
-        grid.add_row(t("exchange", lang), Text(hop.exchange or "?"))
-        grid.add_row(t("routing key", lang), Text(hop.routing_key or "?"))
         grid.add_row(t("properties", lang), Text(_properties(hop, attrs)))
     grid.add_row(t("sent", lang), f"+{fmt_ns(hop.sent_ns - snap.t0_ns)}")
     if hop.recv_ns is not None:
@@ -114,14 +224,10 @@ def describe_hop(snap: Snapshot, hop: HopView, lang: str) -> RenderableType:
         server = snap.spans.get(sid)
         if server is not None and server.attrs.get("code.location"):
             grid.add_row(t("server code", lang), Text(str(server.attrs["code.location"])))
-    parts: list[RenderableType] = [head, narration_block(hop.key, lang),
-                                   Text("\n" + t("── on the wire ──", lang), style="dim"),
-                                   grid]
-    env = _envelope(attrs)
+    parts += [Text("\n" + t("── on the wire ──", lang), style="dim"), grid]
     if env is not None:
-        parts.append(Text("\n" + t("envelope (oslo.message, secrets redacted)", lang),
-                          style="bold"))
-        parts.append(Text(json.dumps(env, indent=1, ensure_ascii=False)[:1500]))
+        parts.append(Text("\n" + t(words.ENVELOPE_TITLE, lang), style="bold"))
+        parts.append(envelope_text(env, lang))
     return Group(*parts)
 
 
@@ -129,7 +235,7 @@ def describe_span(snap: Snapshot, span: SpanView, lang: str) -> RenderableType:
     head = Text()
     head.append(span.name, style="bold")
     head.append(t("  {kind} in {where}", lang, kind=span.kind.lower(),
-                  where=f"{span.service}@{span.host}") + "\n")
+                  where=endpoint(span.service, span.host)) + "\n")
     dur = span.duration_ns(snap.t_last_ns)
     head.append(t("duration {t}", lang, t=fmt_ns(dur))
                 + ("" if span.finished else t(" (open)", lang)) + "\n")
@@ -205,17 +311,61 @@ def _obj_field(value: Any, name: str) -> str | None:
     return None
 
 
-class DetailPane(VerticalScroll):
-    """The selected hop in full: the message on the wire, timings, code, explanation."""
+class DetailPane(VerticalScroll, can_focus=True):
+    """The selected hop in full: the message on the wire, timings, code, explanation.
+
+    Taller than the pane, it says so on its bottom border (``MORE_BELOW``) until it is
+    scrolled to the end: the wire section and the envelope are below the fold at
+    100×30. ``h`` focuses it; PgDn/PgUp and the wheel scroll it."""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("Select a hop (click, or [ and ])", style="dim"), id="detail-body")
 
     shown: RenderableType = ""
 
+    def on_mount(self) -> None:
+        self.watch(self, "scroll_y", self._hint, init=False)
+        self.watch(self, "virtual_size", self._hint, init=False)
+
     def show(self, renderable: RenderableType) -> None:
         self.shown = renderable
         self.query_one("#detail-body", Static).update(renderable)
+        self.call_after_refresh(self._hint)
+
+    def on_resize(self) -> None:
+        self._hint()
+
+    @property
+    def more_below(self) -> bool:
+        """Text below the fold: the pane is not scrolled to its end."""
+        return self.scroll_y < self.max_scroll_y
+
+    def _hint(self) -> None:
+        lang = str(getattr(self.app, "lang", "en"))
+        self.border_subtitle = t(words.MORE_BELOW, lang) if self.more_below else ""
+
+
+class StateTrail:
+    """An instance's states on one line, each a ``vm_state/task_state`` pair under a
+    label that says so; when the line is too short, the newest steps are kept
+    (``vm/task: … → building/spawning → active/-``)."""
+
+    def __init__(self, steps: list[str], lang: str = "en") -> None:
+        self.steps = steps
+        self.lang = lang
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        label = t(words.STATE_PATH if width >= 50 else words.STATE_PATH_SHORT, self.lang)
+        steps = list(self.steps)
+        cut = False
+        while steps and len(label) + len(" → ".join(steps)) + (4 if cut else 0) > width \
+                and len(steps) > 1:
+            steps.pop(0)
+            cut = True
+        trail = Text(label, style="dim italic", no_wrap=True, overflow="ellipsis")
+        trail.append(("… → " if cut else "") + " → ".join(steps), style="dim")
+        yield trail
 
 
 def instances_table(snap: Snapshot, lang: str = "en") -> RenderableType:
@@ -234,21 +384,15 @@ def instances_table(snap: Snapshot, lang: str = "en") -> RenderableType:
         color = {"active": "green", "error": "red", "building": "yellow"}.get(vm, "")
         table.add_row(Text(inst.display_name or inst.uuid[:8]),
                       Text(vm, style=f"bold {color}"),
-                      Text(str(inst.task_state or "None"), style="bold"),
+                      Text(str(inst.task_state or "-"), style="bold"),
                       Text(inst.host or "-"))
     if not snap.instances:
         table.add_row(Text(t("no instance yet", lang), style="dim"), "", "", "")
     if len(snap.instances) > len(shown):
         table.add_row(Text(t("… {n} more", lang, n=len(snap.instances) - len(shown)),
                            style="dim"), "", "", "")
-    trails = []
-    for inst in shown[-2:] if len(shown) <= 2 else shown[-1:]:
-        steps: list[str] = []
-        for h in inst.history:
-            step = str(h.task_state or h.vm_state)
-            if not steps or steps[-1] != step:
-                steps.append(step)
-        trails.append(Padding(Text(" → ".join(steps), style="dim"), (0, 1)))
+    trails = [Padding(StateTrail(inst.path(), lang), (0, 1))
+              for inst in (shown[-2:] if len(shown) <= 2 else shown[-1:])]
     return Group(table, *trails)
 
 
@@ -267,7 +411,7 @@ def services_table(snap: Snapshot,
     table.add_column(t("heartbeat", lang), no_wrap=True, ratio=3, overflow="ellipsis")
     for key in sorted(snap.services):
         svc = snap.services[key]
-        ago = (t("{t} ago", lang, t=fmt_ns(max(0, snap.t_last_ns - svc.last_report_ns)))
+        ago = (words.fmt_age(max(0, snap.t_last_ns - svc.last_report_ns), lang)
                if svc.last_report_ns is not None else t("never", lang))
         up = judge(svc, snap) if judge is not None else svc.up
         state = (Text(t("up", lang), style="bold green") if up
@@ -284,8 +428,9 @@ def services_table(snap: Snapshot,
     for (binary, host), last in sorted(seen.items()):
         # no heartbeat (yet, or ever: nova-api sends none): when it last made a hop
         table.add_row(Text(binary.removeprefix("nova-")), Text(host),
-                      Text(t("seen", lang), style="bold"),
-                      Text(t("{t} ago", lang, t=fmt_ns(max(0, snap.t_last_ns - last))),
+                      Text(t(words.NO_HEARTBEAT, lang), style="bold"),
+                      Text(f"{t(words.LAST_HOP, lang)} "
+                           f"{words.fmt_age(max(0, snap.t_last_ns - last), lang)}",
                            style="dim"))
     if not snap.services and not seen:
         table.add_row(Text(t("no heartbeat yet", lang), style="dim"), "", "", "")

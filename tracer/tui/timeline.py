@@ -28,6 +28,7 @@ from textual.strip import Strip
 
 from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
 from tracer.tui.canvas import cells
+from tracer.tui.decision import host_counts
 from tracer.tui.i18n import lang_of, t
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
@@ -110,6 +111,13 @@ def _critical_path(children: dict[str | None, list[SpanView]], now_ns: int) -> s
         out.add(last.span_id)
         level = children.get(last.span_id, [])
     return out
+
+
+def _suffix(row: _Row) -> str:
+    """After a row's name, kept when the name is cut: a filter's or weigher's hosts in
+    → out (``3→2``), the spans folded into it (``+3``)."""
+    counts = host_counts(row.span)
+    return (f" {counts}" if counts else "") + (f" +{row.folded}" if row.folded else "")
 
 
 def fmt_ns(ns: float) -> str:
@@ -245,8 +253,8 @@ class Timeline(ScrollView, can_focus=True):
         self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
                                rpc_only=self.rpc_only, folded=frozenset(self._folded),
                                now_ns=now)
-        widest = max((min(r.depth, 8) + len(r.span.name) + 5 for r in self._rows),
-                     default=GUTTER)
+        widest = max((min(r.depth, 8) + len(r.span.name) + len(_suffix(r)) + 4
+                      for r in self._rows), default=GUTTER)
         self._gutter = max(GUTTER, min(widest, 42, max(GUTTER, self.size.width // 2)))
         if spans:
             self._t0 = min(s.start_ns for s in spans)
@@ -344,7 +352,7 @@ class Timeline(ScrollView, can_focus=True):
         mark = "◆" if row.critical else " "
         fold = "▸" if row.folded and (span.span_id in self._folded) else ""
         name = f"{' ' * min(row.depth, 8)}{fold}{span.name}"
-        extra = f" +{row.folded}" if row.folded else ""
+        extra = _suffix(row)
         room = gutter - 2 - len(extra)
         if len(name) > room:
             name = name[:max(1, room - 1)] + "…"

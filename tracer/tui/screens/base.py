@@ -36,6 +36,7 @@ from tracer.tui.panes import (
 )
 from tracer.tui.sequence import SequenceView
 from tracer.tui.timeline import Timeline, fmt_ns
+from tracer.tui.words import trace_counter
 
 # The footer and the help list keys in this order: these, the mode's own, then TAIL.
 HEAD_KEYS: list[BindingType] = [
@@ -50,6 +51,8 @@ TAIL_KEYS: list[BindingType] = [
     Binding("greater_than_sign", "select_trace(1)", "Next trace", id="app.next_trace",
             show=False),
     Binding("a", "follow", "Follow", id="app.follow"),
+    Binding("h", "focus_hop", "Hop pane: focus it (PgDn/PgUp scroll)", id="app.hop_pane",
+            show=False),
     Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
     Binding("p", "present", "Present", id="app.present"),
     Binding("o", "other_traffic", "Graph: other traces' traffic, dimmed", id="app.others",
@@ -339,19 +342,13 @@ class TraceScreen(Screen[None]):
                 text.append(t(" + {cut} held, cut", lang, cut=fmt_ns(cut)))
             text.append(t(")", lang))
         if len(snap.traces) > 1:
-            text.append("  " + t("trace {i}/{n} (< >)", lang, i=self._trace_index() + 1,
-                                 n=len(snap.traces)))
+            text.append(f"  {trace_counter(snap.traces, self.trace_id, lang)}")
         if snap.malformed or snap.unknown:
             text.append("  " + t("skipped {n}", lang, n=snap.malformed + snap.unknown),
                         style="bold red")
         if not self.follow:
             text.append("  " + t("(follow off: a)", lang), style="dim")
         self.query_one("#status", Static).update(text)
-
-    def _trace_index(self) -> int:
-        ids = [t.trace_id for t in sorted(self.snapshot.traces.values(),
-                                          key=lambda t: t.start_ns)]
-        return ids.index(self.trace_id) if self.trace_id in ids else 0
 
     # -- selection -------------------------------------------------------------------
 
@@ -412,6 +409,9 @@ class TraceScreen(Screen[None]):
     def show_view(self, tab: str) -> None:
         """``tab-timeline`` or ``tab-sequence`` (the palette; ``v`` switches)."""
         self.query_one(TabbedContent).active = tab
+
+    def action_focus_hop(self) -> None:
+        self.query_one(DetailPane).focus()
 
     def action_follow(self) -> None:
         self.follow = not self.follow

@@ -8,14 +8,13 @@ release a hop or switch the gate (it wraps ``services.messaging.gate.GateObserve
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from rich.text import Text
 
 from tracer.model.feed import LiveFeed
-from tracer.session import is_request_root, is_trace_root
+from tracer.session import RequestTraces
 from tracer.tui.i18n import t
 from tracer.tui.screens.base import mode_keys
 from tracer.tui.screens.walkthrough import WalkthroughScreen
@@ -37,20 +36,15 @@ class ViewerGate:
 
     def __init__(self, observer: Any) -> None:
         self.observer = observer
-        self._roots: dict[str, bool] = {}  # trace id → rooted at an HTTP request?
-        self._lock = threading.Lock()
+        self.traces = RequestTraces()
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Feed every collected event (it learns which traces are requests)."""
-        if is_trace_root(event):
-            with self._lock:
-                self._roots[str(event.get("trace_id"))] = is_request_root(event)
+        self.traces.observe(event)
 
     def pending(self) -> list[dict[str, Any]]:
-        with self._lock:
-            roots = dict(self._roots)
-        return [item for item in self.observer.pending()
-                if roots.get(str((item.get("hop") or {}).get("trace_id"))) is not False]
+        return [dict(item) for item in self.traces.shown(
+            item for item in self.observer.pending() if not self.traces.is_background(item))]
 
     @property
     def enabled(self) -> bool | None:
