@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.tui import load, sync
 
 from tracer.tui import BootflowApp, ReplaySource
-from tracer.tui.timeline import Timeline, is_db, is_middleware
+from tracer.tui.timeline import Timeline, elide_middle, is_db, is_middleware
 
 
 def row_text(view: Timeline, row: int) -> str:
@@ -87,3 +88,48 @@ async def test_search_and_selected_row_kept_in_view() -> None:
         await pilot.pause()
         assert len(view._rows) == 1 and view._rows[0].span.span_id == root
         assert view._rows[0].folded > 10
+
+
+async def shown_names(pilot: Any, view: Timeline) -> dict[str, list[str]]:
+    """Each span name → its rows' name column as drawn (every row scrolled into view)."""
+    out: dict[str, list[str]] = {}
+    for i, row in enumerate(view._rows):
+        view.scroll_to(y=i, animate=False)
+        await pilot.pause()
+        text = row_text(view, i)
+        assert text[view._gutter - 1] == "│"  # the column's rule where the bars start
+        out.setdefault(row.span.name, []).append(text[: view._gutter - 1])
+    return out
+
+
+@pytest.mark.parametrize(("size", "readable"), [
+    ((100, 30), ["select_destinations", "build_and_run_instance", "external_instance_event"]),
+    ((120, 40), ["select_destinations", "build_and_run_instance", "external_instance_event",
+                 "schedule_and_build_instances"]),
+])
+@sync
+async def test_names_readable_and_bars_get_the_rest(size: tuple[int, int],
+                                                     readable: list[str]) -> None:
+    """The Stein boot's RPC names whole in the name column, though they sit 8 to 16 deep
+    (at 100x30 the old 29-cell column cut ``external_instance_e…``); the bars keep at
+    least 45% of the timeline."""
+    app = BootflowApp(ReplaySource(load("boot_real.jsonl"), start_at_end=True), mode="replay")
+    async with app.run_test(size=size) as pilot:
+        view = await final(pilot, app)
+        drawn = await shown_names(pilot, view)
+        for name in readable:
+            assert drawn[name], name
+            for column in drawn[name]:
+                assert name in column, column
+        assert view.size.width - view._gutter >= view.size.width * 45 // 100
+        # a name too long for the column keeps its start and its end
+        put = drawn["PUT /allocations/{consumer_uuid}"][0].strip()
+        assert put.startswith("◆PUT /") or put.startswith("PUT /"), put
+        assert "…" in put and put.endswith("uuid}"), put
+
+
+def test_elide_middle() -> None:
+    assert elide_middle("external_instance_event", 30) == "external_instance_event"
+    assert elide_middle("external_instance_event", 15) == "external_…event"
+    assert len(elide_middle("PUT /allocations/8f2c1d6e-3b4a", 12)) == 12
+    assert elide_middle("abc", 1) == "a"

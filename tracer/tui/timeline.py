@@ -29,6 +29,7 @@ from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18  # the narrowest name column
+MAX_INDENT = 8  # the deepest indentation, on a wide timeline
 SERVICE_COLOURS = {"nova-api": "dodger_blue2", "nova-conductor": "dark_orange3",
                    "nova-scheduler": "medium_purple3", "nova-compute": "green4",
                    "placement": "deep_pink3", "glance": "dark_cyan", "client": "grey50"}
@@ -112,6 +113,30 @@ def _critical_path(children: dict[str | None, list[SpanView]], now_ns: int) -> s
     return out
 
 
+def indent_budget(width: int) -> int:
+    """How many cells of indentation the span tree may use in a timeline *width* wide:
+    shallower when narrow (a boot nests 16 deep; its names matter more than its depth)."""
+    return max(2, min(MAX_INDENT, (width - 36) // 4))
+
+
+def name_column(widest: int, width: int) -> int:
+    """The name column's width: as wide as the widest name shown needs, at most 55% of
+    the timeline (the bars get the rest), never under GUTTER."""
+    cap = max(GUTTER, min(44, width * 11 // 20))
+    return max(GUTTER, min(widest, cap))
+
+
+def elide_middle(text: str, room: int) -> str:
+    """*text* in *room* cells, cut in the middle when it must (``external_in…ce_event``,
+    ``PUT /allocations/8f2c…000000``): both the start and the end of a name tell."""
+    if len(text) <= room:
+        return text
+    if room <= 1:
+        return text[:room]
+    tail = (room - 1) * 2 // 5
+    return text[: room - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
 def fmt_ns(ns: float) -> str:
     """Short duration: 850µs, 12.3ms, 4.20s."""
     if ns < 1e6:
@@ -153,6 +178,7 @@ class Timeline(ScrollView, can_focus=True):
         self._rows: list[_Row] = []
         self._folded: set[str] = set()
         self._gutter = GUTTER
+        self._indent = MAX_INDENT
         self._t0 = 0
         self._t1 = 0
         self._hops: dict[str, HopView] = {}
@@ -245,9 +271,12 @@ class Timeline(ScrollView, can_focus=True):
         self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
                                rpc_only=self.rpc_only, folded=frozenset(self._folded),
                                now_ns=now)
-        widest = max((min(r.depth, 8) + len(r.span.name) + 5 for r in self._rows),
+        self._indent = indent_budget(self.size.width)
+        # mark, indentation, fold mark, name, " +N", the column's rule
+        widest = max((2 + min(r.depth, self._indent) + len(r.span.name)
+                      + (len(f" +{r.folded}") + 1 if r.folded else 0) for r in self._rows),
                      default=GUTTER)
-        self._gutter = max(GUTTER, min(widest, 42, max(GUTTER, self.size.width // 2)))
+        self._gutter = name_column(widest, self.size.width)
         if spans:
             self._t0 = min(s.start_ns for s in spans)
             self._t1 = max([s.end_ns or now for s in spans] + [now if any(
@@ -333,11 +362,10 @@ class Timeline(ScrollView, can_focus=True):
         self._span(span, self._x(span.start_ns) - sx, sx, chars, styles, pal)
         mark = "◆" if row.critical else " "
         fold = "▸" if row.folded and (span.span_id in self._folded) else ""
-        name = f"{' ' * min(row.depth, 8)}{fold}{span.name}"
+        indent = " " * min(row.depth, self._indent)
         extra = f" +{row.folded}" if row.folded else ""
         room = gutter - 2 - len(extra)
-        if len(name) > room:
-            name = name[:max(1, room - 1)] + "…"
+        name = indent + fold + elide_middle(span.name, max(1, room - len(indent) - len(fold)))
         colour = SERVICE_COLOURS.get(span.service, "grey50")
         hop = self._hops.get(span.span_id) or self._hop_of_server.get(span.span_id)
         selected = hop is not None and hop.hop_id == self.selected
