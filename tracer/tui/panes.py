@@ -12,7 +12,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -211,6 +212,33 @@ class DetailPane(VerticalScroll):
         self.query_one("#detail-body", Static).update(renderable)
 
 
+def fit_trail(steps: list[str], width: int) -> str:
+    """An instance's state path in *width* cells: whole when it fits, else the first
+    step, ``…`` and as many of the newest as fit, so the state it ended in always shows
+    (``scheduling → … → spawning → active`` at 100 columns)."""
+    whole = " → ".join(steps)
+    if cell_len(whole) <= width:
+        return whole
+    for keep in range(len(steps) - 2, 0, -1):
+        text = f"{steps[0]} → … → " + " → ".join(steps[-keep:])
+        if cell_len(text) <= width:
+            return text
+    return "… → " + steps[-1]
+
+
+class Trail:
+    """A state path on one line as wide as its pane (the pane is 3 lines high at 100x30:
+    a wrapped path would lose its end, the state the instance is in)."""
+
+    def __init__(self, steps: list[str], style: str = "dim") -> None:
+        self.steps = steps
+        self.style = style
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(fit_trail(self.steps, options.max_width), style=self.style,
+                   no_wrap=True, overflow="ellipsis")
+
+
 def instances_table(snap: Snapshot) -> RenderableType:
     table = Table(expand=True, box=None, padding=(0, 1), show_edge=False,
                   collapse_padding=True)
@@ -241,7 +269,7 @@ def instances_table(snap: Snapshot) -> RenderableType:
             step = str(h.task_state or h.vm_state)
             if not steps or steps[-1] != step:
                 steps.append(step)
-        trails.append(Padding(Text(" → ".join(steps), style="dim"), (0, 1)))
+        trails.append(Padding(Trail(steps), (0, 1)))
     return Group(table, *trails)
 
 
