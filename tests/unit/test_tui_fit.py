@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from support.tui import load, sync
+import pytest
+from support.tui import GATE_HOPS, FakeGate, load, sync
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel
 
-from tracer.tui import BootflowApp, ListSource
+from tracer.tui import BootflowApp, ListSource, ReplaySource
 from tracer.tui.panes import fit_trail
 
 
@@ -38,3 +41,44 @@ def test_fit_trail_keeps_the_first_and_newest_steps() -> None:
     assert fit_trail(steps, 60) == "scheduling → … → block_device_mapping → spawning → active"
     assert fit_trail(steps, 36) == "scheduling → … → spawning → active"
     assert fit_trail(steps, 12) == "… → active"
+
+
+MAIN_KEYS = {  # what each mode's footer must show (besides q and ?)
+    "live": ["left_square_bracket", "right_square_bracket", "a", "v", "p"],
+    "walkthrough": ["n", "g", "left_square_bracket", "right_square_bracket"],
+    "replay": ["space", "full_stop", "comma", "s", "f"],
+}
+
+
+def app_for(mode: str) -> BootflowApp:
+    if mode == "walkthrough":
+        return BootflowApp(ListSource(load()[:20]), mode="walkthrough",
+                           gate=FakeGate(GATE_HOPS), clock=None)
+    if mode == "replay":
+        return BootflowApp(ReplaySource(load()), mode="replay")
+    return BootflowApp(ListSource(load()), mode="live", clock=None)
+
+
+@pytest.mark.parametrize("width", [80, 100, 120])
+@pytest.mark.parametrize("mode", ["live", "walkthrough", "replay"])
+@sync
+async def test_footer_fits_with_the_main_keys_whole(mode: str, width: int) -> None:
+    """Each key the footer shows is drawn whole, left of the palette's ^p (at 100
+    columns the live footer used to end in ``l EN/``), and q, ? and the mode's main keys
+    are among them."""
+    app = app_for(mode)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        footer = app.screen.query_one(Footer)
+        last = "".join(seg.text for seg in app.screen._compositor.render_strips()[-1])
+        palette = next(k for k in footer.query(FooterKey) if k.has_class("-command-palette"))
+        keys = [k for k in footer.query(FooterKey) if not k.has_class("-command-palette")]
+        assert {"q", "question_mark", *MAIN_KEYS[mode]} <= {k.key for k in keys}
+        for key in keys:
+            assert key.region.right <= palette.region.x, (key.key, key.region, last)
+            if key.description:
+                assert key.description in last, (key.description, last)
+        for label in footer.query(FooterLabel):  # a group's word ("[] Hop")
+            assert label.region.right <= palette.region.x
+        assert "^p palette" in last
