@@ -271,12 +271,12 @@ class Timeline(ScrollView, can_focus=True):
         self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
                                rpc_only=self.rpc_only, folded=frozenset(self._folded),
                                now_ns=now)
-        self._indent = indent_budget(self.size.width)
+        self._indent = indent_budget(self._width)
         # mark, indentation, fold mark, name, " +N", the column's rule
         widest = max((2 + min(r.depth, self._indent) + len(r.span.name)
                       + (len(f" +{r.folded}") + 1 if r.folded else 0) for r in self._rows),
                      default=GUTTER)
-        self._gutter = name_column(widest, self.size.width)
+        self._gutter = name_column(widest, self._width)
         if spans:
             self._t0 = min(s.start_ns for s in spans)
             self._t1 = max([s.end_ns or now for s in spans] + [now if any(
@@ -290,7 +290,7 @@ class Timeline(ScrollView, can_focus=True):
         self.refresh()
 
     def _fit(self) -> None:
-        cells = max(10, self.size.width - self._gutter - 2)
+        cells = max(10, self._width - self._gutter - 2)
         span = max(1, self._t1 - self._t0 - self._cut_before(self._t1))
         self.set_reactive(Timeline.ns_per_cell, max(1.0, span / cells))
         self._resize_virtual()
@@ -344,8 +344,14 @@ class Timeline(ScrollView, can_focus=True):
         cut = self._cut_before(ts) if self.cuts else 0
         return int((ts - self._t0 - cut) / self.ns_per_cell)
 
+    @property
+    def _width(self) -> int:
+        """The cells a row has: the widget's less the vertical scrollbar (a boot's rows
+        outgrow the screen, and the bar would hide the durations at the right edge)."""
+        return self.scrollable_content_region.width
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         pal = Palette(self)
         sx = int(self.scroll_offset.x)
         gutter = self._gutter
