@@ -10,7 +10,7 @@ import pytest
 from support.tui import load, sync
 
 from tracer.tui import BootflowApp, ReplaySource
-from tracer.tui.timeline import Timeline, elide_middle, is_db, is_middleware
+from tracer.tui.timeline import Timeline, elide_middle, indent_cap, is_db, is_middleware
 
 
 def row_text(view: Timeline, row: int) -> str:
@@ -133,3 +133,11 @@ def test_elide_middle() -> None:
     assert elide_middle("external_instance_event", 15) == "external_…event"
     assert len(elide_middle("PUT /allocations/8f2c1d6e-3b4a", 12)) == 12
     assert elide_middle("abc", 1) == "a"
+
+
+def test_indent_cap_one_scale_as_deep_as_the_names_allow() -> None:
+    # (depth, cells left for its indentation): a deep row with 6 to spare holds the
+    # whole tree at 6; a row that does not fit even at the budget's depth does not
+    assert indent_cap([(2, 20), (12, 6), (9, 1)], budget=4) == 6
+    assert indent_cap([(3, 0), (12, 30)], budget=4) == 8
+    assert indent_cap([(12, 4)], budget=4) == 4

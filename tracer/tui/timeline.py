@@ -119,6 +119,18 @@ def indent_budget(width: int) -> int:
     return max(2, min(MAX_INDENT, (width - 36) // 4))
 
 
+def indent_cap(rows: list[tuple[int, int]], budget: int) -> int:
+    """The deepest indentation (from *budget* up to MAX_INDENT) at which every name that
+    fits the column at the budget's depth still fits: one depth scale for the whole
+    tree, as deep as the names allow. *rows*: each row's depth and the cells left for
+    its indentation."""
+    cap = MAX_INDENT
+    for depth, slack in rows:
+        if min(depth, budget) <= slack < depth:
+            cap = min(cap, slack)
+    return max(budget, cap)
+
+
 def name_column(widest: int, width: int) -> int:
     """The name column's width: as wide as the widest name shown needs, at most 55% of
     the timeline (the bars get the rest), never under GUTTER."""
@@ -271,12 +283,14 @@ class Timeline(ScrollView, can_focus=True):
         self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
                                rpc_only=self.rpc_only, folded=frozenset(self._folded),
                                now_ns=now)
-        self._indent = indent_budget(self._width)
-        # mark, indentation, fold mark, name, " +N", the column's rule
-        widest = max((2 + min(r.depth, self._indent) + len(r.span.name)
-                      + (len(f" +{r.folded}") + 1 if r.folded else 0) for r in self._rows),
-                     default=GUTTER)
-        self._gutter = name_column(widest, self._width)
+        budget = indent_budget(self._width)
+        # mark, name, fold mark and " +N", the column's rule: what a row needs but its indent
+        needs = [len(r.span.name) + 2 + (len(f" +{r.folded}") + 1 if r.folded else 0)
+                 for r in self._rows]
+        self._gutter = name_column(max((min(r.depth, budget) + n for r, n in zip(
+            self._rows, needs, strict=True)), default=GUTTER), self._width)
+        self._indent = indent_cap([(r.depth, self._gutter - n) for r, n in zip(
+            self._rows, needs, strict=True)], budget)
         if spans:
             self._t0 = min(s.start_ns for s in spans)
             self._t1 = max([s.end_ns or now for s in spans] + [now if any(
