@@ -304,7 +304,8 @@ class Timeline(ScrollView, can_focus=True):
         self.refresh()
 
     def _fit(self) -> None:
-        cells = max(10, self._width - self._gutter - 2)
+        # the virtual width (gutter, cells, 4 to spare) within the widget: no scrollbar
+        cells = max(10, self._width - self._gutter - 5)
         span = max(1, self._t1 - self._t0 - self._cut_before(self._t1))
         self.set_reactive(Timeline.ns_per_cell, max(1.0, span / cells))
         self._resize_virtual()
