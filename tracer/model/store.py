@@ -10,9 +10,11 @@ dict/list/set, copied as deep as it holds mutable things; anything else is refus
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, overload
+
+_MISSING = object()
 
 
 class CowDict:
@@ -59,6 +61,19 @@ class ChunkedMapping(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         no = self._index.get(key)  # type: ignore[call-overload]
         return no is not None and no < len(self._chunks) and key in self._chunks[no]
+
+    def values_of(self, keys: Iterable[str]) -> list[Any]:
+        """The values of those *keys* it holds, in their order: one pass without a Python
+        call per key (a 5,000-span trace's spans, every frame the trace changed)."""
+        index, chunks, n = self._index, self._chunks, len(self._chunks)
+        out = []
+        for key in keys:
+            no = index.get(key)
+            if no is not None and no < n:
+                value = chunks[no].get(key, _MISSING)
+                if value is not _MISSING:
+                    out.append(value)
+        return out
 
     def __iter__(self) -> Iterator[str]:
         for chunk in self._chunks:

@@ -13,7 +13,7 @@ only the visible rows. Zoom with ``+``/``-`` or ctrl+wheel, ``0`` fits again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.segment import Segment
 from rich.style import Style
@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
+from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView, TraceView
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18  # the narrowest name column
@@ -35,10 +35,9 @@ SERVICE_COLOURS = {"nova-api": "dodger_blue2", "nova-conductor": "dark_orange3",
                    "placement": "deep_pink3", "glance": "dark_cyan", "client": "grey50"}
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     """One span's row: its depth in the tree, the descendants folded into it, whether it
-    is on the critical path."""
+    is on the critical path. (A tuple: a 5,000-span trace builds 5,000 of them a frame.)"""
 
     span: SpanView
     depth: int
@@ -65,37 +64,46 @@ def is_db(span: SpanView) -> bool:
 def waterfall(spans: list[SpanView], hop_spans: set[str], *, show_all: bool = False,
               rpc_only: bool = False, folded: frozenset[str] = frozenset(),
               now_ns: int = 0) -> list[_Row]:
-    """The rows of the waterfall, depth first, children by start time."""
+    """The rows of the waterfall, depth first, children by start time (*spans* come by
+    start time, as ``Snapshot.trace_spans`` gives them: no sort per parent)."""
     ids = {s.span_id for s in spans}
     children: dict[str | None, list[SpanView]] = {}
     for span in spans:
-        parent = span.parent_id if span.parent_id in ids else next(
-            (lk.span_id for lk in span.links if lk.span_id in ids), None)
-        children.setdefault(parent, []).append(span)
-    for kids in children.values():
-        kids.sort(key=lambda s: (s.start_ns, s.seq))
+        parent = span.parent_id
+        if parent not in ids:
+            parent = next((lk.span_id for lk in span.links if lk.span_id in ids), None)
+        kids = children.get(parent)
+        if kids is None:
+            children[parent] = [span]
+        else:
+            kids.append(span)
     critical = _critical_path(children, now_ns)
+    # each span classified once (not once per row and once per sibling)
+    db = set() if show_all else {s.span_id for s in spans if is_db(s)}
+    skip = set() if show_all else {s.span_id for s in spans if is_middleware(s)}
     rows: list[_Row] = []
+    add = rows.append
 
-    def count(span: SpanView) -> int:
-        return sum(1 + count(k) for k in children.get(span.span_id, ()))
+    def count(span_id: str) -> int:
+        return sum(1 + count(k.span_id) for k in children.get(span_id, ()))
 
     def walk(parent: str | None, depth: int) -> None:
         for span in children.get(parent, ()):
-            hidden = not show_all and (is_middleware(span) or (
-                rpc_only and span.span_id not in hop_spans and depth > 0))
-            if hidden:  # left out: its children take its place
-                walk(span.span_id, depth)
+            sid = span.span_id
+            if sid in skip or (rpc_only and depth > 0 and not show_all
+                               and sid not in hop_spans):
+                walk(sid, depth)  # left out: its children take its place
                 continue
-            if not show_all and is_db(span):
+            if sid in db:
                 continue  # counted in its parent
-            kids = children.get(span.span_id, ())
-            if span.span_id in folded:
-                rows.append(_Row(span, depth, count(span), span.span_id in critical))
+            if sid in folded:
+                add(_Row(span, depth, count(sid), sid in critical))
                 continue
-            n_db = 0 if show_all else sum(1 for k in kids if is_db(k))
-            rows.append(_Row(span, depth, n_db, span.span_id in critical))
-            walk(span.span_id, depth + 1)
+            kids = children.get(sid)
+            n_db = sum(1 for k in kids if k.span_id in db) if kids and db else 0
+            add(_Row(span, depth, n_db, sid in critical))
+            if kids:
+                walk(sid, depth + 1)
 
     walk(None, 0)
     return rows
@@ -195,6 +203,8 @@ class Timeline(ScrollView, can_focus=True):
         self._t1 = 0
         self._hops: dict[str, HopView] = {}
         self._hop_of_server: dict[str, HopView] = {}
+        self._rows_of: TraceView | None = None  # the trace view the rows were made from
+        self._rows_opts: tuple[object, ...] = ()
 
     # -- model -----------------------------------------------------------------------
 
@@ -274,27 +284,20 @@ class Timeline(ScrollView, can_focus=True):
 
     def _rebuild(self) -> None:
         snap = self.snapshot
-        spans = snap.trace_spans(self.trace_id) if self.trace_id else []
+        tv = snap.traces.get(self.trace_id) if self.trace_id else None
         now = snap.t_last_ns
         self._hops = {h.hop_id: h for h in snap.trace_hops(self.trace_id)}
         self._hop_of_server = {s: h for h in self._hops.values() for s in h.server_span_ids}
-        hop_spans = set(self._hops) | set(self._hop_of_server) | {
-            s.span_id for s in spans if s.kind in ("HTTP", "SERVER", "CONSUMER")}
-        self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
-                               rpc_only=self.rpc_only, folded=frozenset(self._folded),
-                               now_ns=now)
-        budget = indent_budget(self._width)
-        # mark, name, fold mark and " +N", the column's rule: what a row needs but its indent
-        needs = [len(r.span.name) + 2 + (len(f" +{r.folded}") + 1 if r.folded else 0)
-                 for r in self._rows]
-        self._gutter = name_column(max((min(r.depth, budget) + n for r, n in zip(
-            self._rows, needs, strict=True)), default=GUTTER), self._width)
-        self._indent = indent_cap([(r.depth, self._gutter - n) for r, n in zip(
-            self._rows, needs, strict=True)], budget)
-        if spans:
-            self._t0 = min(s.start_ns for s in spans)
-            self._t1 = max([s.end_ns or now for s in spans] + [now if any(
-                s.end_ns is None for s in spans) else 0])
+        # the rows change only with the trace: the reducer makes a new TraceView whenever
+        # one of its spans changes, so the same view (and options) keeps the rows of the
+        # last frame (a replay redraws 20 times a second, a 5,000-span trace is big)
+        opts = (self.show_all, self.rpc_only, frozenset(self._folded), self._width)
+        if tv is not self._rows_of or opts != self._rows_opts:
+            self._rows_of, self._rows_opts = tv, opts
+            self._layout_rows(snap)
+        if tv is not None:
+            self._t0 = tv.start_ns
+            self._t1 = max(tv.end_ns, now if tv.open_spans else 0)
         else:
             self._t0 = self._t1 = 0
         if self.fit:
@@ -302,6 +305,26 @@ class Timeline(ScrollView, can_focus=True):
         self._resize_virtual()
         self.scroll_to_selected()
         self.refresh()
+
+    def _layout_rows(self, snap: Snapshot) -> None:
+        """The rows, the name column's width and the indentation for the shown trace."""
+        spans = snap.trace_spans(self.trace_id)
+        hop_spans = set()
+        if self.rpc_only:  # the messages and their handlers
+            hop_spans = set(self._hops) | set(self._hop_of_server) | {
+                s.span_id for s in spans if s.kind in ("HTTP", "SERVER", "CONSUMER")}
+        rows = self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
+                                      rpc_only=self.rpc_only,
+                                      folded=frozenset(self._folded), now_ns=snap.t_last_ns)
+        budget = indent_budget(self._width)
+        # mark, name, fold mark and " +N", the column's rule: what a row needs but its indent
+        needs = [len(r.span.name) + 2 + (len(str(r.folded)) + 3 if r.folded else 0)
+                 for r in rows]
+        widest = max((min(r.depth, budget) + n for r, n in zip(rows, needs, strict=True)),
+                     default=GUTTER)
+        self._gutter = name_column(widest, self._width)
+        self._indent = indent_cap([(r.depth, self._gutter - n)
+                                   for r, n in zip(rows, needs, strict=True)], budget)
 
     def _fit(self) -> None:
         # the virtual width (gutter, cells, 4 to spare) within the widget: no scrollbar
