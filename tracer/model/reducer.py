@@ -97,8 +97,9 @@ class TraceState:
         self._annotation_keys: set[tuple[Any, ...]] = set()
         self._pending_end: dict[str, Mapping[str, Any]] = {}
         # span id -> handler span ids naming it as parent or link (its sender or not)
-        self._handlers: dict[str, list[str]] = {}
-        self._replies: dict[str, list[ReplyView]] = {}  # handler span id -> its replies
+        # (tuples, not lists: a replay checkpoint copies an immutable value by reference)
+        self._handlers: dict[str, tuple[str, ...]] = {}
+        self._replies: dict[str, tuple[ReplyView, ...]] = {}  # handler span id -> replies
         self._dirty_hops: set[str] = set()
         self._open_calls: set[str] = set()
         self._hops_tuple: tuple[HopView, ...] = ()
@@ -212,9 +213,9 @@ class TraceState:
         """Recompute the hop(s) this span belongs to (as sender or as handler)."""
         if span.kind in HANDLING_KINDS:
             for ref in _refs(span):  # its sender among them may not have arrived yet
-                handlers = self._handlers.setdefault(ref, [])
+                handlers = self._handlers.get(ref, ())
                 if span.span_id not in handlers:
-                    handlers.append(span.span_id)
+                    self._handlers[ref] = (*handlers, span.span_id)
                 self._rebuild_hop(ref)
         elif span.kind in SENDING_KINDS or span.kind == "HTTP":
             self._rebuild_hop(span.span_id)
@@ -421,7 +422,7 @@ class TraceState:
         """A reply or heartbeat the handler *span_id* sent: it joins that message's hop."""
         size = attrs.get("messaging.message.body.size")
         failure = attrs.get("rpc.reply.failure")
-        self._replies.setdefault(span_id, []).append(ReplyView(
+        self._replies[span_id] = (*self._replies.get(span_id, ()), ReplyView(
             ts, name == "rpc.reply", size if isinstance(size, int) else 0,
             failure if isinstance(failure, str) else None,
             _str(attrs.get("bootflow.envelope")),
