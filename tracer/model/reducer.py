@@ -54,6 +54,11 @@ def _hop_order(hop: HopView) -> tuple[int, int]:
     return (hop.sent_ns, hop.seq)
 
 
+def _mapping(value: Any) -> bool:
+    """A Mapping; a plain dict (every parsed event) without the ABC's slow check."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
@@ -122,7 +127,7 @@ class TraceState:
         """Apply one event; anything unusable is counted, never raised."""
         self.seq += 1
         self._last = None
-        if not isinstance(event, Mapping):
+        if not _mapping(event):
             self.malformed += 1
             return
         etype = event.get("type")
@@ -161,7 +166,7 @@ class TraceState:
             self.duplicates += 1
             return
         attrs = ev.get("attrs") or {}
-        if not isinstance(attrs, Mapping):
+        if not _mapping(attrs):
             raise ValueError("attrs")
         links = tuple(Link(_str(lk.get("trace_id")), lk["span_id"])
                       for lk in (ev.get("links") or ())
@@ -182,7 +187,7 @@ class TraceState:
     def _ended(self, span: SpanView, ev: Mapping[str, Any]) -> SpanView:
         extra = ev.get("attrs") or {}
         attrs = span.attrs
-        if isinstance(extra, Mapping) and extra:
+        if _mapping(extra) and extra:
             attrs = MappingProxyType({**span.attrs, **extra})
         message = _str(ev.get("status_message")) or _str(ev.get("message"))
         return SpanView(span.trace_id, span.span_id, span.parent_id, span.name, span.service,
@@ -380,7 +385,7 @@ class TraceState:
     def _annotate(self, ev: Mapping[str, Any], ts: int) -> None:
         name = ev.get("name")
         attrs = ev.get("attrs") or {}
-        if not isinstance(name, str) or not isinstance(attrs, Mapping):
+        if not isinstance(name, str) or not _mapping(attrs):
             raise ValueError("annotation")
         span_id = ev.get("span_id") if _is_id(ev.get("span_id")) else None
         key = (span_id, name, ts, repr(sorted(attrs.items())))
