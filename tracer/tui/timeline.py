@@ -51,9 +51,9 @@ class _Row(NamedTuple):
 
 def is_middleware(span: SpanView) -> bool:
     """A WSGI middleware layer (FaultWrapper, NoAuthMiddleware, …): plumbing, not flow."""
-    loc = str(span.attrs.get("code.location", ""))
     return span.kind == "INTERNAL" and (
-        span.name.endswith(("Middleware", "Wrapper")) or "middleware" in loc.lower())
+        span.name.endswith(("Middleware", "Wrapper"))
+        or "middleware" in str(span.attrs.get("code.location", "")).lower())
 
 
 def is_db(span: SpanView) -> bool:
