@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from support.tui import load, sync
 
-from tracer.tui import BootflowApp, ReplaySource
+from tracer.model import TraceState
+from tracer.tui import BootflowApp, ListSource, ReplaySource
 from tracer.tui.timeline import Timeline, elide_middle, indent_cap, is_db, is_middleware
 
 
@@ -141,3 +142,31 @@ def test_indent_cap_one_scale_as_deep_as_the_names_allow() -> None:
     assert indent_cap([(2, 20), (12, 6), (9, 1)], budget=4) == 6
     assert indent_cap([(3, 0), (12, 30)], budget=4) == 8
     assert indent_cap([(12, 4)], budget=4) == 4
+
+
+@sync
+async def test_rows_follow_each_change_of_the_trace_and_only_then_are_rebuilt() -> None:
+    """The rows are kept while the trace's view is the same object (a frame of an
+    unchanged 5,000-span trace costs ~2 ms instead of ~16), and made anew when one of its
+    spans ends (the reducer hands out a new view): no stale open bar."""
+    events = load()
+    last_end = max(i for i, e in enumerate(events) if e.get("type") == "span_end")
+    before, after = TraceState(), TraceState()
+    before.feed_all(events[:last_end])
+    after.feed_all(events)
+    app = BootflowApp(ListSource(events[:1]), mode="live", clock=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_for_idle_snapshot()
+        view = app.screen.query_one(Timeline)
+        sid = events[last_end]["span_id"]
+        view.trace_id = events[last_end]["trace_id"]
+        view.snapshot = before.snapshot()
+        await pilot.pause()  # the rows outgrow the view: its scrollbar takes a column
+        view.snapshot = before.snapshot()
+        rows = view._rows
+        assert next(r.span for r in rows if r.span.span_id == sid).end_ns is None
+        view.snapshot = before.snapshot()  # the same picture again: the same rows
+        assert view._rows is rows
+        view.snapshot = after.snapshot()
+        assert view._rows is not rows
+        assert next(r.span for r in view._rows if r.span.span_id == sid).end_ns is not None
