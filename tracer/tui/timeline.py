@@ -282,6 +282,9 @@ class Timeline(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._rebuild()  # the name column's width follows the widget's
 
+    def watch_show_vertical_scrollbar(self) -> None:
+        self._rebuild()  # the rows outgrew the view: the scrollbar took a column
+
     def _rebuild(self) -> None:
         snap = self.snapshot
         tv = snap.traces.get(self.trace_id) if self.trace_id else None
