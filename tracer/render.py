@@ -20,7 +20,7 @@ from rich.tree import Tree
 
 from tracer.model import AnnotationView, HopView, Snapshot, SpanView, snapshot_of
 from tracer.model.constants import HANDLING_KINDS, UNKNOWN
-from tracer.model.views import state_name
+from tracer.model.views import group_states, state_name, trail_text
 
 Event = Mapping[str, Any]
 
@@ -267,7 +267,8 @@ def _instances_table(states: Mapping[str, Mapping[str, Any]]) -> Table:
         colour = {"active": "green", "error": "red"}.get(vm, "yellow")
         # cloud strings as Text: a str cell is Rich markup ("[/]" would raise)
         table.add_row(Text(uuid[:8]), Text(vm, colour), Text(str(st["task_state"] or "-")),
-                      Text(str(st["host"] or "-")), Text(" → ".join(st["path"])))
+                      Text(str(st["host"] or "-")),
+                      Text(trail_text(group_states(st["path"]))))
     return table
 
 

@@ -121,7 +121,7 @@ def test_boot_flow_render() -> None:
     assert "● building/scheduling" in text and "● building/spawning" in text
     assert "nova/scheduler/manager.py:SchedulerManager.select_destinations" in text
     assert "active" in text
-    assert "building/scheduling → building/networking → building/spawning → active/-" in text
+    assert "building(scheduling → networking → spawning) → active" in text
 
 
 def test_compact_tree_folds_plumbing() -> None:

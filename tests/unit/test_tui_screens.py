@@ -75,8 +75,9 @@ def test_each_mode_has_its_screen_and_only_its_keys(
                 assert shown[2:2 + len(mode_shown)] == mode_shown
             # help lists exactly this screen's keys, in the footer's order
             rows = app.main.help_rows()
-            assert [desc for _, desc in rows] == [
-                b.description for b in type(app.main).BINDINGS if isinstance(b, Binding)]
+            assert [desc for _, desc in rows] == [b.tooltip or b.description
+                                                  for b in type(app.main).BINDINGS
+                                                  if isinstance(b, Binding)]
             await pilot.press("question_mark")
             assert isinstance(app.screen, HelpScreen) and app.screen.mode == mode
             await pilot.press("escape")

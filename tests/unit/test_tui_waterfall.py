@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from support.tui import load, sync
 
-from tracer.tui import BootflowApp, ReplaySource
-from tracer.tui.timeline import Timeline, is_db, is_middleware
+from tracer.model import TraceState
+from tracer.tui import BootflowApp, ListSource, ReplaySource
+from tracer.tui.timeline import Timeline, elide_middle, indent_cap, is_db, is_middleware
 
 
 def row_text(view: Timeline, row: int) -> str:
@@ -87,3 +89,83 @@ async def test_search_and_selected_row_kept_in_view() -> None:
         await pilot.pause()
         assert len(view._rows) == 1 and view._rows[0].span.span_id == root
         assert view._rows[0].folded > 10
+
+
+async def shown_names(pilot: Any, view: Timeline) -> dict[str, list[str]]:
+    """Each span name → its rows' name column as drawn (every row scrolled into view)."""
+    out: dict[str, list[str]] = {}
+    for i, row in enumerate(view._rows):
+        view.scroll_to(y=i, animate=False)
+        await pilot.pause()
+        text = row_text(view, i)
+        assert text[view._gutter - 1] == "│"  # the column's rule where the bars start
+        out.setdefault(row.span.name, []).append(text[: view._gutter - 1])
+    return out
+
+
+@pytest.mark.parametrize(("size", "readable"), [
+    ((100, 30), ["select_destinations", "build_and_run_instance", "external_instance_event"]),
+    ((120, 40), ["select_destinations", "build_and_run_instance", "external_instance_event",
+                 "schedule_and_build_instances"]),
+])
+@sync
+async def test_names_readable_and_bars_get_the_rest(size: tuple[int, int],
+                                                     readable: list[str]) -> None:
+    """The Stein boot's RPC names whole in the name column, though they sit 8 to 16 deep
+    (at 100x30 the old 29-cell column cut ``external_instance_e…``); the bars keep at
+    least 45% of the timeline."""
+    app = BootflowApp(ReplaySource(load("boot_real.jsonl"), start_at_end=True), mode="replay")
+    async with app.run_test(size=size) as pilot:
+        view = await final(pilot, app)
+        drawn = await shown_names(pilot, view)
+        for name in readable:
+            assert drawn[name], name
+            for column in drawn[name]:
+                assert name in column, column
+        assert view.size.width - view._gutter >= view.size.width * 45 // 100
+        # a name too long for the column keeps its start and its end
+        put = drawn["PUT /allocations/{consumer_uuid}"][0].strip()
+        assert put.startswith("◆PUT /") or put.startswith("PUT /"), put
+        assert "…" in put and put.endswith("uuid}"), put
+
+
+def test_elide_middle() -> None:
+    assert elide_middle("external_instance_event", 30) == "external_instance_event"
+    assert elide_middle("external_instance_event", 15) == "external_…event"
+    assert len(elide_middle("PUT /allocations/8f2c1d6e-3b4a", 12)) == 12
+    assert elide_middle("abc", 1) == "a"
+
+
+def test_indent_cap_one_scale_as_deep_as_the_names_allow() -> None:
+    # (depth, cells left for its indentation): a deep row with 6 to spare holds the
+    # whole tree at 6; a row that does not fit even at the budget's depth does not
+    assert indent_cap([(2, 20), (12, 6), (9, 1)], budget=4) == 6
+    assert indent_cap([(3, 0), (12, 30)], budget=4) == 8
+    assert indent_cap([(12, 4)], budget=4) == 4
+
+
+@sync
+async def test_rows_follow_each_change_of_the_trace_and_only_then_are_rebuilt() -> None:
+    """The rows are kept while the trace's view is the same object (a frame of an
+    unchanged 5,000-span trace costs ~2 ms instead of ~16), and made anew when one of its
+    spans ends (the reducer hands out a new view): no stale open bar."""
+    events = load()
+    last_end = max(i for i, e in enumerate(events) if e.get("type") == "span_end")
+    before, after = TraceState(), TraceState()
+    before.feed_all(events[:last_end])
+    after.feed_all(events)
+    app = BootflowApp(ListSource(events[:1]), mode="live", clock=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await app.wait_for_idle_snapshot()
+        view = app.screen.query_one(Timeline)
+        sid = events[last_end]["span_id"]
+        view.trace_id = events[last_end]["trace_id"]
+        view.snapshot = before.snapshot()
+        await pilot.pause()
+        rows = view._rows
+        assert next(r.span for r in rows if r.span.span_id == sid).end_ns is None
+        view.snapshot = before.snapshot()  # the same picture again: the same rows
+        assert view._rows is rows
+        view.snapshot = after.snapshot()
+        assert view._rows is not rows
+        assert next(r.span for r in view._rows if r.span.span_id == sid).end_ns is not None

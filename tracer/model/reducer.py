@@ -54,6 +54,11 @@ def _hop_order(hop: HopView) -> tuple[int, int]:
     return (hop.sent_ns, hop.seq)
 
 
+def _mapping(value: Any) -> bool:
+    """A Mapping; a plain dict (every parsed event) without the ABC's slow check."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
@@ -97,8 +102,9 @@ class TraceState:
         self._annotation_keys: set[tuple[Any, ...]] = set()
         self._pending_end: dict[str, Mapping[str, Any]] = {}
         # span id -> handler span ids naming it as parent or link (its sender or not)
-        self._handlers: dict[str, list[str]] = {}
-        self._replies: dict[str, list[ReplyView]] = {}  # handler span id -> its replies
+        # (tuples, not lists: a replay checkpoint copies an immutable value by reference)
+        self._handlers: dict[str, tuple[str, ...]] = {}
+        self._replies: dict[str, tuple[ReplyView, ...]] = {}  # handler span id -> replies
         self._dirty_hops: set[str] = set()
         self._open_calls: set[str] = set()
         self._hops_tuple: tuple[HopView, ...] = ()
@@ -121,7 +127,7 @@ class TraceState:
         """Apply one event; anything unusable is counted, never raised."""
         self.seq += 1
         self._last = None
-        if not isinstance(event, Mapping):
+        if not _mapping(event):
             self.malformed += 1
             return
         etype = event.get("type")
@@ -160,7 +166,7 @@ class TraceState:
             self.duplicates += 1
             return
         attrs = ev.get("attrs") or {}
-        if not isinstance(attrs, Mapping):
+        if not _mapping(attrs):
             raise ValueError("attrs")
         links = tuple(Link(_str(lk.get("trace_id")), lk["span_id"])
                       for lk in (ev.get("links") or ())
@@ -181,7 +187,7 @@ class TraceState:
     def _ended(self, span: SpanView, ev: Mapping[str, Any]) -> SpanView:
         extra = ev.get("attrs") or {}
         attrs = span.attrs
-        if isinstance(extra, Mapping) and extra:
+        if _mapping(extra) and extra:
             attrs = MappingProxyType({**span.attrs, **extra})
         message = _str(ev.get("status_message")) or _str(ev.get("message"))
         return SpanView(span.trace_id, span.span_id, span.parent_id, span.name, span.service,
@@ -212,9 +218,9 @@ class TraceState:
         """Recompute the hop(s) this span belongs to (as sender or as handler)."""
         if span.kind in HANDLING_KINDS:
             for ref in _refs(span):  # its sender among them may not have arrived yet
-                handlers = self._handlers.setdefault(ref, [])
+                handlers = self._handlers.get(ref, ())
                 if span.span_id not in handlers:
-                    handlers.append(span.span_id)
+                    self._handlers[ref] = (*handlers, span.span_id)
                 self._rebuild_hop(ref)
         elif span.kind in SENDING_KINDS or span.kind == "HTTP":
             self._rebuild_hop(span.span_id)
@@ -379,7 +385,7 @@ class TraceState:
     def _annotate(self, ev: Mapping[str, Any], ts: int) -> None:
         name = ev.get("name")
         attrs = ev.get("attrs") or {}
-        if not isinstance(name, str) or not isinstance(attrs, Mapping):
+        if not isinstance(name, str) or not _mapping(attrs):
             raise ValueError("annotation")
         span_id = ev.get("span_id") if _is_id(ev.get("span_id")) else None
         key = (span_id, name, ts, repr(sorted(attrs.items())))
@@ -421,7 +427,7 @@ class TraceState:
         """A reply or heartbeat the handler *span_id* sent: it joins that message's hop."""
         size = attrs.get("messaging.message.body.size")
         failure = attrs.get("rpc.reply.failure")
-        self._replies.setdefault(span_id, []).append(ReplyView(
+        self._replies[span_id] = (*self._replies.get(span_id, ()), ReplyView(
             ts, name == "rpc.reply", size if isinstance(size, int) else 0,
             failure if isinstance(failure, str) else None,
             _str(attrs.get("bootflow.envelope")),

@@ -105,7 +105,11 @@ class Replay:
         # rescan them again and again (measured: 1.4 s -> 0.7 s for 100,000 events)
         gc.disable()
         try:
-            return self._seek(position)
+            position = self._seek(position)
+            # the picture there, while the GC still sleeps: its ~16,000 hops for 100,000
+            # events are built in one go (measured: 0.64 s -> 0.31 s); snapshot() keeps it
+            self._state.snapshot()
+            return position
         finally:
             gc.enable()
 

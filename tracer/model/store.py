@@ -9,10 +9,11 @@ dict/list/set, copied as deep as it holds mutable things; anything else is refus
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, overload
+
+_MISSING = object()
 
 
 class CowDict:
@@ -59,6 +60,19 @@ class ChunkedMapping(Mapping[str, Any]):
     def __contains__(self, key: object) -> bool:
         no = self._index.get(key)  # type: ignore[call-overload]
         return no is not None and no < len(self._chunks) and key in self._chunks[no]
+
+    def values_of(self, keys: Iterable[str]) -> list[Any]:
+        """The values of those *keys* it holds, in their order: one pass without a Python
+        call per key (a 5,000-span trace's spans, every frame the trace changed)."""
+        index, chunks, n = self._index, self._chunks, len(self._chunks)
+        out = []
+        for key in keys:
+            no = index.get(key)
+            if no is not None and no < n:
+                value = chunks[no].get(key, _MISSING)
+                if value is not _MISSING:
+                    out.append(value)
+        return out
 
     def __iter__(self) -> Iterator[str]:
         for chunk in self._chunks:
@@ -171,10 +185,20 @@ _ATOMS: set[type] = {type(None), bool, int, float, str, bytes, frozenset, tuple,
 def _immutable(value: Any) -> bool:
     """An atom, or an instance of a frozen dataclass (the views)."""
     kind = type(value)
-    if kind in _ATOMS:
-        return True
+    return kind in _ATOMS or _immutable_type(kind)
+
+
+def _all_immutable(values: Iterable[Any]) -> bool:
+    """Whether every value is immutable, judged by type: the distinct types are found in
+    C (``set(map(type, …))``), so a checkpoint of 100,000 span ids costs no Python call
+    per id."""
+    return all(kind in _ATOMS or _immutable_type(kind) for kind in set(map(type, values)))
+
+
+def _immutable_type(kind: type) -> bool:
+    """A frozen dataclass (remembered as an atom from then on)."""
     params = getattr(kind, "__dataclass_params__", None)
-    if params is not None and params.frozen and dataclasses.is_dataclass(value):
+    if params is not None and params.frozen:
         _ATOMS.add(kind)
         return True
     return False
@@ -193,11 +217,11 @@ def fork(value: Any) -> Any:
     if forker is not None:
         return forker()
     if isinstance(value, dict):
-        if all(_immutable(v) for v in value.values()):
+        if _all_immutable(value.values()):
             return dict(value)
         return {k: fork(v) for k, v in value.items()}
     if isinstance(value, list):
-        if all(_immutable(v) for v in value):
+        if _all_immutable(value):
             return list(value)
         return [fork(v) for v in value]
     if isinstance(value, set):

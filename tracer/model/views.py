@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -15,6 +16,9 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 Endpoint = tuple[str, str]
 """(service, host): one lane / participant / node in every view."""
+
+
+_START_ORDER = attrgetter("start_ns", "seq")  # spans by start time, then arrival
 
 
 class Link(NamedTuple):
@@ -207,6 +211,25 @@ class InstanceView:
         return out
 
 
+def group_states(steps: list[str]) -> list[tuple[str, list[str]]]:
+    """``vm_state/task_state`` steps grouped by vm_state, in order: the task states an
+    instance went through while it stayed in one vm_state (``-`` left out)."""
+    groups: list[tuple[str, list[str]]] = []
+    for step in steps:
+        vm, _, task = step.partition("/")
+        if not groups or groups[-1][0] != vm:
+            groups.append((vm, []))
+        if task and task != "-":
+            groups[-1][1].append(task)
+    return groups
+
+
+def trail_text(groups: list[tuple[str, list[str]]]) -> str:
+    """``building(scheduling → spawning) → active``: the vm_state outside, the task
+    states it went through inside."""
+    return " → ".join(f"{vm}({' → '.join(tasks)})" if tasks else vm for vm, tasks in groups)
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceView:
     """A service's heartbeat: ``up`` is judged against the snapshot clock (servicegroup)."""
@@ -285,8 +308,10 @@ class Snapshot:
         tv = self.traces.get(trace_id) if trace_id else None
         if tv is None:
             return []
-        spans = [self.spans[sid] for sid in tv.span_ids if sid in self.spans]
-        spans.sort(key=lambda s: (s.start_ns, s.seq))
+        values_of = getattr(self.spans, "values_of", None)  # the reducer's: one pass
+        spans: list[SpanView] = (values_of(tv.span_ids) if values_of is not None else
+                                 [self.spans[sid] for sid in tv.span_ids if sid in self.spans])
+        spans.sort(key=_START_ORDER)
         return spans
 
     def trace_hops(self, trace_id: str | None) -> list[HopView]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from textual.binding import BindingsMap
+from textual.binding import Binding, BindingsMap
 from textual.dom import DOMNode
 
 LANGS = ("en", "zh")
@@ -94,6 +94,11 @@ ZH: dict[str, str] = {
     "End": "末尾",
     "Start": "开头",
     "Release hop": "放行",
+    "Release": "放行",
+    "Release the held hop": "放行被扣住的一跳",
+    "Gate": "闸门",
+    "View": "视图",
+    "Hop": "跳",
     "Gate on/off": "闸门开/关",
     "Zoom in": "放大",
     "Zoom out": "缩小",
@@ -256,8 +261,7 @@ ZH: dict[str, str] = {
     "… truncated: {n} more characters": "… 已截断：还有 {n} 个字符",
     "(shortened: values nested deeper than {depth} levels shown as {{… N keys}})":
         "（已缩短：嵌套超过 {depth} 层的值显示为 {{… N keys}}）",
-    "vm_state/task_state: ": "vm_state/task_state：",
-    "vm/task: ": "vm/task：",
+    "vm_state(task_state): ": "vm_state(task_state)：",
     "scheduler's decision": "调度器的决定",
     "instance {n} of {m}": "第 {n} 个实例（共 {m} 个）",
     "hosts from placement: ": "placement 给出的主机：",
@@ -286,8 +290,11 @@ def translate_bindings(node: DOMNode, english: BindingsMap, lang: str) -> None:
     """Show *node*'s keys in *lang* in the footer and help. Textual's bindings are
     static, so the node's map is rebuilt from its English one (kept by the caller)
     with each description translated; the footer redraws on ``refresh_bindings``."""
-    node._bindings = BindingsMap(replace(b, description=t(b.description, lang))
-                                 for _key, b in english)
+    node._bindings = BindingsMap(
+        replace(b, description=t(b.description, lang),
+                group=b.group and Binding.Group(t(b.group.description, lang),
+                                                compact=b.group.compact))
+        for _key, b in english)
     node.refresh_bindings()
 
 

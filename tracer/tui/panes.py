@@ -22,6 +22,7 @@ from textual.widgets import Static
 
 from tracer import narration
 from tracer.model import HopView, ServiceView, Snapshot, SpanView, hop_key
+from tracer.model.views import group_states, trail_text
 from tracer.tui import words
 from tracer.tui.decision import scheduler_decision
 from tracer.tui.i18n import t
@@ -345,10 +346,33 @@ class DetailPane(VerticalScroll, can_focus=True):
         self.border_subtitle = t(words.MORE_BELOW, lang) if self.more_below else ""
 
 
+def fit_states(steps: list[str], width: int) -> str:
+    """The grouped path in *width* cells: while too long, the oldest task states but the
+    first of a group give way to ``…``, so where it began and the state it is in
+    always show (``building(scheduling → … → spawning) → active``)."""
+    groups = [(vm, list(tasks)) for vm, tasks in group_states(steps)]
+    text = trail_text(groups)
+    while len(text) > width:
+        longest = max(groups, key=lambda g: len([t for t in g[1] if t != "…"]))
+        tasks = longest[1]
+        real = [t for t in tasks if t != "…"]
+        if len(real) <= 2:
+            break
+        i = 1 if tasks[1] != "…" else 2  # the oldest but the first
+        tasks[i:i + 1] = [] if tasks[1] == "…" else ["…"]
+        text = trail_text(groups)
+    if len(text) > width:   # narrower still: each group's last task state only
+        text = trail_text([(vm, ["…", tasks[-1]] if len(tasks) > 1 else tasks)
+                           for vm, tasks in groups])
+    if len(text) > width:
+        text = f"… → {trail_text(groups[-1:])}"
+    return text
+
+
 class StateTrail:
-    """An instance's states on one line, each a ``vm_state/task_state`` pair under a
-    label that says so; when the line is too short, the newest steps are kept
-    (``vm/task: … → building/spawning → active/-``)."""
+    """An instance's states on one line, task states grouped under their vm_state and a
+    label that says so (``vm_state(task_state): building(scheduling → … → spawning) →
+    active``); the middle gives way when the line is short."""
 
     def __init__(self, steps: list[str], lang: str = "en") -> None:
         self.steps = steps
@@ -356,15 +380,11 @@ class StateTrail:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
-        label = t(words.STATE_PATH if width >= 50 else words.STATE_PATH_SHORT, self.lang)
-        steps = list(self.steps)
-        cut = False
-        while steps and len(label) + len(" → ".join(steps)) + (4 if cut else 0) > width \
-                and len(steps) > 1:
-            steps.pop(0)
-            cut = True
+        label = t(words.STATE_PATH, self.lang)
+        if width < 60 and len(label) + len(trail_text(group_states(self.steps))) > width:
+            label = ""   # narrow: the path itself says vm_state(task_state)
         trail = Text(label, style="dim italic", no_wrap=True, overflow="ellipsis")
-        trail.append(("… → " if cut else "") + " → ".join(steps), style="dim")
+        trail.append(fit_states(self.steps, width - len(label)), style="dim")
         yield trail
 
 

@@ -13,7 +13,7 @@ only the visible rows. Zoom with ``+``/``-`` or ctrl+wheel, ``0`` fits again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.cells import set_cell_size
 from rich.segment import Segment
@@ -26,19 +26,19 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView
+from tracer.model import EMPTY_SNAPSHOT, HopView, Snapshot, SpanView, TraceView
 from tracer.tui.canvas import cells
 from tracer.tui.decision import host_counts
 from tracer.tui.i18n import lang_of, t
 from tracer.tui.palette import HOP_COMPONENTS, Palette
 
 GUTTER = 18  # the narrowest name column
+MAX_INDENT = 8  # the deepest indentation, on a wide timeline
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):
     """One span's row: its depth in the tree, the descendants folded into it, whether it
-    is on the critical path."""
+    is on the critical path. (A tuple: a 5,000-span trace builds 5,000 of them a frame.)"""
 
     span: SpanView
     depth: int
@@ -52,9 +52,9 @@ class _Row:
 
 def is_middleware(span: SpanView) -> bool:
     """A WSGI middleware layer (FaultWrapper, NoAuthMiddleware, …): plumbing, not flow."""
-    loc = str(span.attrs.get("code.location", ""))
     return span.kind == "INTERNAL" and (
-        span.name.endswith(("Middleware", "Wrapper")) or "middleware" in loc.lower())
+        span.name.endswith(("Middleware", "Wrapper"))
+        or "middleware" in str(span.attrs.get("code.location", "")).lower())
 
 
 def is_db(span: SpanView) -> bool:
@@ -65,37 +65,46 @@ def is_db(span: SpanView) -> bool:
 def waterfall(spans: list[SpanView], hop_spans: set[str], *, show_all: bool = False,
               rpc_only: bool = False, folded: frozenset[str] = frozenset(),
               now_ns: int = 0) -> list[_Row]:
-    """The rows of the waterfall, depth first, children by start time."""
+    """The rows of the waterfall, depth first, children by start time (*spans* come by
+    start time, as ``Snapshot.trace_spans`` gives them: no sort per parent)."""
     ids = {s.span_id for s in spans}
     children: dict[str | None, list[SpanView]] = {}
     for span in spans:
-        parent = span.parent_id if span.parent_id in ids else next(
-            (lk.span_id for lk in span.links if lk.span_id in ids), None)
-        children.setdefault(parent, []).append(span)
-    for kids in children.values():
-        kids.sort(key=lambda s: (s.start_ns, s.seq))
+        parent = span.parent_id
+        if parent not in ids:
+            parent = next((lk.span_id for lk in span.links if lk.span_id in ids), None)
+        kids = children.get(parent)
+        if kids is None:
+            children[parent] = [span]
+        else:
+            kids.append(span)
     critical = _critical_path(children, now_ns)
+    # each span classified once (not once per row and once per sibling)
+    db = set() if show_all else {s.span_id for s in spans if is_db(s)}
+    skip = set() if show_all else {s.span_id for s in spans if is_middleware(s)}
     rows: list[_Row] = []
+    add = rows.append
 
-    def count(span: SpanView) -> int:
-        return sum(1 + count(k) for k in children.get(span.span_id, ()))
+    def count(span_id: str) -> int:
+        return sum(1 + count(k.span_id) for k in children.get(span_id, ()))
 
     def walk(parent: str | None, depth: int) -> None:
         for span in children.get(parent, ()):
-            hidden = not show_all and (is_middleware(span) or (
-                rpc_only and span.span_id not in hop_spans and depth > 0))
-            if hidden:  # left out: its children take its place
-                walk(span.span_id, depth)
+            sid = span.span_id
+            if sid in skip or (rpc_only and depth > 0 and not show_all
+                               and sid not in hop_spans):
+                walk(sid, depth)  # left out: its children take its place
                 continue
-            if not show_all and is_db(span):
+            if sid in db:
                 continue  # counted in its parent
-            kids = children.get(span.span_id, ())
-            if span.span_id in folded:
-                rows.append(_Row(span, depth, count(span), span.span_id in critical))
+            if sid in folded:
+                add(_Row(span, depth, count(sid), sid in critical))
                 continue
-            n_db = 0 if show_all else sum(1 for k in kids if is_db(k))
-            rows.append(_Row(span, depth, n_db, span.span_id in critical))
-            walk(span.span_id, depth + 1)
+            kids = children.get(sid)
+            n_db = sum(1 for k in kids if k.span_id in db) if kids and db else 0
+            add(_Row(span, depth, n_db, sid in critical))
+            if kids:
+                walk(sid, depth + 1)
 
     walk(None, 0)
     return rows
@@ -118,6 +127,42 @@ def _suffix(row: _Row) -> str:
     → out (``3→2``), the spans folded into it (``+3``)."""
     counts = host_counts(row.span)
     return (f" {counts}" if counts else "") + (f" +{row.folded}" if row.folded else "")
+
+
+def indent_budget(width: int) -> int:
+    """How many cells of indentation the span tree may use in a timeline *width* wide:
+    shallower when narrow (a boot nests 16 deep; its names matter more than its depth)."""
+    return max(2, min(MAX_INDENT, (width - 36) // 4))
+
+
+def indent_cap(rows: list[tuple[int, int]], budget: int) -> int:
+    """The deepest indentation (from *budget* up to MAX_INDENT) at which every name that
+    fits the column at the budget's depth still fits: one depth scale for the whole
+    tree, as deep as the names allow. *rows*: each row's depth and the cells left for
+    its indentation."""
+    cap = MAX_INDENT
+    for depth, slack in rows:
+        if min(depth, budget) <= slack < depth:
+            cap = min(cap, slack)
+    return max(budget, cap)
+
+
+def name_column(widest: int, width: int) -> int:
+    """The name column's width: as wide as the widest name shown needs, at most 55% of
+    the timeline (the bars get the rest), never under GUTTER."""
+    cap = max(GUTTER, min(44, width * 11 // 20))
+    return max(GUTTER, min(widest, cap))
+
+
+def elide_middle(text: str, room: int) -> str:
+    """*text* in *room* cells, cut in the middle when it must (``external_in…ce_event``,
+    ``PUT /allocations/8f2c…000000``): both the start and the end of a name tell."""
+    if len(text) <= room:
+        return text
+    if room <= 1:
+        return text[:room]
+    tail = (room - 1) * 2 // 5
+    return text[: room - 1 - tail] + "…" + (text[-tail:] if tail else "")
 
 
 def fmt_ns(ns: float) -> str:
@@ -161,10 +206,13 @@ class Timeline(ScrollView, can_focus=True):
         self._rows: list[_Row] = []
         self._folded: set[str] = set()
         self._gutter = GUTTER
+        self._indent = MAX_INDENT
         self._t0 = 0
         self._t1 = 0
         self._hops: dict[str, HopView] = {}
         self._hop_of_server: dict[str, HopView] = {}
+        self._rows_of: TraceView | None = None  # the trace view the rows were made from
+        self._rows_opts: tuple[object, ...] = ()
 
     # -- model -----------------------------------------------------------------------
 
@@ -242,24 +290,25 @@ class Timeline(ScrollView, can_focus=True):
     def on_resize(self) -> None:
         self._rebuild()  # the name column's width follows the widget's
 
+    def watch_show_vertical_scrollbar(self) -> None:
+        self._rebuild()  # the rows outgrew the view: the scrollbar took a column
+
     def _rebuild(self) -> None:
         snap = self.snapshot
-        spans = snap.trace_spans(self.trace_id) if self.trace_id else []
+        tv = snap.traces.get(self.trace_id) if self.trace_id else None
         now = snap.t_last_ns
         self._hops = {h.hop_id: h for h in snap.trace_hops(self.trace_id)}
         self._hop_of_server = {s: h for h in self._hops.values() for s in h.server_span_ids}
-        hop_spans = set(self._hops) | set(self._hop_of_server) | {
-            s.span_id for s in spans if s.kind in ("HTTP", "SERVER", "CONSUMER")}
-        self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
-                               rpc_only=self.rpc_only, folded=frozenset(self._folded),
-                               now_ns=now)
-        widest = max((min(r.depth, 8) + len(r.span.name) + len(_suffix(r)) + 4
-                      for r in self._rows), default=GUTTER)
-        self._gutter = max(GUTTER, min(widest, 42, max(GUTTER, self.size.width // 2)))
-        if spans:
-            self._t0 = min(s.start_ns for s in spans)
-            self._t1 = max([s.end_ns or now for s in spans] + [now if any(
-                s.end_ns is None for s in spans) else 0])
+        # the rows change only with the trace: the reducer makes a new TraceView whenever
+        # one of its spans changes, so the same view (and options) keeps the rows of the
+        # last frame (a replay redraws 20 times a second, a 5,000-span trace is big)
+        opts = (self.show_all, self.rpc_only, frozenset(self._folded), self._width)
+        if tv is not self._rows_of or opts != self._rows_opts:
+            self._rows_of, self._rows_opts = tv, opts
+            self._layout_rows(snap)
+        if tv is not None:
+            self._t0 = tv.start_ns
+            self._t1 = max(tv.end_ns, now if tv.open_spans else 0)
         else:
             self._t0 = self._t1 = 0
         if self.fit:
@@ -268,17 +317,39 @@ class Timeline(ScrollView, can_focus=True):
         self.scroll_to_selected()
         self.refresh()
 
+    def _layout_rows(self, snap: Snapshot) -> None:
+        """The rows, the name column's width and the indentation for the shown trace."""
+        spans = snap.trace_spans(self.trace_id)
+        hop_spans = set()
+        if self.rpc_only:  # the messages and their handlers
+            hop_spans = set(self._hops) | set(self._hop_of_server) | {
+                s.span_id for s in spans if s.kind in ("HTTP", "SERVER", "CONSUMER")}
+        rows = self._rows = waterfall(spans, hop_spans, show_all=self.show_all,
+                                      rpc_only=self.rpc_only,
+                                      folded=frozenset(self._folded), now_ns=snap.t_last_ns)
+        budget = indent_budget(self._width)
+        # mark, name, fold mark, host counts and " +N", the column's rule: what a row
+        # needs but its indent
+        needs = [len(r.span.name) + 2 + len(_suffix(r)) + (1 if r.folded else 0)
+                 for r in rows]
+        widest = max((min(r.depth, budget) + n for r, n in zip(rows, needs, strict=True)),
+                     default=GUTTER)
+        self._gutter = name_column(widest, self._width)
+        self._indent = indent_cap([(r.depth, self._gutter - n)
+                                   for r, n in zip(rows, needs, strict=True)], budget)
+
     def _fit(self) -> None:
-        cells = max(10, self.size.width - self._gutter - 2)
+        # the virtual width (gutter, cells, 4 to spare) within the widget: no scrollbar
+        room = max(10, self._width - self._gutter - 5)
         span = max(1, self._t1 - self._t0 - self._cut_before(self._t1))
-        self.set_reactive(Timeline.ns_per_cell, max(1.0, span / cells))
+        self.set_reactive(Timeline.ns_per_cell, max(1.0, span / room))
         self._resize_virtual()
         self.refresh()
 
     def _resize_virtual(self) -> None:
-        cells = int((self._t1 - self._t0 - self._cut_before(self._t1))
-                    / max(1.0, self.ns_per_cell)) + 4
-        self.virtual_size = Size(self._gutter + cells, len(self._rows) + 1)
+        room = int((self._t1 - self._t0 - self._cut_before(self._t1))
+                   / max(1.0, self.ns_per_cell)) + 4
+        self.virtual_size = Size(self._gutter + room, len(self._rows) + 1)
 
     # -- actions ---------------------------------------------------------------------
 
@@ -323,6 +394,12 @@ class Timeline(ScrollView, can_focus=True):
         cut = self._cut_before(ts) if self.cuts else 0
         return int((ts - self._t0 - cut) / self.ns_per_cell)
 
+    @property
+    def _width(self) -> int:
+        """The cells a row has: the widget's less the vertical scrollbar (a boot's rows
+        outgrow the screen, and the bar would hide the durations at the right edge)."""
+        return self.scrollable_content_region.width
+
     _base = Style()  # the widget's colours: its own background (app.tcss)
 
     def render_lines(self, crop: Region) -> list[Strip]:
@@ -334,7 +411,7 @@ class Timeline(ScrollView, can_focus=True):
         return self._line(y).apply_style(self._base)
 
     def _line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         pal = Palette(self)
         sx = int(self.scroll_offset.x)
         gutter = self._gutter
@@ -351,11 +428,10 @@ class Timeline(ScrollView, can_focus=True):
         self._span(span, self._x(span.start_ns) - sx, sx, chars, styles, pal)
         mark = "◆" if row.critical else " "
         fold = "▸" if row.folded and (span.span_id in self._folded) else ""
-        name = f"{' ' * min(row.depth, 8)}{fold}{span.name}"
+        indent = " " * min(row.depth, self._indent)
         extra = _suffix(row)
         room = gutter - 2 - len(extra)
-        if len(name) > room:
-            name = name[:max(1, room - 1)] + "…"
+        name = indent + fold + elide_middle(span.name, max(1, room - len(indent) - len(fold)))
         hop = self._hops.get(span.span_id) or self._hop_of_server.get(span.span_id)
         selected = hop is not None and hop.hop_id == self.selected
         hit = bool(self.search) and self.search.lower() in span.name.lower()

@@ -27,8 +27,7 @@ ENVELOPE_CONTEXT = "request context"
 TRUNCATED = "… truncated: {n} more characters"
 COLLAPSED = "(shortened: values nested deeper than {depth} levels shown as {{… N keys}})"
 # the instances pane's trail of states, and its label in a narrow pane
-STATE_PATH = "vm_state/task_state: "
-STATE_PATH_SHORT = "vm/task: "
+STATE_PATH = "vm_state(task_state): "
 # the scheduler's decision in the select_destinations hop pane
 DECISION_TITLE = "scheduler's decision"
 DECISION_FROM_PLACEMENT = "hosts from placement: "

@@ -39,13 +39,19 @@ from tracer.tui.timeline import Timeline, fmt_ns
 from tracer.tui.words import trace_counter
 
 # The footer and the help list keys in this order: these, the mode's own, then TAIL.
+# The footer shows the most important first and must fit at 80 columns (68 cells beside
+# the palette's ^p) in every mode: short descriptions, [ and ] as one "[] Hop", the rest
+# show=False (in ? help all the same); a mode hides what matters less to it (mode_keys).
+HOP_KEYS = Binding.Group("Hop", compact=True)
 HEAD_KEYS: list[BindingType] = [
     Binding("q", "app.quit", "Quit", id="app.quit"),
     Binding("question_mark", "help", "Help", id="app.help"),
 ]
 TAIL_KEYS: list[BindingType] = [
-    Binding("left_square_bracket", "select_hop(-1)", "Prev hop", id="app.prev_hop"),
-    Binding("right_square_bracket", "select_hop(1)", "Next hop", id="app.next_hop"),
+    Binding("left_square_bracket", "select_hop(-1)", "Prev hop", id="app.prev_hop",
+            group=HOP_KEYS),
+    Binding("right_square_bracket", "select_hop(1)", "Next hop", id="app.next_hop",
+            group=HOP_KEYS),
     Binding("less_than_sign", "select_trace(-1)", "Prev trace", id="app.prev_trace",
             show=False),
     Binding("greater_than_sign", "select_trace(1)", "Next trace", id="app.next_trace",
@@ -53,7 +59,7 @@ TAIL_KEYS: list[BindingType] = [
     Binding("a", "follow", "Follow", id="app.follow"),
     Binding("h", "focus_hop", "Hop pane: focus it (PgDn/PgUp scroll)", id="app.hop_pane",
             show=False),
-    Binding("v", "switch_view", "Timeline/Sequence", id="app.view"),
+    Binding("v", "switch_view", "View", tooltip="Timeline/Sequence", id="app.view"),
     Binding("p", "present", "Present", id="app.present"),
     Binding("o", "other_traffic", "Graph: other traces' traffic, dimmed", id="app.others",
             show=False),
@@ -63,7 +69,7 @@ TAIL_KEYS: list[BindingType] = [
     Binding("slash", "search", "Timeline: find a span by name", id="app.search",
             show=False),
     Binding("l", "app.toggle_lang", "EN/中文", id="app.lang"),
-    Binding("d", "app.toggle_dark", "Dark/light", id="app.dark"),
+    Binding("d", "app.toggle_dark", "Dark/light", id="app.dark", show=False),
 ]
 
 
@@ -108,13 +114,15 @@ def quiet(binding: BindingType) -> BindingType:
     mode's own keys first."""
     if isinstance(binding, Binding):
         return Binding(binding.key, binding.action, binding.description, show=False,
-                       priority=binding.priority, id=binding.id)
+                       priority=binding.priority, tooltip=binding.tooltip, id=binding.id)
     return binding
 
 
-def mode_keys(*keys: BindingType) -> list[BindingType]:
-    """A mode screen's BINDINGS: the common keys with the mode's own in between."""
-    return [*HEAD_KEYS, *keys, *TAIL_KEYS]
+def mode_keys(*keys: BindingType, hide: tuple[str, ...] = ()) -> list[BindingType]:
+    """A mode screen's BINDINGS: the common keys with the mode's own in between; the
+    common keys whose ids are in *hide* leave the footer (room for the mode's own)."""
+    tail = [quiet(b) if isinstance(b, Binding) and b.id in hide else b for b in TAIL_KEYS]
+    return [*HEAD_KEYS, *keys, *tail]
 
 
 class SearchScreen(ModalScreen[str | None]):
@@ -480,8 +488,9 @@ class TraceScreen(Screen[None]):
         rows = []
         for binding in self.BINDINGS:
             if isinstance(binding, Binding):
+                # what the key does in full (its tooltip), else the footer's word
                 rows.append((self.app.get_key_display(binding),
-                             t(binding.description, self.lang)))
+                             t(binding.tooltip or binding.description, self.lang)))
         return rows
 
     # -- for the app -----------------------------------------------------------------

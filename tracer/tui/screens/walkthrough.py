@@ -79,8 +79,11 @@ class WalkthroughScreen(TraceScreen):
     MODE = "walkthrough"
     SUB_TITLE = "one hop at a time"
     BINDINGS = mode_keys(
-        Binding("n,space", "step_gate", "Release hop", id="walk.step", priority=True),
-        Binding("g", "toggle_gate", "Gate on/off", id="walk.gate", priority=True),
+        Binding("n,space", "step_gate", "Release", tooltip="Release the held hop",
+                id="walk.step", priority=True),
+        Binding("g", "toggle_gate", "Gate", tooltip="Gate on/off", id="walk.gate",
+                priority=True),
+        hide=("app.follow", "app.lang"),  # 80 columns: the gate's keys and [ ] first
     )
 
     gate_enabled: reactive[bool] = reactive(True)
