@@ -68,6 +68,20 @@ class Proc:
         return f"{self.binary}.{self.host}"
 
 
+def _is_mapped(host: str) -> bool:
+    """Whether nova-manage cell_v2 discover_hosts (or the scheduler's periodic
+    discovery) has mapped *host* to a cell."""
+    from services import exception
+    from services.context import get_admin_context
+    from services.objects import HostMapping
+
+    try:
+        HostMapping.get_by_host(get_admin_context(), host)
+    except exception.ComputeHostNotFound:
+        return False
+    return True
+
+
 @dataclass
 class StatusRow:
     binary: str
@@ -78,6 +92,10 @@ class StatusRow:
     last_report: dt.datetime | None
     report_count: int | None
     remote: bool = False   # a compute joined from another machine (no pid here)
+    # a compute's host mapped to a cell (discover_hosts)? None for other services: until
+    # it is, Stein's scheduler may still pick it and the conductor buries the instance in
+    # cell0 ("Compute host … could not be found")
+    mapped: bool | None = None
 
     @property
     def state(self) -> str:
@@ -786,7 +804,8 @@ class Deployment:
                     binary=binary, host=host, pid=None, alive=True, up=sg.is_up(rec),
                     last_report=rec.updated_at or rec.created_at,
                     report_count=rec.report_count, remote=True))
-        return rows
+        return [dataclasses.replace(r, mapped=_is_mapped(r.host))
+                if r.binary == "nova-compute" else r for r in rows]
 
     # ---- down ----------------------------------------------------------------------
     def down(self, timeout: float = 30.0) -> list[str]:

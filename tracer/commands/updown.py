@@ -18,6 +18,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from tracer.cloud.api_client import DEFAULT_TOKEN, APIClient
 from tracer.commands import UserError, state_dir
@@ -271,11 +272,13 @@ def _stuck_lines(stuck: list[dict[str, Any]]) -> str:
 def _table(rows: list[Any]) -> Table:
     t = Table("service", "host", "pid", "state", "last report", "reports")
     for r in rows:
-        state = "[green]up[/]" if r.state == "up" else "[red]down[/]"
+        state = Text("up", "green") if r.state == "up" else Text("down", "red")
         if not r.alive:
-            state += " (no process)"
+            state.append(" (no process)")
+        if getattr(r, "mapped", None) is False:  # joined, not discovered yet
+            state.append(" (no cell yet: discover_hosts)", "yellow")
         pid = "joined" if getattr(r, "remote", False) else str(r.pid or "-")
-        t.add_row(r.binary, r.host, pid, state,
+        t.add_row(Text(r.binary), Text(r.host), pid, state,
                   r.last_report.strftime("%H:%M:%S") + " UTC" if r.last_report else "-",
                   str(r.report_count if r.report_count is not None else "-"))
     return t
@@ -292,6 +295,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     if args.json:
         print(json.dumps([{"binary": r.binary, "host": r.host, "pid": r.pid,
                            "state": r.state, "alive": r.alive, "remote": r.remote,
+                           "mapped": r.mapped,
                            "last_report": r.last_report.isoformat() if r.last_report else None,
                            "report_count": r.report_count} for r in rows]))
     else:
