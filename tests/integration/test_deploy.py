@@ -160,6 +160,10 @@ def test_full_deployment_real_guest(names: dict[str, str]) -> None:
     st = cli("status", "--state-dir", state, "--json")
     assert st.returncode == 1
     assert {x["host"]: x["state"] for x in json.loads(st.stdout)}["compute2"] == "down"
+    # `up` ran discover_hosts: both computes are in the cell; other services have none
+    assert {x["host"]: x["mapped"] for x in json.loads(st.stdout)} == {
+        "placement": None, "conductor": None, "scheduler": None, "compute1": True,
+        "compute2": True, "api": None}
     wait_for(lambda: {s["host"]: s["state"] for s in admin.request(
         "GET", "/v2.1/os-services")[1]["services"]}["compute2"] == "down", 10,
         "os-services compute2 down")
