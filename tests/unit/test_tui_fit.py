@@ -86,3 +86,26 @@ def test_state_path_groups_task_states_under_their_vm_state() -> None:
                                       "block_device_mapping → spawning) → active")
     assert fit_states(steps, 45) == "building(scheduling → … → spawning) → active"
     assert fit_states(["building/scheduling", "error/-"], 40) == "building(scheduling) → error"
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (120, 40)])
+@sync
+async def test_status_line_keeps_what_matters_when_narrow(width: int, height: int) -> None:
+    """The walkthrough's status line on one screen row: the mode, the gate's state and
+    the trace's name always; the trace counter and the trace's size as room allows,
+    never cut in the middle of a part."""
+    app = BootflowApp(ListSource(load("boot_real.jsonl")), mode="walkthrough",
+                      gate=FakeGate([]), clock=None)
+    async with app.run_test(size=(width, height)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        row = pane_lines(app, "#status")[0]
+        text = str(app.screen.query_one("#status").render())
+        assert row.strip() == text.strip() and len(text) < width, (row, text)
+        assert text.startswith(" WALKTHROUGH ") and "gate ON" in text
+        assert "POST /v2.1/servers" in text
+        counter = "request 1/2 (+4 background, < >)"
+        if width >= 120:
+            assert counter in text and "spans, " in text
+        else:
+            assert counter not in text and "request 1/2 (" not in text  # whole or not

@@ -109,6 +109,24 @@ def instance_badge(snap: Snapshot, lang: str = "en") -> Text:
     return text
 
 
+def fit_by_importance(parts: list[tuple[int, Text]], width: int) -> Text:
+    """The parts (importance, text; 0 the most important) that fit in *width* cells,
+    the most important first, shown in their own order: a narrow screen loses the
+    detail, never the mode or an alert."""
+    used = 0
+    keep: set[int] = set()
+    for i in sorted(range(len(parts)), key=lambda i: parts[i][0]):
+        size = parts[i][1].cell_len
+        if used + size <= width or parts[i][0] == 0:
+            keep.add(i)
+            used += size
+    out = Text(no_wrap=True, overflow="ellipsis")
+    for i, (_importance, text) in enumerate(parts):
+        if i in keep:
+            out.append_text(text)
+    return out
+
+
 def quiet(binding: BindingType) -> BindingType:
     """The binding kept (and in help) but not in the footer: a narrow footer shows the
     mode's own keys first."""
@@ -332,31 +350,39 @@ class TraceScreen(Screen[None]):
         text.append("  " + t("{n} events", self.lang, n=f"{self.snapshot.seq:,}"))
 
     def show_status(self) -> None:
+        """The status line, fitted to the screen by importance: the mode and its state
+        and any alert first, then where the picture stands, the trace, the trace
+        counter, the trace's size and time, the follow hint."""
         if not self._laid_out:
             return
         snap = self.snapshot
         lang = self.lang
         trace = snap.traces.get(self.trace_id) if self.trace_id else None
-        text = Text()
-        text.append(f" {self.MODE.upper()} ", style="bold reverse")
-        self.status_mode(text)
-        self.status_position(text)
+        head = Text()
+        head.append(f" {self.MODE.upper()} ", style="bold reverse")
+        self.status_mode(head)
+        position = Text()
+        self.status_position(position)
+        parts: list[tuple[int, Text]] = [(0, head), (1, position)]  # (importance, text)
         if trace is not None:
             cut = self.cut_ns(trace.start_ns, trace.end_ns)
-            text.append(f"  {trace.root_name}")
-            text.append(t(" ({n} spans, {took}", lang, n=trace.n_spans,
-                          took=fmt_ns(trace.end_ns - trace.start_ns - cut)))
+            parts.append((2, Text(f"  {trace.root_name}")))
+            detail = Text(t(" ({n} spans, {took}", lang, n=trace.n_spans,
+                            took=fmt_ns(trace.end_ns - trace.start_ns - cut)))
             if cut:
-                text.append(t(" + {cut} held, cut", lang, cut=fmt_ns(cut)))
-            text.append(t(")", lang))
+                detail.append(t(" + {cut} held, cut", lang, cut=fmt_ns(cut)))
+            detail.append(t(")", lang))
+            parts.append((4, detail))
         if len(snap.traces) > 1:
-            text.append(f"  {trace_counter(snap.traces, self.trace_id, lang)}")
+            parts.append((3, Text(f"  {trace_counter(snap.traces, self.trace_id, lang)}")))
         if snap.malformed or snap.unknown:
-            text.append("  " + t("skipped {n}", lang, n=snap.malformed + snap.unknown),
-                        style="bold red")
+            parts.append((0, Text("  " + t("skipped {n}", lang,
+                                           n=snap.malformed + snap.unknown),
+                                  style="bold red")))
         if not self.follow:
-            text.append("  " + t("(follow off: a)", lang), style="dim")
-        self.query_one("#status", Static).update(text)
+            parts.append((5, Text("  " + t("(follow off: a)", lang), style="dim")))
+        status = self.query_one("#status", Static)
+        status.update(fit_by_importance(parts, status.size.width or self.app.size.width))
 
     # -- selection -------------------------------------------------------------------
 
