@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from support.tui import FakeGate, load, sync
@@ -128,12 +129,17 @@ async def test_held_time_is_cut_from_the_timeline() -> None:
             timeline = screen.query_one(Timeline)
             marks = timeline.cut_marks()
             status = str(screen.query_one("#status").render())
-            return timeline.ns_per_cell, f"{marks} {status}", screen
+            axis = "".join(seg.text for seg in timeline.render_line(0)).split("│", 1)[1]
+            return timeline.ns_per_cell, f"{marks} {status} axis:{axis}", screen
 
     free, _, _ = await fitted(events, [])
     cut, shown, screen = await fitted(held, [[cut_at, cut_at + wait]])
     assert cut <= free * 1.02, (cut, free)
     assert "held, cut" in shown and "[(" in shown  # a cut mark on the axis
+    axis = shown.split("axis:", 1)[1]
+    assert "≈" in axis   # drawn, and never over a tick's time ("443.7≈s")
+    ticks = re.findall(r"┬([^─┬]*)", axis)
+    assert ticks and all(re.fullmatch(r"\d+(\.\d+)?(µs|ms|s)", t) for t in ticks), axis
     # a heartbeat 70 s old, 60 s of which the gate held: still up
     last = cut_at - 5 * 10**9
     svc = ServiceView("nova-compute", "compute1", last, 3, up=False)
@@ -144,3 +150,24 @@ async def test_held_time_is_cut_from_the_timeline() -> None:
     assert screen.service_up(svc, snap)
     clock.holds = []  # the same silence without the gate: down
     assert not screen.service_up(svc, snap)
+
+
+class _PlainPalette:
+    def fg(self, name: str, bold: bool = False, dim: bool = False) -> Any:
+        from rich.style import Style
+
+        return Style()
+
+
+def test_cut_mark_never_overwrites_a_tick_label() -> None:
+    """A cut that starts under a tick's time ("┬16.0ms") is marked beside it, not over
+    it (the learner read "443.7≈s")."""
+    timeline = Timeline()
+    timeline._gutter, timeline._t0, timeline._t1 = 20, 0, 10**9
+    timeline.set_reactive(Timeline.ns_per_cell, 1e6)  # a millisecond a cell
+    timeline.set_reactive(Timeline.cuts, ((18_000_000, 60_000_000),))
+    axis = "".join(seg.text for seg in timeline._axis(100, 0, _PlainPalette())).split("│")[1]
+    ticks = re.findall(r"┬([^─┬≈]*)", axis)
+    assert ticks[:2] == ["0µs", "16.0ms"], axis
+    assert all(re.fullmatch(r"\d+(\.\d+)?(µs|ms|s)", t) for t in ticks), axis
+    assert axis.index("≈") >= axis.index("16.0ms") + len("16.0ms"), axis

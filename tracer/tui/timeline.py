@@ -514,6 +514,7 @@ class Timeline(ScrollView, can_focus=True):
         gutter = self._gutter
         w = max(0, width - gutter)
         chars = ["─"] * w
+        taken: set[int] = set()  # cells of the tick labels: a cut mark never overwrites one
         step = 16
         for x in range(0, w, step):
             label = "┬" + fmt_ns((sx + x) * self.ns_per_cell)
@@ -522,13 +523,21 @@ class Timeline(ScrollView, can_focus=True):
             for k, c in enumerate(label):
                 if x + k < w:
                     chars[x + k] = c
+                    taken.add(x + k)
         marks = self.cut_marks()
         for i, (cx, length) in enumerate(marks):
-            # "≈" where time was cut; its length too when the next mark leaves room
-            room = (marks[i + 1][0] - cx) if i + 1 < len(marks) else w
-            label = f"≈cut {fmt_ns(length)}" if room > 12 else "≈"
+            # "≈" where time was cut (or the next cell free of a tick label); its length
+            # too when the next mark leaves room and no label is in the way
+            x0 = next((x for x in range(cx - sx, cx - sx + 10) if x not in taken
+                       and (x == cx - sx or x - 1 not in taken)), None)
+            if x0 is None:
+                continue
+            room = (marks[i + 1][0] - sx - x0) if i + 1 < len(marks) else w
+            label = f"≈cut {fmt_ns(length)}"
+            if room <= 12 or any(x in taken for x in range(x0, x0 + len(label))):
+                label = "≈"
             for k, c in enumerate(label):
-                x = cx - sx + k
+                x = x0 + k
                 if 0 <= x < w:
                     chars[x] = c
         flags = ("all" if self.show_all else "") + (" rpc" if self.rpc_only else "")
