@@ -82,3 +82,21 @@ async def test_walkthrough_after_the_boot_shows_no_background_hop_and_counts_tra
         await pilot.pause()
         status = str(screen.query_one("#status").render())
         assert "db HostMapping.create" in status and "background 4/7 (+2 requests, < >)" in status
+
+
+@sync
+async def test_status_follows_the_gate_when_the_runner_frees_the_flow() -> None:
+    """A scenario's runner turns the gate off after its requests: the status line says
+    the flow runs free instead of a stale "gate ON"."""
+    gate = RequestOnlyGate(FakeGate([]))
+    app = BootflowApp(ListSource(load()), mode="walkthrough", gate=gate, clock=None)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await app.wait_for_idle_snapshot()
+        gate.set_enabled(True)
+        await pilot.pause(0.5)
+        status = app.screen.query_one("#status")
+        assert "gate ON" in str(status.render())
+        gate.set_enabled(False)   # what the runner does, not the g key
+        await pilot.pause(0.5)
+        assert "gate OFF (free run)" in str(status.render())
+        assert gate.controller.enabled == [True, False]

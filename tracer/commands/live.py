@@ -69,6 +69,9 @@ class RequestOnlyGate:
     def __init__(self, controller: Any) -> None:
         self.controller = controller
         self.traces = RequestTraces()
+        # on or off as last switched (None: not yet): the screen's "gate ON/OFF" follows
+        # a switch the runner makes too (a scenario frees the flow after its requests)
+        self.enabled: bool | None = None
 
     def observe(self, event: Mapping[str, Any]) -> None:
         """Feed every collected event (it learns which traces are requests)."""
@@ -94,6 +97,7 @@ class RequestOnlyGate:
         self.controller.release(hop_id)
 
     def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
         self.controller.set_enabled(enabled)
 
     def close(self) -> None:

@@ -226,6 +226,10 @@ class WalkthroughScreen(TraceScreen):
             return
         if pending:
             self.held_clock.hold()  # the flow waits for the learner from now
+        switched = getattr(self.gate, "enabled", None)  # by the runner, not the g key
+        if isinstance(switched, bool) and switched != self.gate_enabled:
+            self.gate_enabled = switched
+            self.show_status()
         if pending != self.pending:
             self.pending = pending
             self._show_pending()
