@@ -86,3 +86,17 @@ async def test_follows_the_selected_hop_and_names_every_lifeline() -> None:
         header += "".join(s.text for s in view.render_line(0))
         for name in ("client", "api", "conductor", "scheduler", "compute1", "placement"):
             assert name in header, header
+
+
+@sync
+async def test_no_sideways_scroll_when_the_lifelines_fit() -> None:
+    """With its vertical scrollbar the sequence view still fits its width: no horizontal
+    scrollbar takes the last row (presentation mode at 120x40 lost it)."""
+    app = BootflowApp(ListSource(load()), mode="live", clock=None, present=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.wait_for_idle_snapshot()
+        await pilot.pause()
+        view = app.query_one(SequenceView)
+        assert view.show_vertical_scrollbar   # the boot is taller than the view
+        assert view.virtual_size.width <= view.scrollable_content_region.width
+        assert not view.show_horizontal_scrollbar

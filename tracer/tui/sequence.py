@@ -149,14 +149,15 @@ class SequenceView(ScrollView, can_focus=True):
             end = where.get((hop.hop_id, "reply"), len(rows) + 10**6)
             active.setdefault(_who(hop.src_service, hop.src_host), []).append((start, end))
         self._active = active
-        width = max(self.size.width, len(self._parts) * MIN_GAP + 4)
+        # within the scrollbar: a view as wide as the widget would scroll sideways
+        width = max(self.scrollable_content_region.width, len(self._parts) * MIN_GAP + 4)
         self.virtual_size = Size(width, len(rows) + 1)
         self.scroll_to_selected()
         self.refresh()
 
     def _columns(self) -> dict[tuple[str, str], int]:
         n = max(1, len(self._parts))
-        width = max(self.size.width, n * MIN_GAP + 4)
+        width = max(self.scrollable_content_region.width, n * MIN_GAP + 4)
         # the first and last names whole: the lifelines keep half a name from the edges
         names = [_name(p) for p in self._parts] or [""]
         left = max(2, len(names[0]) // 2 + 1)
@@ -177,7 +178,7 @@ class SequenceView(ScrollView, can_focus=True):
         return self._line(y).apply_style(self._base)
 
     def _line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         pal = Palette(self)
         cols = self._columns()
         sx = int(self.scroll_offset.x)
