@@ -3,7 +3,8 @@
 From the layout model the widget drew: boxes never overlap, no edge runs through a box,
 two edges only ever cross (never share a run of line), a label lies on cells of its own
 edge only, only the selected trace's hops are drawn, and below ~100 columns the graph
-is a list of edges. Then, on screen, the method names are there to read.
+is a list of edges (at 100 too when a message sent once could not be named whole on the
+drawing). Then, on screen, the method names are there to read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from support.tui import load, sync
 
 from tracer.tui import BootflowApp, ListSource
 from tracer.tui.graph import ServiceGraph
-from tracer.tui.graphlayout import GraphLayout, layout_graph, trace_edges
+from tracer.tui.graphlayout import GraphLayout, layout_graph, node_layer, trace_edges
 
 SIZES = [(80, 24), (100, 30), (120, 40), (160, 45), (200, 55)]
 
@@ -65,8 +66,10 @@ async def test_graph_facts(size: tuple[int, int], fixture: str) -> None:
         # only the selected trace: every hop behind an edge is of that trace
         assert all(h.trace_id == trace for hops in edges.values() for h in hops)
         text = screen_text(app)
-        if size[0] < 100:
-            assert layout.compact
+        if size[0] < 120 and layout.compact:
+            # below ~100 columns always a list; at 100 when the boot's casts and call
+            # cannot be named whole on the drawing
+            assert size[0] < 100 or layout.reason.startswith("names cut"), layout.reason
             # a list of edges: every row names a real edge of the trace and its method
             # whole (the live and selected ones, then RPC before HTTP, when not all fit)
             rows = graph.render().plain.splitlines()[:-1]
@@ -193,3 +196,27 @@ async def test_boot_names_whole_on_the_drawing(size: tuple[int, int]) -> None:
                                  app.snapshot, graph.trace_id)[e.key]))
             on_line = rows[route.label_y][route.label_x:route.label_x + route.label_room]
             assert method in on_line, (method, on_line)
+
+
+def test_a_list_rather_than_a_cut_cast() -> None:
+    """At 100 columns the api→conductor gap cannot hold schedule_and_build_instances:
+    the layout says so and the widget lists the edges (every name whole) instead of
+    drawing `schedule…`; at 120 the same edges are drawn."""
+    from tracer.model import snapshot_of
+    from tracer.tui.graph import _label_len, _nodes
+
+    snap = snapshot_of(load("boot_one.jsonl"))
+    edges = trace_edges(snap, snap.latest_trace())
+    labels = {k: _label_len(v) for k, v in edges.items()}
+    once = [k for k, v in edges.items() if len(v) == 1]
+    narrow = layout_graph(_nodes(edges), list(edges), 98, 12, labels, whole=once)
+    assert narrow.compact and narrow.reason.startswith("names cut"), narrow.reason
+    assert "'nova-api', 'nova-conductor', 'cast'" in narrow.reason
+    wide = layout_graph(_nodes(edges), list(edges), 118, 12, labels, whole=once)
+    assert not wide.compact, wide.reason
+    check_layout(wide)
+    between_columns = [r for r in wide.edges if r.key in once and r.key[2] != "http"
+                       and abs(node_layer(r.key[0]) - node_layer(r.key[1])) == 1]
+    assert len(between_columns) == 3   # the two casts and select_destinations
+    for route in between_columns:
+        assert route.label_room >= labels[route.key], route

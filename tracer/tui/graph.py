@@ -120,8 +120,11 @@ class ServiceGraph(Widget):
         if found is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
+            # a message sent once (the boot's casts and its scheduling call) is named
+            # whole on the drawing, or the edges are listed
             found = layout_graph(nodes, list(edges), width, height,
-                                 {k: _label_len(v) for k, v in edges.items()})
+                                 {k: _label_len(v) for k, v in edges.items()},
+                                 whole=[k for k, v in edges.items() if len(v) == 1])
             self._layouts[key] = found
         return found
 

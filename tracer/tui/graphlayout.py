@@ -105,11 +105,13 @@ def _node_key(node: str) -> tuple[int, str]:
 
 
 def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,
-                 height: int, labels: Mapping[EdgeKey, int] | None = None) -> GraphLayout:
+                 height: int, labels: Mapping[EdgeKey, int] | None = None,
+                 whole: Iterable[EdgeKey] = ()) -> GraphLayout:
     """Boxes in layered columns (api → conductor → scheduler/computes → placement), then
     each edge routed in turn, the RPC messages first (they get the straight routes);
     ``compact`` when it does not fit. ``labels``: the length of each edge's label, so the
-    gaps between columns go first to the calls' and casts' names."""
+    gaps between columns go first to the calls' and casts' names; ``whole``: the edges
+    whose names must read whole on the drawing (else it is a list)."""
     if width < MIN_DRAW_WIDTH:
         return GraphLayout(width, height, True, reason="narrow")
     columns: dict[int, list[str]] = {}
@@ -142,8 +144,21 @@ def layout_graph(nodes: Iterable[str], edges: Sequence[EdgeKey], width: int,
             break
     if isinstance(routes, str):
         return GraphLayout(width, height, True, reason=f"no route for {routes}")
-    return GraphLayout(width, height, False, tuple(boxes),
-                       _place_labels(routes, labels or {}))
+    placed = _place_labels(routes, labels or {})
+    must = set(whole)
+    cut = [e.key for e in placed if e.key in must and _names_the_gap(e.key, labels or {})
+           and e.label_room < (labels or {})[e.key]]
+    if cut:  # a call's or cast's name would be cut: the list names every edge whole
+        return GraphLayout(width, height, True, reason=f"names cut: {cut[0]}")
+    return GraphLayout(width, height, False, tuple(boxes), placed)
+
+
+def _names_the_gap(key: EdgeKey, labels: Mapping[EdgeKey, int]) -> bool:
+    """A call or cast between neighbouring columns (the names the gaps are sized for):
+    the drawing is only worth it when these read whole."""
+    if key[2] not in RPC_STYLES or key not in labels:
+        return False
+    return abs(node_layer(key[0]) - node_layer(key[1])) == 1
 
 
 def _route_all(boxes: Sequence[Box], edges: Sequence[EdgeKey], width: int,
