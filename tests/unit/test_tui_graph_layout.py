@@ -203,12 +203,14 @@ def test_a_list_rather_than_a_cut_cast() -> None:
     the layout says so and the widget lists the edges (every name whole) instead of
     drawing `schedule…`; at 120 the same edges are drawn."""
     from tracer.model import snapshot_of
-    from tracer.tui.graph import _label_len, _nodes
+    from tracer.tui.graph import ORCHESTRATORS, _label_len, _nodes
+    from tracer.tui.layout import node_service
 
     snap = snapshot_of(load("boot_one.jsonl"))
     edges = trace_edges(snap, snap.latest_trace())
     labels = {k: _label_len(v) for k, v in edges.items()}
-    once = [k for k, v in edges.items() if len(v) == 1]
+    once = [k for k, v in edges.items()
+            if len(v) == 1 and node_service(k[0]) in ORCHESTRATORS]
     narrow = layout_graph(_nodes(edges), list(edges), 98, 12, labels, whole=once)
     assert narrow.compact and narrow.reason.startswith("names cut"), narrow.reason
     assert "'nova-api', 'nova-conductor', 'cast'" in narrow.reason
@@ -220,3 +222,24 @@ def test_a_list_rather_than_a_cut_cast() -> None:
     assert len(between_columns) == 3   # the two casts and select_destinations
     for route in between_columns:
         assert route.label_room >= labels[route.key], route
+
+
+def test_the_drawing_does_not_flip_to_a_list_mid_flow() -> None:
+    """At 120 columns, frame after frame of the real boot, the graph stays a drawing: a
+    compute's first object call (named once, then ×N) must not turn it into a list and
+    back while the class watches."""
+    from tracer.model import snapshot_of
+
+    events = load("boot_real.jsonl")
+    graph = ServiceGraph()
+    boot = snapshot_of(events).latest_trace()
+    kinds = []
+    for n in range(20, len(events) + 1, 3):
+        snap = snapshot_of(events[:n])
+        if boot not in snap.traces or len(trace_edges(snap, boot)) < 2:
+            continue
+        graph.set_reactive(ServiceGraph.snapshot, snap)
+        graph.set_reactive(ServiceGraph.trace_id, boot)
+        layout = graph.graph_layout(118, 12)
+        kinds.append(layout.reason if layout.compact else "drawn")
+    assert kinds and set(kinds) == {"drawn"}, kinds

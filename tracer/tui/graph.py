@@ -31,10 +31,11 @@ from tracer.tui.graphlayout import (
     trace_edges,
 )
 from tracer.tui.i18n import lang_of, t
-from tracer.tui.layout import node_label, node_of
+from tracer.tui.layout import node_label, node_of, node_service
 from tracer.tui.palette import GLYPHS, HOP_COMPONENTS, Palette
 
 LIVE_STATES = LIVE_HOP_STATES
+ORCHESTRATORS = ("nova-api", "nova-conductor")  # they send the boot's main messages
 LEGEND = (("call", "━▶", "call (caller blocked)"), ("cast", "╌▷", "cast (returns at once)"),
           ("fanout", "┅▷", "fanout"), ("http", "─▶", "http"))
 SHORT_LEGEND = (("call", "━▶", "call blocks"), ("cast", "╌▷", "cast returns"),
@@ -120,11 +121,13 @@ class ServiceGraph(Widget):
         if found is None:
             if len(self._layouts) > 32:
                 self._layouts.clear()
-            # a message sent once (the boot's casts and its scheduling call) is named
-            # whole on the drawing, or the edges are listed
+            # what the api and the conductor send once (the boot's casts and its
+            # scheduling call) is named whole on the drawing, or the edges are listed;
+            # a compute's object calls repeat, and must not flip the picture mid-flow
             found = layout_graph(nodes, list(edges), width, height,
                                  {k: _label_len(v) for k, v in edges.items()},
-                                 whole=[k for k, v in edges.items() if len(v) == 1])
+                                 whole=[k for k, v in edges.items() if len(v) == 1 and
+                                        node_service(k[0]) in ORCHESTRATORS])
             self._layouts[key] = found
         return found
 
