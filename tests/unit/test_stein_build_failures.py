@@ -4,6 +4,7 @@ nova/compute/claims.py), read from a recording of the embedded cloud."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,12 @@ def test_missing_vif_event_is_fatal_aborts_without_reschedule(tmp_path: Path) ->
         assert row["vm_state"] == "error"
         assert "not rescheduling" in (row.get("fault") or {}).get("message", "")
         placement = _compute(cloud).rt.reportclient
+        # as in Stein, the allocation goes once the build returned FAILED, just after
+        # the ERROR state was saved: look until it is gone (or 5 s)
+        deadline = time.monotonic() + 5
+        while placement.get_allocations_for_consumer(server["id"])["allocations"] and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
         assert placement.get_allocations_for_consumer(server["id"])["allocations"] == {}
     assert len(_spans(events, "select_destinations")) == 2     # CLIENT + SERVER, once
     assert not _spans(events, "build_instances")               # no reschedule

@@ -26,6 +26,8 @@ from services.objects import HostMapping
 from services.service import Service
 from tracer.instrument import api as trace
 
+FAULT_GRACE_S = 5.0  # how long wait_for_instances waits for an ERROR instance's fault
+
 
 class BootRefused(RuntimeError):
     """POST /v2.1/servers did not answer 202: the API's own fault message, one line."""
@@ -164,13 +166,22 @@ class EmbeddedCloud:
     def wait_for_instances(self, uuids: list[str], timeout: float = 30.0,
                            states: tuple[str, ...] = ("active", "error"),
                            poll: float = 0.05) -> list[dict[str, Any]]:
-        """Block until every instance reaches one of *states* (task_state None)."""
+        """Block until every instance reaches one of *states* (task_state None); an
+        ERROR one also until its fault is saved (Stein saves the state first, the fault
+        right after), for at most FAULT_GRACE_S."""
         deadline = time.monotonic() + timeout
+        final_since: float | None = None
         while True:
             current = [self.instance_state(u) for u in uuids]
-            if all(c is not None and c["vm_state"] in states and c["task_state"] is None
-                   for c in current):
-                return current  # type: ignore[return-value]
+            done = [c for c in current
+                    if c is not None and c["vm_state"] in states and c["task_state"] is None]
+            if len(done) == len(uuids):
+                final_since = final_since or time.monotonic()
+                if all(c["vm_state"] != "error" or c.get("fault") for c in done) or \
+                        time.monotonic() - final_since > FAULT_GRACE_S:
+                    return done
+            else:
+                final_since = None
             if time.monotonic() > deadline:
                 raise TimeoutError(f"instances not final after {timeout}s: {current}")
             time.sleep(poll)
