@@ -661,11 +661,7 @@ class Deployment:
         db.configure(self.config())
         ctxt = get_admin_context()
         for svc in ServiceObj.get_all(ctxt):
-            if svc.binary != "nova-compute":
-                continue
-            try:
-                HostMapping.get_by_host(ctxt, svc.host)
-            except Exception:  # not mapped yet
+            if svc.binary == "nova-compute" and not _is_mapped(svc.host):
                 HostMapping(ctxt, host=svc.host, cell_uuid=db.default_cell_uuid()).create()
 
     def log_tail(self, proc: Proc, lines: int = 15) -> str:
