@@ -428,9 +428,13 @@ class Timeline(ScrollView, can_focus=True):
         self._span(span, self._x(span.start_ns) - sx, sx, chars, styles, pal)
         mark = "◆" if row.critical else " "
         fold = "▸" if row.folded and (span.span_id in self._folded) else ""
-        indent = " " * min(row.depth, self._indent)
         extra = _suffix(row)
         room = gutter - 2 - len(extra)
+        depth = min(row.depth, self._indent)
+        # a name that does not fit at its depth gives up indentation first (one cell
+        # kept under its parent), then its middle: read from the back of a room
+        depth = min(depth, max(min(depth, 1), room - len(fold) - len(span.name)))
+        indent = " " * depth
         name = indent + fold + elide_middle(span.name, max(1, room - len(indent) - len(fold)))
         hop = self._hops.get(span.span_id) or self._hop_of_server.get(span.span_id)
         selected = hop is not None and hop.hop_id == self.selected
